@@ -1,0 +1,42 @@
+package data
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Task says what a dataset's outputs are.
+type Task uint8
+
+const (
+	Classify Task = iota // softmax cross-entropy over Outputs classes
+	Regress              // mean squared error on Outputs values
+)
+
+// Shape is what a model sees of one example.
+type Shape struct {
+	// Images: C×H×W (MNIST 1×28×28); zero for sequences.
+	C, H, W int
+	// Sequences: Features per step; Steps is the nominal length T (each
+	// batch's length may exceed it, see the task). Zero for images.
+	Steps, Features int
+	Outputs         int // classes, or regression outputs
+	Task            Task
+}
+
+// Names are the datasets Load knows.
+var Names = []string{"mnist", "addition", "temporal-order"}
+
+// ShapeOf returns the example shape of dataset name with sequence length T
+// (ignored for images).
+func ShapeOf(name string, T int) (Shape, error) {
+	switch name {
+	case "mnist":
+		return Shape{C: 1, H: 28, W: 28, Outputs: 10, Task: Classify}, nil
+	case "addition":
+		return Shape{Steps: T, Features: 2, Outputs: 1, Task: Regress}, nil
+	case "temporal-order":
+		return Shape{Steps: T, Features: 6, Outputs: 4, Task: Classify}, nil
+	}
+	return Shape{}, fmt.Errorf("dataset: unknown dataset %q (allowed: %s)", name, strings.Join(Names, ", "))
+}

@@ -1,0 +1,204 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+)
+
+// ArchSpec describes an architecture as the experiment file's archs: section
+// writes it. Normalize fills defaults and clears fields the type does not use.
+type ArchSpec struct {
+	Type string `json:"type" yaml:"type"` // mlp | cnn | rnn
+
+	// mlp: hidden layer sizes; rnn: one entry, the hidden size (YAML may give
+	// a scalar). cnn: sizes of hidden dense layers before the classifier
+	// (default none: flatten → dense → classes).
+	Hidden     []int  `json:"hidden,omitempty" yaml:"hidden"`
+	Activation string `json:"activation,omitempty" yaml:"activation"` // mlp, cnn: relu (default) | tanh
+
+	Channels []int `json:"channels,omitempty" yaml:"channels"` // cnn: output channels per conv layer
+	Kernel   int   `json:"kernel,omitempty" yaml:"kernel"`     // cnn: square kernel size (default 5)
+	Pool     int   `json:"pool,omitempty" yaml:"pool"`         // cnn: max-pool size after each conv (default 2; 1 = none)
+
+	Cell string `json:"cell,omitempty" yaml:"cell"` // rnn: tanh (default) | lstm
+}
+
+// Input is the shape of one example as a model sees it.
+type Input struct {
+	// Image inputs: C×H×W (MNIST: 1×28×28). Sequence inputs: Steps×Features
+	// per example, Steps may vary between batches (0 = variable).
+	C, H, W        int
+	Steps, Feature int
+	Outputs        int // classes, or regression outputs (MSE)
+}
+
+// Normalize returns a with defaults filled in for its type.
+func (a ArchSpec) Normalize() ArchSpec {
+	out := ArchSpec{Type: a.Type}
+	switch a.Type {
+	case "mlp":
+		out.Hidden = append([]int(nil), a.Hidden...)
+		out.Activation = a.Activation
+		if out.Activation == "" {
+			out.Activation = "relu"
+		}
+	case "cnn":
+		out.Hidden = append([]int(nil), a.Hidden...)
+		out.Activation = a.Activation
+		if out.Activation == "" {
+			out.Activation = "relu"
+		}
+		out.Channels = append([]int(nil), a.Channels...)
+		out.Kernel, out.Pool = a.Kernel, a.Pool
+		if out.Kernel == 0 {
+			out.Kernel = 5
+		}
+		if out.Pool == 0 {
+			out.Pool = 2
+		}
+	case "rnn":
+		out.Hidden = append([]int(nil), a.Hidden...)
+		out.Cell = a.Cell
+		if out.Cell == "" {
+			out.Cell = "tanh"
+		}
+	}
+	return out
+}
+
+// Validate reports the first thing wrong with a normalized spec, naming the
+// field and what is allowed.
+func (a ArchSpec) Validate() error {
+	switch a.Type {
+	case "mlp", "cnn":
+		if a.Activation != "relu" && a.Activation != "tanh" {
+			return fmt.Errorf("activation: %q is not allowed (allowed: relu, tanh)", a.Activation)
+		}
+		for _, h := range a.Hidden {
+			if h < 1 {
+				return fmt.Errorf("hidden: sizes must be ≥ 1, got %d", h)
+			}
+		}
+		if a.Type == "cnn" {
+			if len(a.Channels) == 0 {
+				return fmt.Errorf("channels: a cnn needs at least one conv layer, e.g. [8, 16]")
+			}
+			for _, c := range a.Channels {
+				if c < 1 {
+					return fmt.Errorf("channels: must be ≥ 1, got %d", c)
+				}
+			}
+			if a.Kernel < 1 {
+				return fmt.Errorf("kernel: must be ≥ 1, got %d", a.Kernel)
+			}
+			if a.Pool < 1 {
+				return fmt.Errorf("pool: must be ≥ 1, got %d", a.Pool)
+			}
+		}
+	case "rnn":
+		if len(a.Hidden) != 1 || a.Hidden[0] < 1 {
+			return fmt.Errorf("hidden: an rnn takes one hidden size ≥ 1, e.g. hidden: 128")
+		}
+		if a.Cell != "tanh" && a.Cell != "lstm" {
+			return fmt.Errorf("cell: %q is not allowed (allowed: tanh, lstm)", a.Cell)
+		}
+	default:
+		return fmt.Errorf("type: unknown arch type %q (allowed: mlp, cnn, rnn)", a.Type)
+	}
+	return nil
+}
+
+// Fits reports whether the architecture can take inputs of shape in: an
+// mlp or cnn needs images (a cnn's convolutions and pools must leave at least
+// one pixel), an rnn reads images row by row or sequences step by step.
+func (a ArchSpec) Fits(in Input) error {
+	switch a.Type {
+	case "mlp":
+		if in.Steps == 0 && in.Feature > 0 {
+			return fmt.Errorf("type: an mlp needs fixed-size inputs; use an rnn for sequence tasks")
+		}
+	case "cnn":
+		if in.H == 0 {
+			return fmt.Errorf("type: a cnn needs image inputs; use an rnn for sequence tasks")
+		}
+		h, w := in.H, in.W
+		for range a.Channels {
+			h, w = (h-a.Kernel+1)/a.Pool, (w-a.Kernel+1)/a.Pool
+			if h < 1 || w < 1 {
+				return fmt.Errorf("channels: %d conv layers of kernel %d and pool %d do not fit a %d×%d image", len(a.Channels), a.Kernel, a.Pool, in.H, in.W)
+			}
+		}
+	}
+	return nil
+}
+
+// OptimSpec is an optimizer with its options, PyTorch's names and defaults.
+type OptimSpec struct {
+	Name        string  `json:"name" yaml:"name"`                           // sgd | momentum | adam | adamw
+	Momentum    float64 `json:"momentum,omitempty" yaml:"momentum"`         // momentum: default 0.9
+	Nesterov    bool    `json:"nesterov,omitempty" yaml:"nesterov"`         // momentum
+	Dampening   float64 `json:"dampening,omitempty" yaml:"dampening"`       // momentum: default 0
+	Beta1       float64 `json:"beta1,omitempty" yaml:"beta1"`               // adam, adamw: default 0.9
+	Beta2       float64 `json:"beta2,omitempty" yaml:"beta2"`               // adam, adamw: default 0.999
+	Eps         float64 `json:"eps,omitempty" yaml:"eps"`                   // adam, adamw: default 1e-8
+	WeightDecay float64 `json:"weight_decay,omitempty" yaml:"weight_decay"` // all; adamw default 0.01
+}
+
+// Optimizers are the optimizer names an OptimSpec accepts.
+var Optimizers = []string{"sgd", "momentum", "adam", "adamw"}
+
+// Normalize returns o with PyTorch's defaults filled in.
+func (o OptimSpec) Normalize() OptimSpec {
+	out := OptimSpec{Name: o.Name, WeightDecay: o.WeightDecay}
+	switch o.Name {
+	case "momentum":
+		out.Momentum, out.Nesterov, out.Dampening = o.Momentum, o.Nesterov, o.Dampening
+		if out.Momentum == 0 {
+			out.Momentum = 0.9
+		}
+	case "adam", "adamw":
+		out.Beta1, out.Beta2, out.Eps = o.Beta1, o.Beta2, o.Eps
+		if out.Beta1 == 0 {
+			out.Beta1 = 0.9
+		}
+		if out.Beta2 == 0 {
+			out.Beta2 = 0.999
+		}
+		if out.Eps == 0 {
+			out.Eps = 1e-8
+		}
+		if o.Name == "adamw" && o.WeightDecay == 0 {
+			out.WeightDecay = 0.01
+		}
+	}
+	return out
+}
+
+// Validate reports the first thing wrong with a normalized spec.
+func (o OptimSpec) Validate() error {
+	bad := func(x float64) bool { return math.IsNaN(x) || math.IsInf(x, 0) }
+	switch o.Name {
+	case "sgd", "adam", "adamw":
+	case "momentum":
+		if bad(o.Momentum) || o.Momentum <= 0 || o.Momentum >= 1 {
+			return fmt.Errorf("momentum: must be in (0, 1), got %v", o.Momentum)
+		}
+		if o.Nesterov && o.Dampening != 0 {
+			return fmt.Errorf("nesterov: needs dampening 0 (as PyTorch)")
+		}
+	default:
+		return fmt.Errorf("optimizer: unknown optimizer %q (allowed: sgd, momentum, adam, adamw)", o.Name)
+	}
+	if o.Name == "adam" || o.Name == "adamw" {
+		if bad(o.Beta1) || o.Beta1 < 0 || o.Beta1 >= 1 || bad(o.Beta2) || o.Beta2 < 0 || o.Beta2 >= 1 {
+			return fmt.Errorf("beta1, beta2: must be in [0, 1), got %v, %v", o.Beta1, o.Beta2)
+		}
+		if bad(o.Eps) || o.Eps <= 0 {
+			return fmt.Errorf("eps: must be > 0, got %v", o.Eps)
+		}
+	}
+	if bad(o.WeightDecay) || o.WeightDecay < 0 {
+		return fmt.Errorf("weight_decay: must be ≥ 0, got %v", o.WeightDecay)
+	}
+	return nil
+}
