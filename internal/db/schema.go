@@ -41,11 +41,14 @@ CREATE TABLE runs (
 CREATE UNIQUE INDEX runs_key ON runs(experiment, config_hash);
 CREATE INDEX runs_experiment_status ON runs(experiment, status);
 
+-- experiments: each grid accepted under a name (a name holds more than one
+-- grid only when it was extended with runner run -extend).
 CREATE TABLE experiments (
-	name        TEXT PRIMARY KEY,
+	name        TEXT NOT NULL,
 	grid_hash   TEXT NOT NULL,   -- SHA-256 of the sorted config hashes
 	source_yaml TEXT NOT NULL,   -- the experiment file as given
-	created_at  TEXT NOT NULL
+	created_at  TEXT NOT NULL,
+	PRIMARY KEY (name, grid_hash)
 );
 
 CREATE TABLE steps (

@@ -1,0 +1,213 @@
+package db
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // the SQLite driver; only this package imports it
+)
+
+// ApplicationID marks a SQLite file as cliplab's (PRAGMA application_id):
+// "clip" in ASCII.
+const ApplicationID = 0x636c6970
+
+// SchemaVersion is the schema version this code writes (PRAGMA user_version).
+var SchemaVersion = len(migrations)
+
+var (
+	// ErrNotSQLite is returned for a file that is not a SQLite database.
+	ErrNotSQLite = errors.New("db: not a SQLite database")
+	// ErrForeign is returned for a SQLite database that is not cliplab's.
+	ErrForeign = errors.New("db: not a cliplab database")
+	// ErrNewerSchema is returned for a database written by a newer cliplab.
+	ErrNewerSchema = errors.New("db: database schema is newer than this cliplab")
+	// ErrMissing is returned by Open with ReadOnly for a file that does not exist.
+	ErrMissing = errors.New("db: no such database")
+)
+
+// DB is an open cliplab database.
+type DB struct {
+	path string
+	w    *sql.DB // the one writer connection
+	r    *sql.DB // readers
+}
+
+// Options tune Open.
+type Options struct {
+	// ReadOnly opens an existing database for reading only: nothing is
+	// created or migrated (report uses it).
+	ReadOnly bool
+	// BusyTimeout is how long a statement waits for another process's lock
+	// (default 30 s).
+	BusyTimeout time.Duration
+}
+
+// Open opens (creating if needed, unless ReadOnly) the cliplab database at
+// path and brings its schema up to date. It refuses files that are not
+// SQLite, SQLite databases that are not cliplab's, and databases of a newer
+// schema version, before writing anything to them.
+func Open(path string, o Options) (*DB, error) {
+	if o.BusyTimeout == 0 {
+		o.BusyTimeout = 30 * time.Second
+	}
+	if err := checkFile(path, o.ReadOnly); err != nil {
+		return nil, err
+	}
+	q := url.Values{}
+	q.Set("_busy_timeout", fmt.Sprint(o.BusyTimeout.Milliseconds()))
+	q.Set("_foreign_keys", "on")
+	q.Set("_txlock", "immediate")
+	if o.ReadOnly {
+		q.Set("mode", "ro")
+	} else {
+		// journal_mode=WAL is set after the checks: it rewrites the header.
+		q.Set("_synchronous", "NORMAL")
+	}
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+	d := &DB{path: path}
+	var err error
+	if d.r, err = sql.Open("sqlite3", dsn); err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if !o.ReadOnly {
+		if d.w, err = sql.Open("sqlite3", dsn); err != nil {
+			d.r.Close()
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+		d.w.SetMaxOpenConns(1)
+		d.w.SetConnMaxIdleTime(0)
+	}
+	if err := d.checkAndMigrate(o.ReadOnly); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// checkFile refuses, before SQLite touches it, a path whose folder is
+// missing or a file that is not a SQLite database.
+func checkFile(path string, readOnly bool) error {
+	f, err := os.Open(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if readOnly {
+			return fmt.Errorf("%w: %s", ErrMissing, path)
+		}
+		dir := filepath.Dir(path)
+		st, err := os.Stat(dir)
+		if err != nil {
+			return fmt.Errorf("database %s: folder %s does not exist", path, dir)
+		}
+		if !st.IsDir() {
+			return fmt.Errorf("database %s: %s is not a folder", path, dir)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("database %s: %w", path, err)
+	}
+	defer f.Close()
+	head := make([]byte, 16)
+	n, err := io.ReadFull(f, head)
+	if n == 0 && (err == io.EOF) {
+		return nil // an empty file: SQLite treats it as a new database
+	}
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) || !bytes.Equal(head[:n], []byte("SQLite format 3\x00")) {
+		return fmt.Errorf("%w: %s", ErrNotSQLite, path)
+	}
+	return nil
+}
+
+func (d *DB) checkAndMigrate(readOnly bool) error {
+	ctx := context.Background()
+	h := d.w
+	if readOnly {
+		h = d.r
+	}
+	var appID, version, tables int
+	if err := h.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
+		return d.wrapOpen(err)
+	}
+	if err := h.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return d.wrapOpen(err)
+	}
+	if err := h.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&tables); err != nil {
+		return d.wrapOpen(err)
+	}
+	switch {
+	case appID != ApplicationID && (tables > 0 || appID != 0):
+		return fmt.Errorf("%w: %s holds other tables (application_id %#x); give runner a new file with -db", ErrForeign, d.path, appID)
+	case version > SchemaVersion:
+		return fmt.Errorf("%w: %s has schema version %d, this cliplab knows up to %d; use a newer cliplab", ErrNewerSchema, d.path, version, SchemaVersion)
+	case readOnly && version == SchemaVersion:
+		return nil
+	case readOnly:
+		if appID == 0 {
+			return fmt.Errorf("%w: %s is an empty database", ErrMissing, d.path)
+		}
+		return fmt.Errorf("database %s has schema version %d; open it once with runner to migrate it to %d", d.path, version, SchemaVersion)
+	}
+	var mode string
+	if err := h.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
+		return d.wrapOpen(err)
+	}
+	if version == SchemaVersion {
+		return nil
+	}
+	tx, err := h.BeginTx(ctx, nil)
+	if err != nil {
+		return d.wrapOpen(err)
+	}
+	defer tx.Rollback()
+	// Read again inside the transaction: another process may have migrated.
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return d.wrapOpen(err)
+	}
+	for i := version; i < SchemaVersion; i++ {
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			return fmt.Errorf("migrate %s to version %d: %w", d.path, i+1, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d; PRAGMA application_id = %d", SchemaVersion, ApplicationID)); err != nil {
+		return d.wrapOpen(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return d.wrapOpen(err)
+	}
+	return nil
+}
+
+func (d *DB) wrapOpen(err error) error {
+	if isNotADB(err) {
+		return fmt.Errorf("%w: %s", ErrNotSQLite, d.path)
+	}
+	return fmt.Errorf("open database %s: %w", d.path, err)
+}
+
+// Path is the file the database was opened from.
+func (d *DB) Path() string { return d.path }
+
+// Close closes the database.
+func (d *DB) Close() error {
+	var err error
+	if d.w != nil {
+		err = d.w.Close()
+	}
+	if d.r != nil {
+		err = errors.Join(err, d.r.Close())
+	}
+	return err
+}
+
+// now is the timestamp format of every time column: fixed width, so that
+// string comparison is time comparison.
+func now() string { return formatTime(time.Now()) }
+
+func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }

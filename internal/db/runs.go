@@ -1,0 +1,434 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// ErrGridChanged is returned by AddGrid when the experiment name already
+// holds a different grid and extend was not asked for.
+var ErrGridChanged = errors.New("db: a different grid is already stored under this experiment name")
+
+// ErrLostClaim is returned when a run is no longer held by the attempt that
+// writes to it (it was presumed dead and claimed again by another worker).
+var ErrLostClaim = errors.New("db: run is no longer held by this attempt")
+
+// Status values of runs.status.
+const (
+	Pending     = "pending"
+	Running     = "running"
+	Done        = "done"
+	Diverged    = "diverged"
+	Failed      = "failed"
+	Interrupted = "interrupted"
+)
+
+// Statuses lists every status in the order status tables show them.
+var Statuses = []string{Done, Diverged, Failed, Running, Interrupted, Pending}
+
+// NewRun is one configuration of a grid, as AddGrid inserts it.
+type NewRun struct {
+	Key          string // SHA-256 of ConfigJSON, hex
+	ConfigJSON   []byte // canonical resolved config
+	Arch         string // arch name in the grid
+	Dataset      string
+	Optimizer    string
+	Method       string
+	Threshold    float64 // ignored (NULL) when HasThreshold is false
+	HasThreshold bool
+	LR           float64
+	BatchSize    int
+	Epochs       int
+	Seed         uint64
+}
+
+// Grid is what AddGrid records of an experiment file.
+type Grid struct {
+	Experiment string
+	Hash       string // grid hash: SHA-256 of the sorted config keys
+	Source     []byte // the experiment file as given
+	Runs       []NewRun
+}
+
+// AddGrid records the grid and inserts the runs that are missing, all in one
+// transaction: either all of it is stored or none. When the experiment name
+// already holds a different grid, it returns ErrGridChanged unless extend is
+// set. It returns how many runs were inserted.
+func (d *DB) AddGrid(ctx context.Context, g Grid, extend bool) (added int, err error) {
+	err = d.write(ctx, func(tx *sql.Tx) error {
+		var known []string
+		rows, err := tx.QueryContext(ctx, "SELECT grid_hash FROM experiments WHERE name = ?", g.Experiment)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var h string
+			if err := rows.Scan(&h); err != nil {
+				rows.Close()
+				return err
+			}
+			known = append(known, h)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		same := false
+		for _, h := range known {
+			same = same || h == g.Hash
+		}
+		if len(known) > 0 && !same && !extend {
+			return fmt.Errorf("%w: experiment %q in %s was run with another grid; rename the experiment (name:) or pass -extend to add the new configurations to it", ErrGridChanged, g.Experiment, d.path)
+		}
+		if !same {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO experiments (name, grid_hash, source_yaml, created_at) VALUES (?, ?, ?, ?)",
+				g.Experiment, g.Hash, string(g.Source), now()); err != nil {
+				return err
+			}
+		}
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO runs
+			(experiment, config_hash, config_json, arch, dataset, optimizer, method, threshold, lr, batch_size, epochs, seed, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (experiment, config_hash) DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		t := now()
+		for _, r := range g.Runs {
+			var th any
+			if r.HasThreshold {
+				th = r.Threshold
+			}
+			res, err := stmt.ExecContext(ctx, g.Experiment, r.Key, string(r.ConfigJSON), r.Arch, r.Dataset, r.Optimizer,
+				r.Method, th, r.LR, r.BatchSize, r.Epochs, int64(r.Seed), t)
+			if err != nil {
+				return fmt.Errorf("insert run %s: %w", r.Key[:12], err)
+			}
+			n, _ := res.RowsAffected()
+			added += int(n)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("add grid: %w", err)
+	}
+	return added, nil
+}
+
+// Claim is a run taken by a worker.
+type Claim struct {
+	ID         int64
+	Attempt    int
+	Key        string
+	ConfigJSON []byte
+}
+
+// ClaimOptions say which runs Claim may take.
+type ClaimOptions struct {
+	Worker string // who claims: host:pid/slot
+	// StaleAfter: a running run whose heartbeat is older than this is taken
+	// over (its worker is presumed dead). Default 2 minutes.
+	StaleAfter time.Duration
+}
+
+// Claim takes the next run of experiment that is pending, interrupted, or
+// running with a stale heartbeat, marks it running under a new attempt and
+// deletes the rows of its earlier attempts, in one transaction. It returns
+// nil when there is nothing left to take.
+func (d *DB) Claim(ctx context.Context, experiment string, o ClaimOptions) (*Claim, error) {
+	if o.StaleAfter == 0 {
+		o.StaleAfter = 2 * time.Minute
+	}
+	var c *Claim
+	err := d.write(ctx, func(tx *sql.Tx) error {
+		t := time.Now()
+		stale := formatTime(t.Add(-o.StaleAfter))
+		var cl Claim
+		var cfg string
+		err := tx.QueryRowContext(ctx, `SELECT id, attempt, config_hash, config_json FROM runs
+			WHERE experiment = ? AND (status IN ('pending', 'interrupted') OR (status = 'running' AND heartbeat_at < ?))
+			ORDER BY id LIMIT 1`, experiment, stale).Scan(&cl.ID, &cl.Attempt, &cl.Key, &cfg)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		cl.Attempt++
+		cl.ConfigJSON = []byte(cfg)
+		if err := deleteMetrics(ctx, tx, cl.ID); err != nil {
+			return err
+		}
+		ts := formatTime(t)
+		if _, err := tx.ExecContext(ctx, `UPDATE runs SET status = 'running', attempt = ?, worker = ?, heartbeat_at = ?,
+			started_at = ?, finished_at = NULL, error = NULL, wall_seconds = NULL, train_flops = NULL, steps_done = NULL,
+			cliplab_version = ?, vcs_revision = ?, go_version = ?, host = ?
+			WHERE id = ?`, cl.Attempt, o.Worker, ts, ts, prov.Version, prov.Revision, prov.GoVersion, prov.Host, cl.ID); err != nil {
+			return err
+		}
+		c = &cl
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim a run: %w", err)
+	}
+	return c, nil
+}
+
+func deleteMetrics(ctx context.Context, tx *sql.Tx, id int64) error {
+	if _, err := tx.ExecContext(ctx, "DELETE FROM steps WHERE run_id = ?", id); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, "DELETE FROM evals WHERE run_id = ?", id)
+	return err
+}
+
+// RetryFailed sets the failed runs of experiment back to pending, so that
+// Claim takes them again. It returns how many.
+func (d *DB) RetryFailed(ctx context.Context, experiment string) (int, error) {
+	var n int64
+	err := d.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE runs SET status = 'pending' WHERE experiment = ? AND status = 'failed'", experiment)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("retry failed runs: %w", err)
+	}
+	return int(n), nil
+}
+
+// Step is one row of the steps table.
+type Step struct {
+	Step         int
+	Epoch        int
+	Loss         float64
+	GradNorm     float64
+	ClippedNorm  float64
+	ClipFraction float64
+	Threshold    float64 // NaN is stored as NULL
+	LR           float64
+	ElapsedS     float64
+}
+
+// Eval is one row of the evals table.
+type Eval struct {
+	Step     int
+	Epoch    int
+	Split    string // test | train
+	Loss     float64
+	Acc      float64
+	ElapsedS float64
+}
+
+// Result is how a run ended.
+type Result struct {
+	Status      string // done, diverged, failed or interrupted
+	Error       string
+	WallSeconds float64
+	TrainFLOPs  float64
+	Steps       int
+}
+
+// Append writes a batch of a held run's metrics in one transaction and
+// renews its heartbeat. It returns ErrLostClaim if the run is no longer held
+// by attempt.
+func (d *DB) Append(ctx context.Context, id int64, attempt int, steps []Step, evals []Eval) error {
+	err := d.write(ctx, func(tx *sql.Tx) error {
+		if err := hold(ctx, tx, id, attempt); err != nil {
+			return err
+		}
+		return insertMetrics(ctx, tx, id, steps, evals)
+	})
+	if err != nil {
+		return fmt.Errorf("write metrics of run %d: %w", id, err)
+	}
+	return nil
+}
+
+// Finish writes the last metrics of a held run and its result, in one
+// transaction.
+func (d *DB) Finish(ctx context.Context, id int64, attempt int, steps []Step, evals []Eval, r Result) error {
+	switch r.Status {
+	case Done, Diverged, Failed, Interrupted:
+	default:
+		panic("db: Finish with status " + r.Status)
+	}
+	err := d.write(ctx, func(tx *sql.Tx) error {
+		if err := hold(ctx, tx, id, attempt); err != nil {
+			return err
+		}
+		if err := insertMetrics(ctx, tx, id, steps, evals); err != nil {
+			return err
+		}
+		var e any
+		if r.Error != "" {
+			e = r.Error
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, error = ?, finished_at = ?, wall_seconds = ?, train_flops = ?, steps_done = ?
+			WHERE id = ?`, r.Status, e, now(), r.WallSeconds, r.TrainFLOPs, r.Steps, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("finish run %d: %w", id, err)
+	}
+	return nil
+}
+
+// hold renews the heartbeat of run id if attempt still holds it.
+func hold(ctx context.Context, tx *sql.Tx, id int64, attempt int) error {
+	res, err := tx.ExecContext(ctx, "UPDATE runs SET heartbeat_at = ? WHERE id = ? AND attempt = ? AND status = 'running'", now(), id, attempt)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return ErrLostClaim
+	}
+	return nil
+}
+
+// Heartbeat renews the heartbeat of the runs this process holds, so that
+// long silent phases (a big evaluation) do not look like a dead worker.
+func (d *DB) Heartbeat(ctx context.Context, held map[int64]int) error {
+	if len(held) == 0 {
+		return nil
+	}
+	return d.write(ctx, func(tx *sql.Tx) error {
+		t := now()
+		for id, attempt := range held {
+			if _, err := tx.ExecContext(ctx, "UPDATE runs SET heartbeat_at = ? WHERE id = ? AND attempt = ? AND status = 'running'", t, id, attempt); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func insertMetrics(ctx context.Context, tx *sql.Tx, id int64, steps []Step, evals []Eval) error {
+	if len(steps) > 0 {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO steps (run_id, step, epoch, loss, grad_norm, clipped_norm, clip_fraction, threshold, lr, elapsed_s)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, s := range steps {
+			if _, err := stmt.ExecContext(ctx, id, s.Step, s.Epoch, real(s.Loss), real(s.GradNorm), real(s.ClippedNorm),
+				real(s.ClipFraction), real(s.Threshold), real(s.LR), s.ElapsedS); err != nil {
+				return fmt.Errorf("insert step %d: %w", s.Step, err)
+			}
+		}
+	}
+	if len(evals) > 0 {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO evals (run_id, step, epoch, split, loss, acc, elapsed_s) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, e := range evals {
+			if _, err := stmt.ExecContext(ctx, id, e.Step, e.Epoch, e.Split, real(e.Loss), real(e.Acc), e.ElapsedS); err != nil {
+				return fmt.Errorf("insert %s eval at step %d: %w", e.Split, e.Step, err)
+			}
+		}
+	}
+	return nil
+}
+
+// real maps a float64 to what SQLite stores: NaN becomes NULL (SQLite has no
+// NaN); ±Inf are kept (SQLite stores them as ±9e999).
+func real(x float64) any {
+	if x != x {
+		return nil
+	}
+	return x
+}
+
+// write runs f in one write transaction (BEGIN IMMEDIATE) on the writer
+// connection.
+func (d *DB) write(ctx context.Context, f func(tx *sql.Tx) error) error {
+	if d.w == nil {
+		return errors.New("db: database opened read-only")
+	}
+	tx, err := d.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// Count is how many runs of an experiment are in each status.
+type Count struct {
+	Experiment string
+	ByStatus   map[string]int
+	Total      int
+}
+
+// Counts returns the number of runs per status of every experiment (or of
+// the one named), ordered by experiment name.
+func (d *DB) Counts(ctx context.Context, experiment string) ([]Count, error) {
+	q := "SELECT experiment, status, count(*) FROM runs"
+	var args []any
+	if experiment != "" {
+		q += " WHERE experiment = ?"
+		args = append(args, experiment)
+	}
+	q += " GROUP BY experiment, status ORDER BY experiment, status"
+	rows, err := d.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("count runs: %w", err)
+	}
+	defer rows.Close()
+	var out []Count
+	for rows.Next() {
+		var e, s string
+		var n int
+		if err := rows.Scan(&e, &s, &n); err != nil {
+			return nil, fmt.Errorf("count runs: %w", err)
+		}
+		if len(out) == 0 || out[len(out)-1].Experiment != e {
+			out = append(out, Count{Experiment: e, ByStatus: map[string]int{}})
+		}
+		c := &out[len(out)-1]
+		c.ByStatus[s] = n
+		c.Total += n
+	}
+	return out, rows.Err()
+}
+
+// Experiments returns the names of the experiments in the database, sorted.
+func (d *DB) Experiments(ctx context.Context) ([]string, error) {
+	rows, err := d.r.QueryContext(ctx, "SELECT DISTINCT name FROM experiments ORDER BY name")
+	if err != nil {
+		return nil, fmt.Errorf("list experiments: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// quoteList is a helper for error messages: "a, b, c" or "none".
+func quoteList(xs []string) string {
+	if len(xs) == 0 {
+		return "none"
+	}
+	return strings.Join(xs, ", ")
+}
