@@ -130,16 +130,19 @@ type Claim struct {
 
 // ClaimOptions say which runs Claim may take.
 type ClaimOptions struct {
-	Worker string // who claims: host:pid/slot
+	Worker string // who claims, e.g. host/pid/start#slot
 	// StaleAfter: a running run whose heartbeat is older than this is taken
 	// over (its worker is presumed dead). Default 2 minutes.
 	StaleAfter time.Duration
+	// IsDead, if set, reports a worker known to be dead (a process of this
+	// host that no longer exists): its runs are taken over at once.
+	IsDead func(worker string) bool
 }
 
 // Claim takes the next run of experiment that is pending, interrupted, or
-// running with a stale heartbeat, marks it running under a new attempt and
-// deletes the rows of its earlier attempts, in one transaction. It returns
-// nil when there is nothing left to take.
+// running under a dead worker (stale heartbeat, or IsDead), marks it
+// running under a new attempt and deletes the rows of its earlier attempts,
+// in one transaction. It returns nil when there is nothing left to take.
 func (d *DB) Claim(ctx context.Context, experiment string, o ClaimOptions) (*Claim, error) {
 	if o.StaleAfter == 0 {
 		o.StaleAfter = 2 * time.Minute
@@ -148,15 +151,47 @@ func (d *DB) Claim(ctx context.Context, experiment string, o ClaimOptions) (*Cla
 	err := d.write(ctx, func(tx *sql.Tx) error {
 		t := time.Now()
 		stale := formatTime(t.Add(-o.StaleAfter))
-		var cl Claim
-		var cfg string
-		err := tx.QueryRowContext(ctx, `SELECT id, attempt, config_hash, config_json FROM runs
-			WHERE experiment = ? AND (status IN ('pending', 'interrupted') OR (status = 'running' AND heartbeat_at < ?))
-			ORDER BY id LIMIT 1`, experiment, stale).Scan(&cl.ID, &cl.Attempt, &cl.Key, &cfg)
-		if errors.Is(err, sql.ErrNoRows) {
+		rows, err := tx.QueryContext(ctx, `SELECT id, status, ifnull(worker, ''), ifnull(heartbeat_at, '') FROM runs
+			WHERE experiment = ? AND status IN ('pending', 'interrupted', 'running') ORDER BY id`, experiment)
+		if err != nil {
+			return err
+		}
+		id := int64(-1)
+		dead := map[string]bool{}
+		for rows.Next() {
+			var rid int64
+			var status, worker, hb string
+			if err := rows.Scan(&rid, &status, &worker, &hb); err != nil {
+				rows.Close()
+				return err
+			}
+			if status != Running || hb < stale {
+				id = rid
+				break
+			}
+			if o.IsDead != nil {
+				isDead, seen := dead[worker]
+				if !seen {
+					isDead = o.IsDead(worker)
+					dead[worker] = isDead
+				}
+				if isDead {
+					id = rid
+					break
+				}
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if id < 0 {
 			return nil
 		}
-		if err != nil {
+		var cl Claim
+		var cfg string
+		if err := tx.QueryRowContext(ctx, "SELECT id, attempt, config_hash, config_json FROM runs WHERE id = ?", id).
+			Scan(&cl.ID, &cl.Attempt, &cl.Key, &cfg); err != nil {
 			return err
 		}
 		cl.Attempt++

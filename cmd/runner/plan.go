@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"cliplab/internal/grid"
+)
+
+func init() { subcommands["plan"] = cmdPlan }
+
+func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print the canonical configurations as JSON lines (key, config)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("plan takes one experiment file, got %d arguments", fs.NArg())
+	}
+	exp, cfgs, err := grid.Load(fs.Arg(0))
+	if err != nil {
+		return usageError{err}
+	}
+	if *asJSON {
+		for _, c := range cfgs {
+			line, _ := json.Marshal(struct {
+				Key    string          `json:"key"`
+				Config json.RawMessage `json:"config"`
+			}{c.Key(), c.Canonical()})
+			fmt.Fprintf(stdout, "%s\n", line)
+		}
+		return nil
+	}
+	fmt.Fprintf(stdout, "experiment %s: %d configurations (dataset %s), grid %s\n", exp.Name, len(cfgs), exp.Dataset, grid.GridHash(cfgs)[:12])
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "#\tkey\tconfiguration")
+	for i, c := range cfgs {
+		fmt.Fprintf(tw, "%d\t%s\t%s\n", i+1, c.Key()[:12], c.Label())
+	}
+	return tw.Flush()
+}
+
+// label is a claimed run's short description, from its config JSON.
+func label(configJSON []byte) string {
+	var c grid.Config
+	if err := json.Unmarshal(configJSON, &c); err != nil {
+		return "?"
+	}
+	return c.Label()
+}

@@ -1,0 +1,193 @@
+// The read queries of the report: one row per run with its final values,
+// the evaluations, and training curves downsampled in SQL.
+
+package db
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math"
+)
+
+// ReportRun is one run of an experiment as the report reads it. Values a run
+// does not have (a pending run's accuracy, the threshold of method none) are
+// NaN.
+type ReportRun struct {
+	ID         int64
+	ConfigJSON string // canonical resolved config, seed included
+	Arch       string
+	Dataset    string
+	Optimizer  string
+	Method     string
+	Threshold  float64 // NaN for method none
+	LR         float64
+	BatchSize  int
+	Epochs     int
+	Seed       int64
+	Status     string
+	Error      string
+
+	WallSeconds float64 // NaN until the run ends
+	TrainFLOPs  float64 // total FLOPs trained; NaN until the run ends
+	Steps       int     // steps done; 0 until the run ends
+
+	TestAcc   float64 // last test evaluation
+	TestLoss  float64
+	TrainAcc  float64 // last evaluation of the fixed training sample
+	TrainLoss float64
+
+	ClipFraction float64 // mean over the logged steps
+	MaxGradNorm  float64 // largest pre-clip norm logged
+	LastStep     int     // last logged step (0 when none)
+}
+
+// ReportRuns returns every run of experiment, ordered by id, with its final
+// values. It reads the steps table once (one GROUP BY over its primary key)
+// and the evals table through its primary key.
+func (d *DB) ReportRuns(ctx context.Context, experiment string) ([]ReportRun, error) {
+	const q = `
+WITH s AS (
+	SELECT run_id, avg(clip_fraction) AS clip_fraction, max(grad_norm) AS max_grad_norm, max(step) AS last_step
+	FROM steps WHERE run_id IN (SELECT id FROM runs WHERE experiment = ?1)
+	GROUP BY run_id
+)
+SELECT r.id, r.config_json, r.arch, r.dataset, r.optimizer, r.method, r.threshold, r.lr,
+	r.batch_size, r.epochs, r.seed, r.status, coalesce(r.error, ''),
+	r.wall_seconds, r.train_flops, coalesce(r.steps_done, 0),
+	(SELECT e.acc  FROM evals e WHERE e.run_id = r.id AND e.split = 'test'  ORDER BY e.step DESC LIMIT 1),
+	(SELECT e.loss FROM evals e WHERE e.run_id = r.id AND e.split = 'test'  ORDER BY e.step DESC LIMIT 1),
+	(SELECT e.acc  FROM evals e WHERE e.run_id = r.id AND e.split = 'train' ORDER BY e.step DESC LIMIT 1),
+	(SELECT e.loss FROM evals e WHERE e.run_id = r.id AND e.split = 'train' ORDER BY e.step DESC LIMIT 1),
+	s.clip_fraction, s.max_grad_norm, coalesce(s.last_step, 0)
+FROM runs r LEFT JOIN s ON s.run_id = r.id
+WHERE r.experiment = ?1
+ORDER BY r.id`
+	rows, err := d.r.QueryContext(ctx, q, experiment)
+	if err != nil {
+		return nil, fmt.Errorf("read runs of %s: %w", experiment, err)
+	}
+	defer rows.Close()
+	var out []ReportRun
+	for rows.Next() {
+		var r ReportRun
+		var th, wall, flops, tacc, tloss, racc, rloss, frac, maxn sql.NullFloat64
+		if err := rows.Scan(&r.ID, &r.ConfigJSON, &r.Arch, &r.Dataset, &r.Optimizer, &r.Method, &th, &r.LR,
+			&r.BatchSize, &r.Epochs, &r.Seed, &r.Status, &r.Error,
+			&wall, &flops, &r.Steps, &tacc, &tloss, &racc, &rloss, &frac, &maxn, &r.LastStep); err != nil {
+			return nil, fmt.Errorf("read runs of %s: %w", experiment, err)
+		}
+		r.Threshold, r.WallSeconds, r.TrainFLOPs = orNaN(th), orNaN(wall), orNaN(flops)
+		r.TestAcc, r.TestLoss, r.TrainAcc, r.TrainLoss = orNaN(tacc), orNaN(tloss), orNaN(racc), orNaN(rloss)
+		r.ClipFraction, r.MaxGradNorm = orNaN(frac), orNaN(maxn)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read runs of %s: %w", experiment, err)
+	}
+	return out, nil
+}
+
+// EvalPoint is one evaluation of a run.
+type EvalPoint struct {
+	RunID    int64
+	Step     int
+	Split    string // test | train
+	Acc      float64
+	Loss     float64
+	ElapsedS float64 // seconds since the run started; NaN when not recorded
+}
+
+// ReportEvals returns every evaluation of the runs of experiment, ordered by
+// run, split and step.
+func (d *DB) ReportEvals(ctx context.Context, experiment string) ([]EvalPoint, error) {
+	const q = `SELECT e.run_id, e.step, e.split, e.acc, e.loss, e.elapsed_s
+FROM evals e JOIN runs r ON r.id = e.run_id
+WHERE r.experiment = ?
+ORDER BY e.run_id, e.split, e.step`
+	rows, err := d.r.QueryContext(ctx, q, experiment)
+	if err != nil {
+		return nil, fmt.Errorf("read evaluations of %s: %w", experiment, err)
+	}
+	defer rows.Close()
+	var out []EvalPoint
+	for rows.Next() {
+		var e EvalPoint
+		var acc, loss, el sql.NullFloat64
+		if err := rows.Scan(&e.RunID, &e.Step, &e.Split, &acc, &loss, &el); err != nil {
+			return nil, fmt.Errorf("read evaluations of %s: %w", experiment, err)
+		}
+		e.Acc, e.Loss, e.ElapsedS = orNaN(acc), orNaN(loss), orNaN(el)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read evaluations of %s: %w", experiment, err)
+	}
+	return out, nil
+}
+
+// CurvePoint is one bucket of consecutive logged steps of a run: the means of
+// its finite values (NaN when it has none) and the last step in it.
+type CurvePoint struct {
+	RunID        int64
+	Step         int // last step of the bucket
+	Loss         float64
+	GradNorm     float64 // pre-clip global L2 norm
+	ClipFraction float64
+	// NonFinite is how many logged values of loss or grad norm in the bucket
+	// were NULL (NaN) or infinite: a diverging run's last bucket has some.
+	NonFinite int
+}
+
+// ReportCurves returns the training curves of the runs of experiment, each
+// cut into at most bins buckets of equal numbers of steps (a run logged for
+// S steps gets buckets of ceil(S/bins) steps), ordered by run and step. The
+// averaging happens in SQL so that a grid of millions of logged steps comes
+// back as a few hundred points a run. It panics if bins < 1.
+func (d *DB) ReportCurves(ctx context.Context, experiment string, bins int) ([]CurvePoint, error) {
+	if bins < 1 {
+		panic("db: ReportCurves with bins < 1")
+	}
+	// max(step) per run is one index seek on the steps primary key. SQLite
+	// stores ±Inf as ±9e999, which avg would spread over the bucket, so
+	// non-finite values are left out of the means and counted instead.
+	const q = `
+WITH w AS (
+	SELECT id, max(1, ((SELECT max(step) FROM steps WHERE run_id = runs.id) + ?2 - 1) / ?2) AS width
+	FROM runs WHERE experiment = ?1
+)
+SELECT s.run_id, max(s.step),
+	avg(CASE WHEN abs(s.loss) < 1e308 THEN s.loss END),
+	avg(CASE WHEN abs(s.grad_norm) < 1e308 THEN s.grad_norm END),
+	avg(s.clip_fraction),
+	sum(CASE WHEN abs(s.loss) < 1e308 AND abs(s.grad_norm) < 1e308 THEN 0 ELSE 1 END)
+FROM steps s JOIN w ON s.run_id = w.id
+GROUP BY s.run_id, (s.step - 1) / w.width
+ORDER BY s.run_id, 2`
+	rows, err := d.r.QueryContext(ctx, q, experiment, bins)
+	if err != nil {
+		return nil, fmt.Errorf("read curves of %s: %w", experiment, err)
+	}
+	defer rows.Close()
+	var out []CurvePoint
+	for rows.Next() {
+		var p CurvePoint
+		var loss, norm, frac sql.NullFloat64
+		if err := rows.Scan(&p.RunID, &p.Step, &loss, &norm, &frac, &p.NonFinite); err != nil {
+			return nil, fmt.Errorf("read curves of %s: %w", experiment, err)
+		}
+		p.Loss, p.GradNorm, p.ClipFraction = orNaN(loss), orNaN(norm), orNaN(frac)
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read curves of %s: %w", experiment, err)
+	}
+	return out, nil
+}
+
+func orNaN(x sql.NullFloat64) float64 {
+	if !x.Valid {
+		return math.NaN()
+	}
+	return x.Float64
+}
