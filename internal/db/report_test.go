@@ -1,0 +1,167 @@
+package db
+
+import (
+	"context"
+	"math"
+	"testing"
+	"time"
+)
+
+// reportFixture fills a database with three runs of experiment "e": run 1
+// done (steps 1..10, loss = step, grad norm = 2·step, clipped on even steps,
+// evaluations at steps 5 and 10), run 2 diverged at step 4 (loss +Inf, grad
+// norm NaN at step 4), run 3 pending; and one run of experiment "other" that
+// must never show up.
+func reportFixture(t *testing.T) (*DB, [3]int64) {
+	t.Helper()
+	d := mustOpen(t)
+	ctx := context.Background()
+	g := testGrid("e", 3)
+	if _, err := d.AddGrid(ctx, g, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.AddGrid(ctx, testGrid("other", 1), false); err != nil {
+		t.Fatal(err)
+	}
+	o := ClaimOptions{Worker: "w", StaleAfter: time.Hour}
+	c1, err := d.Claim(ctx, "e", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps []Step
+	for i := 1; i <= 10; i++ {
+		frac := 0.0
+		if i%2 == 0 {
+			frac = 1
+		}
+		steps = append(steps, Step{Step: i, Loss: float64(i), GradNorm: 2 * float64(i), ClippedNorm: 1, ClipFraction: frac, Threshold: 1, LR: 0.1, ElapsedS: float64(i) / 10})
+	}
+	evals := []Eval{
+		{Step: 5, Split: "test", Acc: 0.5, Loss: 1.5, ElapsedS: 0.55},
+		{Step: 5, Split: "train", Acc: 0.6, Loss: 1.2, ElapsedS: 0.56},
+		{Step: 10, Split: "test", Acc: 0.8, Loss: 0.7, ElapsedS: 1.05},
+		{Step: 10, Split: "train", Acc: 0.9, Loss: 0.4, ElapsedS: 1.06},
+	}
+	if err := d.Finish(ctx, c1.ID, c1.Attempt, steps, evals, Result{Status: Done, WallSeconds: 1.1, TrainFLOPs: 5e6, Steps: 10}); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := d.Claim(ctx, "e", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	div := []Step{
+		{Step: 1, Loss: 2, GradNorm: 1, Threshold: 1},
+		{Step: 2, Loss: 4, GradNorm: 10, Threshold: 1},
+		{Step: 3, Loss: 8, GradNorm: 100, Threshold: 1},
+		{Step: 4, Loss: math.Inf(1), GradNorm: math.NaN(), Threshold: 1},
+	}
+	if err := d.Finish(ctx, c2.ID, c2.Attempt, div, nil, Result{Status: Diverged, WallSeconds: 0.4, TrainFLOPs: 2e6, Steps: 4}); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := d.ReportRuns(ctx, "e")
+	if err != nil || len(runs) != 3 {
+		t.Fatalf("ReportRuns: %d runs, %v", len(runs), err)
+	}
+	return d, [3]int64{c1.ID, c2.ID, runs[2].ID}
+}
+
+func TestReportRuns(t *testing.T) {
+	d, ids := reportFixture(t)
+	runs, err := d.ReportRuns(context.Background(), "e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nan := math.NaN()
+	// Expected values follow from reportFixture's comment: clip fraction
+	// 5 clipped of 10 steps; max grad norm 2·10.
+	want := []ReportRun{
+		{ID: ids[0], Status: Done, WallSeconds: 1.1, TrainFLOPs: 5e6, Steps: 10, TestAcc: 0.8, TestLoss: 0.7, TrainAcc: 0.9, TrainLoss: 0.4, ClipFraction: 0.5, MaxGradNorm: 20, LastStep: 10},
+		{ID: ids[1], Status: Diverged, WallSeconds: 0.4, TrainFLOPs: 2e6, Steps: 4, TestAcc: nan, TestLoss: nan, TrainAcc: nan, TrainLoss: nan, ClipFraction: 0, MaxGradNorm: 100, LastStep: 4},
+		{ID: ids[2], Status: Pending, WallSeconds: nan, TrainFLOPs: nan, TestAcc: nan, TestLoss: nan, TrainAcc: nan, TrainLoss: nan, ClipFraction: nan, MaxGradNorm: nan},
+	}
+	same := func(a, b float64) bool { return a == b || math.IsNaN(a) && math.IsNaN(b) }
+	for i, w := range want {
+		r := runs[i]
+		if r.ID != w.ID || r.Status != w.Status || r.Steps != w.Steps || r.LastStep != w.LastStep ||
+			!same(r.WallSeconds, w.WallSeconds) || !same(r.TrainFLOPs, w.TrainFLOPs) ||
+			!same(r.TestAcc, w.TestAcc) || !same(r.TestLoss, w.TestLoss) || !same(r.TrainAcc, w.TrainAcc) || !same(r.TrainLoss, w.TrainLoss) ||
+			!same(r.ClipFraction, w.ClipFraction) || !same(r.MaxGradNorm, w.MaxGradNorm) {
+			t.Errorf("run %d:\n got %+v\nwant %+v", i, r, w)
+		}
+		if r.Arch != "mlp2" || r.Method != "norm" || r.Threshold != 1 || r.LR != 0.1 || r.Seed != int64(i) || r.ConfigJSON == "" {
+			t.Errorf("run %d: columns %+v", i, r)
+		}
+	}
+}
+
+func TestReportEvals(t *testing.T) {
+	d, ids := reportFixture(t)
+	evals, err := d.ReportEvals(context.Background(), "e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Ordered by run, split (test < train), step.
+	want := []EvalPoint{
+		{ids[0], 5, "test", 0.5, 1.5, 0.55},
+		{ids[0], 10, "test", 0.8, 0.7, 1.05},
+		{ids[0], 5, "train", 0.6, 1.2, 0.56},
+		{ids[0], 10, "train", 0.9, 0.4, 1.06},
+	}
+	if len(evals) != len(want) {
+		t.Fatalf("got %d evals, want %d: %+v", len(evals), len(want), evals)
+	}
+	for i := range want {
+		if evals[i] != want[i] {
+			t.Errorf("eval %d = %+v, want %+v", i, evals[i], want[i])
+		}
+	}
+}
+
+func TestReportCurves(t *testing.T) {
+	d, ids := reportFixture(t)
+	tests := []struct {
+		bins int
+		want []CurvePoint
+	}{
+		// Run 1, 10 steps in 3 bins: width ceil(10/3) = 4, buckets 1–4,
+		// 5–8, 9–10; loss means 2.5, 6.5, 9.5; grad norms twice that;
+		// even steps clipped: 2 of 4, 2 of 4, 1 of 2. Run 2, 4 steps: width
+		// 2, buckets 1–2 and 3–4; step 4 is non-finite and left out of the
+		// means (loss 8, norm 100 from step 3 alone).
+		{3, []CurvePoint{
+			{ids[0], 4, 2.5, 5, 0.5, 0},
+			{ids[0], 8, 6.5, 13, 0.5, 0},
+			{ids[0], 10, 9.5, 19, 0.5, 0},
+			{ids[1], 2, 3, 5.5, 0, 0},
+			{ids[1], 4, 8, 100, 0, 1},
+		}},
+		// More bins than steps: one bucket per step.
+		{1000, nil},
+	}
+	for _, tt := range tests {
+		got, err := d.ReportCurves(context.Background(), "e", tt.bins)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tt.want == nil {
+			if len(got) != 14 {
+				t.Errorf("bins %d: %d points, want 10 + 4", tt.bins, len(got))
+			}
+			last := got[len(got)-1]
+			if last.RunID != ids[1] || last.Step != 4 || !math.IsNaN(last.Loss) || !math.IsNaN(last.GradNorm) || last.NonFinite != 1 {
+				t.Errorf("bins %d: last point %+v, want step 4 with NaN loss and norm", tt.bins, last)
+			}
+			continue
+		}
+		if len(got) != len(tt.want) {
+			t.Fatalf("bins %d: got %+v", tt.bins, got)
+		}
+		for i, w := range tt.want {
+			g := got[i]
+			if g.RunID != w.RunID || g.Step != w.Step || g.NonFinite != w.NonFinite ||
+				math.Abs(g.Loss-w.Loss) > 1e-12 || math.Abs(g.GradNorm-w.GradNorm) > 1e-12 || math.Abs(g.ClipFraction-w.ClipFraction) > 1e-12 {
+				t.Errorf("bins %d point %d = %+v, want %+v", tt.bins, i, g, w)
+			}
+		}
+	}
+}
