@@ -1,14 +1,19 @@
 package clipalgo
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"math"
+)
 
 // Float is the element type of gradients and parameters. Training runs in
 // float32; the golden-vector tests run the same code in float64.
 type Float interface{ ~float32 | ~float64 }
 
-// Role says what a tensor is, so that unit-wise methods (AGC) can find its
-// output units: a row of a dense or recurrent weight, a filter of a conv
-// weight, a whole bias.
+// Role says what a tensor is. Unit-wise methods (agc) find output units from
+// the shape as optax does (a row of a dense or recurrent weight, a filter of
+// a conv weight, a whole bias); Role documents the tensor and is checked
+// against the shape's rank.
 type Role uint8
 
 const (
@@ -18,8 +23,37 @@ const (
 	Recurrent             // recurrent weight (out, in), e.g. (H, H) or (4H, H)
 )
 
+// String returns the role's name as the golden files spell it.
+func (r Role) String() string {
+	switch r {
+	case Dense:
+		return "dense"
+	case Conv:
+		return "conv"
+	case Bias:
+		return "bias"
+	case Recurrent:
+		return "recurrent"
+	}
+	return fmt.Sprintf("Role(%d)", uint8(r))
+}
+
+// rank is the number of dimensions a tensor of role r has (0: unknown role).
+func (r Role) rank() int {
+	switch r {
+	case Dense, Recurrent:
+		return 2
+	case Conv:
+		return 4
+	case Bias:
+		return 1
+	}
+	return 0
+}
+
 // Tensor is one parameter with its gradient, laid out as PyTorch lays it out
-// (row-major, C order). Clippers read Param and modify Grad in place.
+// (row-major, C order). Clippers read Param and modify Grad in place. Param
+// may be nil for every method but agc.
 type Tensor[F Float] struct {
 	Name  string
 	Role  Role
@@ -36,18 +70,86 @@ type Stats struct {
 	NormBefore float64 // global L2 norm of all gradients before clipping
 	NormAfter  float64 // global L2 norm after clipping
 	// Fraction clipped, as the method defines it: of elements (value), of
-	// output units (agc), of tensors (layer_norm, block_rms), of steps
-	// (norm, autoclip, zclip: 0 or 1).
-	Fraction  float64
-	Threshold float64 // threshold in force at this step (NaN for none)
+	// output units (agc, over the units it may clip), of tensors
+	// (layer_norm, block_rms), of steps (norm, autoclip, zclip: 0 or 1,
+	// 1 when the norm exceeded the threshold in force; torch's 1e-6 nudge of
+	// a norm at or just under the threshold does not count).
+	Fraction float64
+	// Threshold in force at this step: the spec's threshold for the fixed
+	// methods (λ for agc), the percentile's value for autoclip, and for zclip
+	// the norm above which this step would be clipped (+Inf during warm-up
+	// without a cap). NaN for none.
+	Threshold float64
 }
 
 // ErrNonFinite is wrapped by the error Clip returns when a gradient holds NaN
 // or ±Inf; the error's text names the tensor.
 var ErrNonFinite = errors.New("clipalgo: non-finite gradient")
 
+// ErrNonFiniteParam is wrapped by the error agc's Clip returns when a
+// parameter holds NaN or ±Inf; the error's text names the tensor.
+var ErrNonFiniteParam = errors.New("clipalgo: non-finite parameter")
+
+// ErrShape is wrapped by the error Clip returns when a tensor's Grad (or, for
+// agc, Param) does not hold as many elements as its Shape says.
+var ErrShape = errors.New("clipalgo: tensor does not match its shape")
+
 // Clipper clips a model's gradients in place, one call per training step.
 // Adaptive methods keep their state between calls, so use one Clipper per run.
+// When Clip returns an error the gradients are unchanged and so is the
+// Clipper's state.
 type Clipper[F Float] interface {
 	Clip(ts []Tensor[F]) (Stats, error)
+}
+
+// New returns the Clipper that s describes. s is normalized and validated
+// first; the error is Validate's when s is invalid. The Clipper allocates on
+// its first call (buffers sized to the model) and not after, except for
+// autoclip's history, which grows by amortised appends.
+func New[F Float](s Spec) (Clipper[F], error) {
+	s = s.Normalize()
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	switch s.Method {
+	case "none":
+		return &none[F]{}, nil
+	case "value":
+		return &value[F]{c: s.Threshold}, nil
+	case "norm":
+		return &globalNorm[F]{c: s.Threshold, inf: s.NormType == "inf", optax: s.Variant == "optax"}, nil
+	case "layer_norm":
+		return &layerNorm[F]{c: s.Threshold}, nil
+	case "block_rms":
+		return &blockRMS[F]{c: s.Threshold}, nil
+	case "agc":
+		return &agc[F]{lambda: s.Threshold, eps: s.Eps, excludeLast: s.ExcludeLast}, nil
+	case "autoclip":
+		return &autoClip[F]{p: s.Threshold, optax: s.Variant == "optax"}, nil
+	case "zclip":
+		return newZClip[F](s), nil
+	}
+	panic("clipalgo: validated method " + s.Method + " has no clipper")
+}
+
+// GlobalNorm returns the global p-norm of the gradients of ts, accumulated in
+// float64: for p = 2, the L2 norm as torch.nn.utils.clip_grad_norm_ computes
+// it (the norm of the per-tensor norms); for p = +Inf, the largest absolute
+// element. It is NaN or +Inf when a gradient is. It panics if p is neither
+// 2 nor +Inf.
+func GlobalNorm[F Float](ts []Tensor[F], p float64) float64 {
+	switch {
+	case p == 2:
+		return combine(len(ts), func(i int) float64 { return norm2(ts[i].Grad) })
+	case math.IsInf(p, 1):
+		m := 0.0
+		for i := range ts {
+			x := maxAbs(ts[i].Grad)
+			if x > m || math.IsNaN(x) {
+				m = x
+			}
+		}
+		return m
+	}
+	panic(fmt.Sprintf("clipalgo: GlobalNorm of order %v (want 2 or +Inf)", p))
 }

@@ -1,0 +1,112 @@
+package clipalgo
+
+import (
+	"math"
+)
+
+// agcDivEps is unitwise_clip's div_eps in optax (optax/transforms/_clipping.py):
+// the clipped unit is G·max/max(‖G‖, 1e-6).
+const agcDivEps = 1e-6
+
+var _ Clipper[float32] = (*agc[float32])(nil)
+
+// agc is adaptive gradient clipping, unit-wise, as optax.adaptive_grad_clip.
+type agc[F Float] struct {
+	buffers
+	lambda, eps float64
+	excludeLast bool
+	scales      []float64 // per unit: the factor its gradient is multiplied by
+}
+
+// units returns how a tensor of this shape splits into output units, as
+// optax's unitwise_norm does on the transposed (IO / HWIO) layout: a tensor
+// with at most one dimension longer than 1 (a bias, a scalar, an (out, 1)
+// weight) is one unit; any other is shape[0] units of size/shape[0] elements
+// (a row of a dense weight, a filter of a conv weight).
+func units(shape []int) (count, length int) {
+	n, long := size(shape), 0
+	for _, d := range shape {
+		if d > 1 {
+			long++
+		}
+	}
+	if long <= 1 || n == 0 {
+		return 1, n
+	}
+	return shape[0], n / shape[0]
+}
+
+func (c *agc[F]) Clip(ts []Tensor[F]) (Stats, error) {
+	c.size(len(ts))
+	n, err := measure(ts, c.before, true)
+	if err != nil {
+		return Stats{}, err
+	}
+	total := 0
+	for i := range ts {
+		if !(c.excludeLast && ts[i].Last) {
+			k, _ := units(ts[i].Shape)
+			total += k
+		}
+	}
+	c.scales = grow(c.scales, total)
+
+	// First every scale, so that a non-finite parameter stops the call
+	// before any gradient changes.
+	u, clipped := 0, 0
+	for i := range ts {
+		t := &ts[i]
+		if c.excludeLast && t.Last {
+			continue
+		}
+		k, m := units(t.Shape)
+		for j := range k {
+			g, p := t.Grad[j*m:(j+1)*m], t.Param[j*m:(j+1)*m]
+			pn := norm2(p)
+			if math.IsNaN(pn) || math.IsInf(pn, 0) {
+				return Stats{}, nonFinite(t.Name, "parameter", t.Param, ErrNonFiniteParam)
+			}
+			gn := norm2(g)
+			maxNorm := c.lambda * math.Max(pn, c.eps)
+			s := 1.0
+			if !(gn < maxNorm) {
+				s = maxNorm / math.Max(gn, agcDivEps)
+			}
+			if s < 1 {
+				clipped++
+			}
+			c.scales[u] = s
+			u++
+		}
+	}
+
+	u = 0
+	for i := range ts {
+		t := &ts[i]
+		c.after[i] = c.before[i]
+		if c.excludeLast && t.Last {
+			continue
+		}
+		k, m := units(t.Shape)
+		changed := false
+		for j := range k {
+			if c.scales[u+j] != 1 {
+				changed = true
+			}
+		}
+		if changed {
+			var s float64
+			for j := range k {
+				g := t.Grad[j*m : (j+1)*m]
+				if c.scales[u+j] == 1 {
+					s += sumSq(g)
+				} else {
+					s += scale(g, c.scales[u+j])
+				}
+			}
+			c.after[i] = math.Sqrt(s)
+		}
+		u += k
+	}
+	return Stats{NormBefore: n, NormAfter: norms2(c.after), Fraction: frac(clipped, total), Threshold: c.lambda}, nil
+}
