@@ -1,0 +1,162 @@
+package grid
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"slices"
+
+	"cliplab/internal/nn"
+)
+
+// MaxConfigs is the most combinations a grid may have before its excludes
+// are applied: a typo such as a 1000-value axis should fail fast, not fill a
+// database. Raise it for a bigger study.
+var MaxConfigs = 100_000
+
+// Expand returns the grid's configurations: the product of its axes, minus
+// the combinations an exclude entry matches, every one resolved and
+// validated. The order is stable: an odometer over the axes seed, arch,
+// seq_len, train_size, test_size, train_eval_size, optimizer, batch_size,
+// epochs, eval_every, log_every, divergence_loss, lr, clip — seed slowest,
+// clip fastest — with each axis's values in file order (a clip entry's
+// thresholds in theirs). Because Parse refuses duplicate values on an axis,
+// no two configurations are equal.
+//
+// Errors (each positioned, all matching ErrInvalid): more than MaxConfigs
+// combinations; an exclude entry that matches nothing (a typo, most likely);
+// excludes that remove everything; a batch_size or train_eval_size larger
+// than the train_size it is combined with.
+func (e *Experiment) Expand() ([]Config, error) {
+	if e == nil || e.gridNode == nil {
+		return nil, errors.New("grid: Expand needs an Experiment from Parse")
+	}
+	l := &checker{errorList{path: e.Path}}
+	total := 1
+	for _, a := range e.axes {
+		total *= len(a.vals)
+		if total > MaxConfigs {
+			l.errAt(e.gridNode, "grid", "more than %d combinations (grid.MaxConfigs); split the experiment", MaxConfigs)
+			return nil, l.err()
+		}
+	}
+	at := map[string]int{} // axis name → its index in e.axes
+	for i, a := range e.axes {
+		at[a.name] = i
+	}
+	_, trainEvalGiven := at["train_eval_size"]
+
+	hits := make([]int, len(e.excludes))
+	idx := make([]int, len(e.axes))
+	out := make([]Config, 0, total)
+	for range total {
+		c := e.base
+		for i, a := range e.axes {
+			a.vals[idx[i]].set(&c)
+		}
+		c.Arch = cloneArch(e.Archs[c.ArchName])
+		if !trainEvalGiven {
+			c.Data.TrainEvalSize = min(c.Data.TestSize, c.Data.TrainSize)
+		}
+		excluded := false
+		for xi, x := range e.excludes {
+			if x.matches(&c) {
+				hits[xi]++
+				excluded = true
+			}
+		}
+		if !excluded {
+			e.cross(l, &c, idx, at)
+			out = append(out, c)
+		}
+		// Advance the odometer, last axis fastest.
+		for i := len(idx) - 1; i >= 0; i-- {
+			idx[i]++
+			if idx[i] < len(e.axes[i].vals) {
+				break
+			}
+			idx[i] = 0
+		}
+	}
+	for xi, x := range e.excludes {
+		if hits[xi] == 0 {
+			l.errAt(x.node, x.field, "matches no configuration of the grid; check its values against the axes")
+		}
+	}
+	if len(out) == 0 && total > 0 && !l.failed() {
+		l.errAt(e.gridNode, "exclude", "the exclude entries remove all %d configurations", total)
+	}
+	if l.failed() {
+		return nil, l.err()
+	}
+	seen := make(map[string]int, len(out))
+	for i, c := range out {
+		if err := c.Validate(); err != nil {
+			return nil, fmt.Errorf("%w: config %d (%s) passed the file's checks but not Validate: %w", errBug, i, c.Label(), err)
+		}
+		k := c.Key()
+		if j, dup := seen[k]; dup {
+			return nil, fmt.Errorf("%w: configs %d and %d have the same key", errBug, j, i)
+		}
+		seen[k] = i
+	}
+	return out, nil
+}
+
+// cross checks the constraints between fields of one combination, at the
+// position of the value that the user would change.
+func (e *Experiment) cross(l *checker, c *Config, idx []int, at map[string]int) {
+	report := func(name, fallback, format string, args ...any) {
+		i, ok := at[name]
+		if !ok {
+			i, ok = at[fallback]
+		}
+		if !ok {
+			l.errAt(e.gridNode, "grid", format, args...)
+			return
+		}
+		a := e.axes[i]
+		field := a.field
+		if len(a.vals) > 1 {
+			field = index(field, idx[i])
+		}
+		l.errAt(a.vals[idx[i]].node, field, format, args...)
+	}
+	if c.BatchSize > c.Data.TrainSize {
+		report("batch_size", "train_size", "batch_size %d is more than train_size %d", c.BatchSize, c.Data.TrainSize)
+	}
+	if c.Data.TrainEvalSize > c.Data.TrainSize {
+		report("train_eval_size", "train_size", "train_eval_size %d is more than train_size %d", c.Data.TrainEvalSize, c.Data.TrainSize)
+	}
+}
+
+func cloneArch(a nn.ArchSpec) nn.ArchSpec {
+	a.Hidden = slices.Clone(a.Hidden)
+	a.Channels = slices.Clone(a.Channels)
+	return a
+}
+
+// Load reads, parses and expands the experiment file at path. A file that
+// cannot be read is an *Error naming it (errors.Is(err, fs.ErrNotExist)
+// holds for a missing one).
+func Load(path string) (*Experiment, []Config, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		msg := err.Error()
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			msg = pe.Err.Error()
+		}
+		return nil, nil, &Error{Path: path, Msg: "cannot read the experiment file: " + msg, Err: err}
+	}
+	e, err := Parse(path, src)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfgs, err := e.Expand()
+	if err != nil {
+		return nil, nil, err
+	}
+	return e, cfgs, nil
+}

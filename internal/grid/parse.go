@@ -1,0 +1,862 @@
+package grid
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"cliplab/internal/clipalgo"
+	"cliplab/internal/data"
+	"cliplab/internal/nn"
+
+	"gopkg.in/yaml.v3"
+)
+
+// MaxFileSize is the largest experiment file Parse reads, in bytes.
+const MaxFileSize = 1 << 20
+
+// Experiment is a parsed, checked experiment file, ready to Expand.
+type Experiment struct {
+	Name        string
+	Path        string
+	Source      []byte // the file as given
+	Dataset     string
+	Description string
+	// ArchNames are the names under archs:, in file order; Archs their
+	// normalized specs (archs not used by the grid included).
+	ArchNames []string
+	Archs     map[string]nn.ArchSpec
+	// Warnings are things the file says that have no effect, as
+	// "path:line:col: field: message" (a data: field the dataset does not use).
+	Warnings []string
+
+	base     Config     // defaults
+	axes     []*axis    // in expansion order (see doc.go), one-value axes included
+	excludes []*exclude // in file order
+	gridNode *yaml.Node
+}
+
+// axis is one field's values: a grid: axis, or a train:/data: scalar as an
+// axis of one value.
+type axis struct {
+	name  string // as in Axes
+	field string // where the file gives it: "grid.lr", "train.lr"
+	vals  []axisVal
+}
+
+type axisVal struct {
+	node *yaml.Node
+	set  func(*Config)
+	key  string // equal keys: the same value, a duplicate
+}
+
+// exclude is one entry of exclude:, a conjunction of field tests.
+type exclude struct {
+	node  *yaml.Node
+	field string
+	tests []func(*Config) bool
+}
+
+func (x *exclude) matches(c *Config) bool {
+	for _, t := range x.tests {
+		if !t(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// Sections and the fields each holds.
+var (
+	topKeys   = []string{"name", "description", "dataset", "data", "train", "archs", "grid", "exclude"}
+	dataKeys  = []string{"train_size", "test_size", "train_eval_size", "seq_len"}
+	trainKeys = []string{"epochs", "batch_size", "optimizer", "eval_every", "log_every", "divergence_loss", "lr"}
+	gridKeys  = append([]string{"arch", "seed", "clip"}, append(append([]string(nil), trainKeys...), dataKeys...)...)
+	// expansionOrder: seed outermost, clip fastest.
+	expansionOrder = append([]string{"seed"}, Axes[:len(Axes)-1]...)
+)
+
+// Defaults of train:.
+const (
+	DefaultEpochs         = 1
+	DefaultBatchSize      = 64
+	DefaultOptimizer      = "sgd"
+	DefaultEvalEvery      = 0
+	DefaultLogEvery       = 1
+	DefaultDivergenceLoss = 1e4
+)
+
+// parser holds the state of one Parse.
+type parser struct {
+	checker
+	dataset string
+	archs   map[string]*yaml.Node // name → its spec node
+	order   []string              // arch names in file order
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// Parse reads an experiment file: its YAML, every field's type and value,
+// the archs and the axes, and the exclude entries. path only names the file
+// in errors. The error lists every problem found (up to 20), each as an
+// *Error at its line and column; all match ErrInvalid.
+func Parse(path string, src []byte) (*Experiment, error) {
+	p := &parser{checker: checker{errorList{path: path}}}
+	root := p.document(src)
+	if root == nil {
+		return nil, p.err()
+	}
+	e := &Experiment{Path: path, Source: bytes.Clone(src), Archs: map[string]nn.ArchSpec{}}
+	p.experiment(e, root)
+	if p.failed() {
+		return nil, p.err()
+	}
+	return e, nil
+}
+
+// document parses src as one YAML document and returns its root node.
+func (p *parser) document(src []byte) *yaml.Node {
+	if len(src) > MaxFileSize {
+		p.add(&Error{Path: p.path, Msg: "larger than " + strconv.Itoa(MaxFileSize) + " bytes; an experiment file is a page of YAML"})
+		return nil
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			p.add(&Error{Path: p.path, Line: 1, Col: 1, Msg: "empty file: an experiment needs at least name, dataset, archs and grid"})
+		} else {
+			p.syntaxErr(err)
+		}
+		return nil
+	}
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case err == nil:
+		p.errAt(&next, "", "a second YAML document (---): an experiment file holds one")
+		return nil
+	case !errors.Is(err, io.EOF):
+		p.syntaxErr(err)
+		return nil
+	}
+	if len(doc.Content) == 0 || isNull(doc.Content[0]) {
+		p.add(&Error{Path: p.path, Line: 1, Col: 1, Msg: "empty file: an experiment needs at least name, dataset, archs and grid"})
+		return nil
+	}
+	return resolve(doc.Content[0])
+}
+
+// syntaxErr reports an error of the YAML parser, which gives a line only.
+func (p *parser) syntaxErr(err error) {
+	msg := err.Error()
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		p.add(&Error{Path: p.path, Line: line, Msg: "invalid YAML: " + m[2]})
+		return
+	}
+	p.add(&Error{Path: p.path, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")})
+}
+
+func (p *parser) experiment(e *Experiment, root *yaml.Node) {
+	top, ok := p.mapping(root, "")
+	if !ok {
+		return
+	}
+	p.known(top, "", topKeys)
+	sec := map[string]pair{}
+	for _, kv := range top {
+		sec[kv.key] = kv
+	}
+	for _, k := range []string{"name", "dataset", "archs", "grid"} {
+		if _, ok := sec[k]; !ok {
+			p.errAt(root, k, "missing: an experiment needs name, dataset, archs and grid")
+		}
+	}
+	if kv, ok := sec["name"]; ok {
+		if s, ok := p.text(kv.val, "name"); ok {
+			if !nameRE.MatchString(s) {
+				p.errAt(kv.val, "name", "%q: use %s", s, nameRule)
+			}
+			e.Name = s
+		}
+	}
+	if kv, ok := sec["description"]; ok && !isNull(kv.val) {
+		e.Description, _ = p.str(kv.val, "description")
+	}
+	kv, ok := sec["dataset"]
+	if !ok {
+		return // nothing below can be checked without it
+	}
+	ds, ok := p.text(kv.val, "dataset")
+	if !ok {
+		return
+	}
+	if _, known := datasets[ds]; !known {
+		p.errAt(kv.val, "dataset", "unknown dataset %q (allowed: %s)", ds, strings.Join(data.Names, ", "))
+		return
+	}
+	p.dataset, e.Dataset = ds, ds
+	info := datasets[ds]
+	e.base = Config{
+		Dataset:        ds,
+		Data:           DataSpec{TrainSize: info.defTrain, TestSize: info.defTest},
+		Optimizer:      nn.OptimSpec{Name: DefaultOptimizer}.Normalize(),
+		BatchSize:      DefaultBatchSize,
+		Epochs:         DefaultEpochs,
+		EvalEvery:      DefaultEvalEvery,
+		LogEvery:       DefaultLogEvery,
+		DivergenceLoss: DefaultDivergenceLoss,
+	}
+
+	if kv, ok := sec["archs"]; ok {
+		p.archSection(e, kv.val)
+	}
+
+	// Where each field is given: grid:, train: or data:.
+	given := map[string]pair{} // field → its pair
+	from := map[string]string{}
+	for _, s := range []struct {
+		name string
+		keys []string
+	}{{"data", dataKeys}, {"train", trainKeys}, {"grid", gridKeys}} {
+		kv, ok := sec[s.name]
+		if !ok || (s.name != "grid" && isNull(kv.val)) {
+			continue
+		}
+		pairs, ok := p.mapping(kv.val, s.name)
+		if !ok {
+			continue
+		}
+		if s.name == "grid" {
+			e.gridNode = kv.val
+		}
+		p.known(pairs, s.name, s.keys)
+		for _, f := range pairs {
+			if !contains(s.keys, f.key) {
+				continue
+			}
+			if prev, dup := from[f.key]; dup {
+				p.errAt(f.keyNode, s.name+"."+f.key, "also given in %s: (line %d); give it in one place", prev, given[f.key].keyNode.Line)
+				continue
+			}
+			from[f.key], given[f.key] = s.name, f
+		}
+	}
+	for _, k := range []string{"arch", "seed", "clip"} {
+		if _, ok := given[k]; !ok && e.gridNode != nil {
+			p.errAt(e.gridNode, "grid."+k, "missing: the grid needs arch, seed and clip axes")
+		}
+	}
+	if _, ok := given["lr"]; !ok && e.gridNode != nil {
+		p.errAt(e.gridNode, "grid.lr", "missing: give a learning rate as train.lr or as the axis grid.lr")
+	}
+	if _, ok := given["seq_len"]; !ok && info.sequences {
+		n := root
+		if kv, ok := sec["data"]; ok {
+			n = kv.val
+		}
+		p.errAt(n, "data.seq_len", "missing: dataset %s needs a sequence length, e.g. data: {seq_len: 50}, or an axis grid.seq_len", ds)
+	}
+
+	for _, name := range expansionOrder {
+		f, ok := given[name]
+		if !ok {
+			continue
+		}
+		if name == "seq_len" && !info.sequences && from[name] == "data" {
+			// The issue's example gives seq_len with mnist: data: holds
+			// fields per dataset, and those a dataset does not use are
+			// ignored (a grid axis over one is an error: it repeats runs).
+			w := &Error{Path: p.path, Line: f.val.Line, Col: f.val.Column, Field: "data.seq_len",
+				Msg: "dataset " + ds + " does not use seq_len; ignored"}
+			e.Warnings = append(e.Warnings, w.Error())
+			continue
+		}
+		if a := p.axis(name, from[name], f); a != nil {
+			e.axes = append(e.axes, a)
+		}
+	}
+	p.fitsAll(e)
+
+	if kv, ok := sec["exclude"]; ok && !isNull(kv.val) {
+		p.excludes(e, kv.val)
+	}
+}
+
+// archs reads the archs: section.
+func (p *parser) archSection(e *Experiment, n *yaml.Node) {
+	pairs, ok := p.mapping(n, "archs")
+	if !ok {
+		return
+	}
+	if len(pairs) == 0 {
+		p.errAt(n, "archs", "empty: define at least one arch, e.g. mlp2: {type: mlp, hidden: [256, 256]}")
+	}
+	p.archs = map[string]*yaml.Node{}
+	for _, kv := range pairs {
+		field := "archs." + kv.key
+		if !nameRE.MatchString(kv.key) {
+			p.errAt(kv.keyNode, field, "arch name %q: use %s", kv.key, nameRule)
+			continue
+		}
+		p.archs[kv.key] = kv.val
+		p.order = append(p.order, kv.key)
+		e.ArchNames = append(e.ArchNames, kv.key)
+		if spec, ok := p.arch(kv.val, field); ok {
+			e.Archs[kv.key] = spec
+		}
+	}
+}
+
+// arch reads one arch spec.
+func (p *parser) arch(n *yaml.Node, field string) (nn.ArchSpec, bool) {
+	pairs, ok := p.mapping(n, field)
+	if !ok {
+		return nn.ArchSpec{}, false
+	}
+	var raw nn.ArchSpec
+	given := map[string]*yaml.Node{}
+	for _, kv := range pairs {
+		given[kv.key] = kv.val
+	}
+	tn, ok := given["type"]
+	if !ok {
+		p.errAt(n, join(field, "type"), "missing (allowed: %s)", strings.Join(ArchTypes, ", "))
+		return raw, false
+	}
+	if raw.Type, ok = p.text(tn, join(field, "type")); !ok {
+		return raw, false
+	}
+	allowed, ok := archAllowed[raw.Type]
+	if !ok {
+		p.errAt(tn, join(field, "type"), "unknown arch type %q (allowed: %s)", raw.Type, strings.Join(ArchTypes, ", "))
+		return raw, false
+	}
+	before := len(p.errs)
+	p.known(pairs, field, allowed)
+	for _, kv := range pairs {
+		if opt, ok := archFields[kv.key]; ok && contains(allowed, kv.key) {
+			readOption(&p.checker, &raw, opt, kv.val, join(field, kv.key))
+		}
+	}
+	if len(p.errs) > before {
+		return raw, false
+	}
+	norm := raw.Normalize()
+	if err := norm.Validate(); err != nil {
+		p.specErr(err, field, given, n)
+		return raw, false
+	}
+	if !keptByNormalize(&p.checker, archFields, given, raw, norm, field) {
+		return raw, false
+	}
+	return norm, true
+}
+
+// axis reads field name given in section sec ("grid", "train" or "data").
+func (p *parser) axis(name, sec string, f pair) *axis {
+	a := &axis{name: name, field: sec + "." + name}
+	if name == "clip" {
+		p.clipAxis(a, f.val)
+		return a
+	}
+	var elems []*yaml.Node
+	if sec == "grid" {
+		var ok bool
+		if elems, ok = p.items(f.val, a.field); !ok {
+			return nil
+		}
+	} else {
+		if f.val.Kind == yaml.SequenceNode {
+			p.errAt(f.val, a.field, "expected one value, got a list; a list of values to try goes under grid:")
+			return nil
+		}
+		elems = []*yaml.Node{f.val}
+	}
+	seen := map[string]*yaml.Node{}
+	for i, n := range elems {
+		field := a.field
+		if f.val.Kind == yaml.SequenceNode {
+			field = index(a.field, i)
+		}
+		v, ok := p.value(name, n, field)
+		if !ok {
+			continue
+		}
+		if first, dup := seen[v.key]; dup {
+			p.errAt(n, field, "duplicate value (also at line %d, column %d)", first.Line, first.Column)
+			continue
+		}
+		seen[v.key] = n
+		a.vals = append(a.vals, v)
+	}
+	return a
+}
+
+// value reads one value of field name (any axis but clip).
+func (p *parser) value(name string, n *yaml.Node, field string) (axisVal, bool) {
+	v := axisVal{node: n}
+	switch name {
+	case "arch":
+		s, ok := p.text(n, field)
+		if !ok {
+			return v, false
+		}
+		if _, defined := p.archs[s]; !defined {
+			p.errAt(n, field, "unknown arch %q (defined under archs: %s)", s, strings.Join(p.order, ", "))
+			return v, false
+		}
+		v.key = s
+		v.set = func(c *Config) { c.ArchName = s } // the spec is filled in by Expand
+		return v, true
+	case "lr", "divergence_loss":
+		x, ok := p.num(n, field)
+		if !ok {
+			return v, false
+		}
+		if m := positive(x); m != "" {
+			p.errAt(n, field, "%s", m)
+			return v, false
+		}
+		v.key = formatFloat(x)
+		if name == "lr" {
+			v.set = func(c *Config) { c.LR = x }
+		} else {
+			v.set = func(c *Config) { c.DivergenceLoss = x }
+		}
+		return v, true
+	case "optimizer":
+		o, ok := p.optimizer(n, field)
+		if !ok {
+			return v, false
+		}
+		v.key = optimLabel(o)
+		v.set = func(c *Config) { c.Optimizer = o }
+		return v, true
+	case "seq_len":
+		if !datasets[p.dataset].sequences {
+			p.errAt(n, field, "dataset %s takes no seq_len (only the sequence datasets addition and temporal-order do), so an axis over it would repeat every run", p.dataset)
+			return v, false
+		}
+	}
+	lo, hi := intRange(p.dataset, name)
+	x, ok := p.integer(n, field, math.MinInt64, math.MaxInt64)
+	if !ok {
+		return v, false
+	}
+	if x < lo || x > hi {
+		why := ""
+		if p.dataset == "mnist" && (name == "train_size" || name == "test_size" || name == "train_eval_size") {
+			why = fmt.Sprintf(" (MNIST has %d training and %d test images)", mnistTrain, mnistTest)
+		}
+		p.errAt(n, field, "must be %s, got %d%s", rangeText(lo, hi), x, why)
+		return v, false
+	}
+	v.key = strconv.FormatInt(x, 10)
+	i := int(x)
+	switch name {
+	case "seed":
+		v.set = func(c *Config) { c.Seed = uint64(x) }
+	case "batch_size":
+		v.set = func(c *Config) { c.BatchSize = i }
+	case "epochs":
+		v.set = func(c *Config) { c.Epochs = i }
+	case "eval_every":
+		v.set = func(c *Config) { c.EvalEvery = i }
+	case "log_every":
+		v.set = func(c *Config) { c.LogEvery = i }
+	case "train_size":
+		v.set = func(c *Config) { c.Data.TrainSize = i }
+	case "test_size":
+		v.set = func(c *Config) { c.Data.TestSize = i }
+	case "train_eval_size":
+		v.set = func(c *Config) { c.Data.TrainEvalSize = i }
+	case "seq_len":
+		v.set = func(c *Config) { c.Data.SeqLen = i }
+	default:
+		panic("grid: no setter for " + name)
+	}
+	return v, true
+}
+
+// optimizer reads "sgd" or {name: momentum, momentum: 0.9, …}.
+func (p *parser) optimizer(n *yaml.Node, field string) (nn.OptimSpec, bool) {
+	var raw nn.OptimSpec
+	given := map[string]*yaml.Node{}
+	var pairs []pair
+	nameNode := n
+	if n.Kind == yaml.MappingNode {
+		var ok bool
+		if pairs, ok = p.mapping(n, field); !ok {
+			return raw, false
+		}
+		for _, kv := range pairs {
+			given[kv.key] = kv.val
+		}
+		if nameNode = given["name"]; nameNode == nil {
+			p.errAt(n, join(field, "name"), "missing (allowed: %s)", strings.Join(nn.Optimizers, ", "))
+			return raw, false
+		}
+		field = join(field, "name")
+	}
+	name, ok := p.text(nameNode, field)
+	if !ok {
+		return raw, false
+	}
+	allowed, ok := optimAllowed[name]
+	if !ok {
+		p.errAt(nameNode, field, "unknown optimizer %q (allowed: %s)", name, strings.Join(nn.Optimizers, ", "))
+		return raw, false
+	}
+	raw.Name = name
+	field = strings.TrimSuffix(field, ".name")
+	before := len(p.errs)
+	for _, kv := range pairs {
+		if kv.key == "name" {
+			continue
+		}
+		opt, known := optimOptions[kv.key]
+		if !known || !contains(allowed, kv.key) {
+			p.errAt(kv.keyNode, join(field, kv.key), "%s takes no option %q (allowed: name, %s)", name, kv.key, strings.Join(allowed, ", "))
+			continue
+		}
+		readOption(&p.checker, &raw, opt, kv.val, join(field, kv.key))
+	}
+	if len(p.errs) > before {
+		return raw, false
+	}
+	norm := raw.Normalize()
+	if err := norm.Validate(); err != nil {
+		p.specErr(err, field, given, n)
+		return raw, false
+	}
+	if !keptByNormalize(&p.checker, optimOptions, given, raw, norm, field) {
+		return raw, false
+	}
+	return norm, true
+}
+
+// clipAxis reads grid.clip: a list of entries, each a method with its
+// thresholds and options (or a bare method name).
+func (p *parser) clipAxis(a *axis, n *yaml.Node) {
+	elems, ok := p.items(n, a.field)
+	if !ok {
+		return
+	}
+	seen := map[string]*yaml.Node{}
+	for i, en := range elems {
+		field := a.field
+		if n.Kind == yaml.SequenceNode {
+			field = index(a.field, i)
+		}
+		for _, v := range p.clipEntry(en, field) {
+			if first, dup := seen[v.key]; dup {
+				var c Config
+				v.set(&c)
+				p.errAt(v.node, field, "duplicate clip setting %s (also at line %d, column %d)", clipLabel(c.Clip), first.Line, first.Column)
+				continue
+			}
+			seen[v.key] = v.node
+			a.vals = append(a.vals, v)
+		}
+	}
+}
+
+// clipEntry reads one clip entry into one value per threshold. Their keys
+// are the canonical JSON of the normalized spec.
+func (p *parser) clipEntry(n *yaml.Node, field string) []axisVal {
+	var pairs []pair
+	given := map[string]*yaml.Node{}
+	methodNode := n
+	if n.Kind == yaml.MappingNode {
+		var ok bool
+		if pairs, ok = p.mapping(n, field); !ok {
+			return nil
+		}
+		for _, kv := range pairs {
+			given[kv.key] = kv.val
+		}
+		if methodNode = given["method"]; methodNode == nil {
+			p.errAt(n, join(field, "method"), "missing (allowed: %s)", strings.Join(clipalgo.Methods, ", "))
+			return nil
+		}
+	} else if n.Kind != yaml.ScalarNode {
+		p.errAt(n, field, "expected a clip entry such as {method: norm, threshold: [1, 10]}, got %s", describe(n))
+		return nil
+	}
+	method, ok := p.text(methodNode, join(field, "method"))
+	if !ok {
+		return nil
+	}
+	opts, ok := clipalgo.Options(method)
+	if !ok {
+		p.errAt(methodNode, join(field, "method"), "unknown clip method %q (allowed: %s)", method, strings.Join(clipalgo.Methods, ", "))
+		return nil
+	}
+	raw := clipalgo.Spec{Method: method}
+	before := len(p.errs)
+	var thresholds []*yaml.Node
+	for _, kv := range pairs {
+		f := join(field, kv.key)
+		switch kv.key {
+		case "method":
+			continue
+		case "threshold":
+			if !clipalgo.NeedsThreshold(method) {
+				p.errAt(kv.keyNode, f, "method %s takes no threshold", method)
+				continue
+			}
+			thresholds, _ = p.items(kv.val, f)
+			continue
+		}
+		opt, known := clipOptions[kv.key]
+		if !contains(opts, kv.key) || !known {
+			allowed := "threshold"
+			if !clipalgo.NeedsThreshold(method) {
+				allowed = "none"
+			}
+			if len(opts) > 0 {
+				allowed += ", " + strings.Join(opts, ", ")
+			}
+			p.errAt(kv.keyNode, f, "method %s takes no option %q (allowed: %s)", method, kv.key, allowed)
+			continue
+		}
+		readOption(&p.checker, &raw, opt, kv.val, f)
+	}
+	if clipalgo.NeedsThreshold(method) && given["threshold"] == nil {
+		p.errAt(n, join(field, "threshold"), "missing: method %s needs a threshold, e.g. threshold: [0.1, 1]", method)
+	}
+	if len(p.errs) > before {
+		return nil
+	}
+	if !clipalgo.NeedsThreshold(method) {
+		thresholds = []*yaml.Node{n}
+	}
+	var out []axisVal
+	for _, tn := range thresholds {
+		s := raw
+		if clipalgo.NeedsThreshold(method) {
+			t, ok := p.num(tn, join(field, "threshold"))
+			if !ok {
+				continue
+			}
+			s.Threshold = t
+		}
+		norm := s.Normalize()
+		at := map[string]*yaml.Node{}
+		for k, v := range given {
+			at[k] = v
+		}
+		at["threshold"] = tn
+		if err := norm.Validate(); err != nil {
+			p.specErr(err, field, at, n)
+			continue
+		}
+		if !keptByNormalize(&p.checker, clipOptions, given, s, norm, field) {
+			return nil
+		}
+		key, _ := json.Marshal(norm)
+		out = append(out, axisVal{node: tn, key: string(key), set: func(c *Config) { c.Clip = norm }})
+	}
+	return out
+}
+
+// fitsAll checks every arch of the grid against the dataset at every
+// sequence length of the grid.
+func (p *parser) fitsAll(e *Experiment) {
+	var archAxis, seqAxis *axis
+	for _, a := range e.axes {
+		switch a.name {
+		case "arch":
+			archAxis = a
+		case "seq_len":
+			seqAxis = a
+		}
+	}
+	if archAxis == nil {
+		return
+	}
+	lens := []int{0}
+	if seqAxis != nil {
+		lens = lens[:0]
+		for _, v := range seqAxis.vals {
+			var c Config
+			v.set(&c)
+			lens = append(lens, c.Data.SeqLen)
+		}
+	}
+	for i, v := range archAxis.vals {
+		name := v.key
+		spec, ok := e.Archs[name]
+		if !ok {
+			continue // its own error is reported
+		}
+		for _, T := range lens {
+			if err := fits(spec, p.dataset, T); err != nil {
+				field := archAxis.field
+				if len(archAxis.vals) > 1 || archAxis.vals[0].node != nil && archAxis.vals[0].node.Kind != yaml.ScalarNode {
+					field = index(field, i)
+				}
+				p.errAt(v.node, field, "arch %s (line %d) does not fit dataset %s: %v", name, p.archs[name].Line, p.dataset, err)
+				break
+			}
+		}
+	}
+}
+
+// excludeKeys are the fields an exclude entry may test.
+func excludeKeys() []string {
+	keys := append([]string(nil), Axes...)
+	keys = slices.DeleteFunc(keys, func(k string) bool { return k == "clip" })
+	keys = append(keys, "method", "threshold")
+	return append(keys, sortedKeys(clipOptions)...)
+}
+
+// excludes reads exclude: a list of entries, each a mapping of fields to a
+// value or a list of values (any of them).
+func (p *parser) excludes(e *Experiment, n *yaml.Node) {
+	if n.Kind != yaml.SequenceNode {
+		p.errAt(n, "exclude", "expected a list of entries such as - {arch: cnn, lr: 3.0}, got %s", describe(n))
+		return
+	}
+	allowed := excludeKeys()
+	for i, en := range n.Content {
+		en = resolve(en)
+		field := index("exclude", i)
+		pairs, ok := p.mapping(en, field)
+		if !ok {
+			continue
+		}
+		if len(pairs) == 0 {
+			p.errAt(en, field, "an empty entry would exclude every configuration")
+			continue
+		}
+		p.known(pairs, field, allowed)
+		x := &exclude{node: en, field: field}
+		good := true
+		for _, kv := range pairs {
+			if !contains(allowed, kv.key) {
+				good = false
+				continue
+			}
+			t, ok := p.excludeTest(kv, join(field, kv.key))
+			if !ok {
+				good = false
+				continue
+			}
+			x.tests = append(x.tests, t)
+		}
+		if good {
+			e.excludes = append(e.excludes, x)
+		}
+	}
+}
+
+// excludeTest reads one field of an exclude entry: a value, or a list of
+// values any of which matches.
+func (p *parser) excludeTest(kv pair, field string) (func(*Config) bool, bool) {
+	elems := []*yaml.Node{kv.val}
+	isList := kv.val.Kind == yaml.SequenceNode
+	if isList {
+		var ok bool
+		if elems, ok = p.items(kv.val, field); !ok {
+			return nil, false
+		}
+	}
+	var tests []func(*Config) bool
+	for i, n := range elems {
+		f := field
+		if isList {
+			f = index(field, i)
+		}
+		t, ok := p.excludeValue(kv.key, n, f)
+		if !ok {
+			return nil, false
+		}
+		tests = append(tests, t)
+	}
+	return func(c *Config) bool {
+		for _, t := range tests {
+			if t(c) {
+				return true
+			}
+		}
+		return false
+	}, true
+}
+
+func (p *parser) excludeValue(key string, n *yaml.Node, field string) (func(*Config) bool, bool) {
+	switch key {
+	case "method":
+		m, ok := p.text(n, field)
+		if !ok {
+			return nil, false
+		}
+		if _, known := clipalgo.Options(m); !known {
+			p.errAt(n, field, "unknown clip method %q (allowed: %s)", m, strings.Join(clipalgo.Methods, ", "))
+			return nil, false
+		}
+		return func(c *Config) bool { return c.Clip.Method == m }, true
+	case "threshold":
+		t, ok := p.num(n, field)
+		if !ok {
+			return nil, false
+		}
+		return func(c *Config) bool { return clipalgo.NeedsThreshold(c.Clip.Method) && c.Clip.Threshold == t }, true
+	case "optimizer":
+		if n.Kind == yaml.ScalarNode {
+			name, ok := p.text(n, field)
+			if !ok {
+				return nil, false
+			}
+			if _, known := optimAllowed[name]; !known {
+				p.errAt(n, field, "unknown optimizer %q (allowed: %s)", name, strings.Join(nn.Optimizers, ", "))
+				return nil, false
+			}
+			return func(c *Config) bool { return c.Optimizer.Name == name }, true
+		}
+	}
+	if opt, ok := clipOptions[key]; ok {
+		var s clipalgo.Spec
+		if !readOption(&p.checker, &s, opt, n, field) {
+			return nil, false
+		}
+		want := opt.ptr(&s)
+		return func(c *Config) bool {
+			opts, _ := clipalgo.Options(c.Clip.Method)
+			if !contains(opts, key) {
+				return false
+			}
+			return equalPtr(opt.ptr(&c.Clip), want)
+		}, true
+	}
+	v, ok := p.value(key, n, field)
+	if !ok {
+		return nil, false
+	}
+	var ref Config
+	v.set(&ref)
+	want := ref.AxisValue(key)
+	return func(c *Config) bool { return c.AxisValue(key) == want }, true
+}
+
+func equalPtr(a, b any) bool {
+	switch x := a.(type) {
+	case *string:
+		return *x == *b.(*string)
+	case *bool:
+		return *x == *b.(*bool)
+	case *float64:
+		return *x == *b.(*float64)
+	case *int:
+		return *x == *b.(*int)
+	}
+	return false
+}
