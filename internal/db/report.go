@@ -130,7 +130,8 @@ ORDER BY e.run_id, e.split, e.step`
 // its finite values (NaN when it has none) and the last step in it.
 type CurvePoint struct {
 	RunID        int64
-	Step         int // last step of the bucket
+	Bucket       int // 0-based; buckets of the seeds of one configuration line up
+	Step         int // last logged step in the bucket
 	Loss         float64
 	GradNorm     float64 // pre-clip global L2 norm
 	ClipFraction float64
@@ -139,9 +140,11 @@ type CurvePoint struct {
 	NonFinite int
 }
 
-// ReportCurves returns the training curves of the runs of experiment, each
-// cut into at most bins buckets of equal numbers of steps (a run logged for
-// S steps gets buckets of ceil(S/bins) steps), ordered by run and step. The
+// ReportCurves returns the training curves of the runs of experiment, cut
+// into at most bins buckets of equal numbers of steps, ordered by run and
+// step. The bucket width is ceil(S/bins) for S the longest logged run among
+// the runs of the same configuration but for the seed, so that a seed that
+// diverged early has the same buckets as the seeds that went on. The
 // averaging happens in SQL so that a grid of millions of logged steps comes
 // back as a few hundred points a run. It panics if bins < 1.
 func (d *DB) ReportCurves(ctx context.Context, experiment string, bins int) ([]CurvePoint, error) {
@@ -152,18 +155,21 @@ func (d *DB) ReportCurves(ctx context.Context, experiment string, bins int) ([]C
 	// stores ±Inf as ±9e999, which avg would spread over the bucket, so
 	// non-finite values are left out of the means and counted instead.
 	const q = `
-WITH w AS (
-	SELECT id, max(1, ((SELECT max(step) FROM steps WHERE run_id = runs.id) + ?2 - 1) / ?2) AS width
+WITH last AS (
+	SELECT id, json_remove(config_json, '$.seed') AS setting,
+		(SELECT max(step) FROM steps WHERE run_id = runs.id) AS last_step
 	FROM runs WHERE experiment = ?1
+), w AS (
+	SELECT id, max(1, (max(last_step) OVER (PARTITION BY setting) + ?2 - 1) / ?2) AS width FROM last
 )
-SELECT s.run_id, max(s.step),
+SELECT s.run_id, (s.step - 1) / w.width AS bucket, max(s.step),
 	avg(CASE WHEN abs(s.loss) < 1e308 THEN s.loss END),
 	avg(CASE WHEN abs(s.grad_norm) < 1e308 THEN s.grad_norm END),
 	avg(s.clip_fraction),
 	sum(CASE WHEN abs(s.loss) < 1e308 AND abs(s.grad_norm) < 1e308 THEN 0 ELSE 1 END)
 FROM steps s JOIN w ON s.run_id = w.id
-GROUP BY s.run_id, (s.step - 1) / w.width
-ORDER BY s.run_id, 2`
+GROUP BY s.run_id, bucket
+ORDER BY s.run_id, bucket`
 	rows, err := d.r.QueryContext(ctx, q, experiment, bins)
 	if err != nil {
 		return nil, fmt.Errorf("read curves of %s: %w", experiment, err)
@@ -173,7 +179,7 @@ ORDER BY s.run_id, 2`
 	for rows.Next() {
 		var p CurvePoint
 		var loss, norm, frac sql.NullFloat64
-		if err := rows.Scan(&p.RunID, &p.Step, &loss, &norm, &frac, &p.NonFinite); err != nil {
+		if err := rows.Scan(&p.RunID, &p.Bucket, &p.Step, &loss, &norm, &frac, &p.NonFinite); err != nil {
 			return nil, fmt.Errorf("read curves of %s: %w", experiment, err)
 		}
 		p.Loss, p.GradNorm, p.ClipFraction = orNaN(loss), orNaN(norm), orNaN(frac)

@@ -123,17 +123,17 @@ func TestReportCurves(t *testing.T) {
 		bins int
 		want []CurvePoint
 	}{
-		// Run 1, 10 steps in 3 bins: width ceil(10/3) = 4, buckets 1–4,
-		// 5–8, 9–10; loss means 2.5, 6.5, 9.5; grad norms twice that;
-		// even steps clipped: 2 of 4, 2 of 4, 1 of 2. Run 2, 4 steps: width
-		// 2, buckets 1–2 and 3–4; step 4 is non-finite and left out of the
-		// means (loss 8, norm 100 from step 3 alone).
+		// The three runs share one configuration but for the seed, so the
+		// width comes from the longest, run 1 (10 steps in 3 bins: width
+		// ceil(10/3) = 4, buckets 1–4, 5–8, 9–10; loss means 2.5, 6.5, 9.5;
+		// grad norms twice that; even steps clipped: 2 of 4, 2 of 4, 1 of 2).
+		// Run 2 diverged at step 4: one bucket 1–4 whose non-finite step 4 is
+		// left out of the means: loss (2+4+8)/3, norm (1+10+100)/3.
 		{3, []CurvePoint{
-			{ids[0], 4, 2.5, 5, 0.5, 0},
-			{ids[0], 8, 6.5, 13, 0.5, 0},
-			{ids[0], 10, 9.5, 19, 0.5, 0},
-			{ids[1], 2, 3, 5.5, 0, 0},
-			{ids[1], 4, 8, 100, 0, 1},
+			{ids[0], 0, 4, 2.5, 5, 0.5, 0},
+			{ids[0], 1, 8, 6.5, 13, 0.5, 0},
+			{ids[0], 2, 10, 9.5, 19, 0.5, 0},
+			{ids[1], 0, 4, 14.0 / 3, 37, 0, 1},
 		}},
 		// More bins than steps: one bucket per step.
 		{1000, nil},
@@ -158,7 +158,7 @@ func TestReportCurves(t *testing.T) {
 		}
 		for i, w := range tt.want {
 			g := got[i]
-			if g.RunID != w.RunID || g.Step != w.Step || g.NonFinite != w.NonFinite ||
+			if g.RunID != w.RunID || g.Bucket != w.Bucket || g.Step != w.Step || g.NonFinite != w.NonFinite ||
 				math.Abs(g.Loss-w.Loss) > 1e-12 || math.Abs(g.GradNorm-w.GradNorm) > 1e-12 || math.Abs(g.ClipFraction-w.ClipFraction) > 1e-12 {
 				t.Errorf("bins %d point %d = %+v, want %+v", tt.bins, i, g, w)
 			}
