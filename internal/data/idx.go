@@ -250,7 +250,7 @@ func parseIDX(r io.Reader, magic uint32, size int64) ([]byte, error) {
 func readPayload(r io.Reader, need, hint int64) ([]byte, error) {
 	// Allocate everything at once only when the container agrees;
 	// otherwise grow as bytes arrive, so a lying header costs nothing.
-	c := min(need, 1<<20)
+	c := min(need, 1<<16)
 	if hint == need {
 		c = need
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -373,5 +374,38 @@ func TestMNISTNoAllocs(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("%v allocations per batch, want 0", allocs)
+	}
+}
+
+// TestMNISTConcurrentRuns gives each of several goroutines its own Dataset
+// over one shared MNIST, as parallel workers do, and checks that each
+// gets what it gets alone (run with -race to check the sharing).
+func TestMNISTConcurrentRuns(t *testing.T) {
+	dir := writeFiles(t, fakeFiles(500, 20), true)
+	o := func(seed uint64) Options {
+		return Options{Dir: dir, TrainSize: 500, TestSize: 20, TrainEvalSize: 20, Seed: seed}
+	}
+	const n = 4
+	want := make([][]int, n)
+	for i := range n {
+		want[i] = order(mustLoad(t, "mnist", o(uint64(i))), 3, 64)
+	}
+	got := make([][]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			ds, err := Load("mnist", o(uint64(i)))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			got[i] = order(ds, 3, 64)
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		if !slices.Equal(got[i], want[i]) {
+			t.Errorf("run %d: concurrent order differs from the serial one", i)
+		}
 	}
 }
