@@ -1,0 +1,240 @@
+// Recurrent layers unrolled over time with full backpropagation through
+// time: the tanh RNN and the LSTM, laid out as torch.nn.RNN and
+// torch.nn.LSTM (one layer, h₀ = c₀ = 0).
+
+package nn
+
+import (
+	"math"
+	"math/rand/v2"
+)
+
+// recurrent is a recurrent layer over a time-major input x (T, B, D) that
+// returns its last hidden state (B, H).
+type recurrent interface {
+	forward(x []float32, T, b int) []float32
+	// backward takes dL/dh_T and overwrites every parameter gradient.
+	backward(dh []float32)
+	flops(b, T int) int64
+}
+
+// rnnTanh is torch.nn.RNN(D, H, nonlinearity='tanh'):
+// h_t = tanh(x_t·W_ihᵀ + b_ih + h_{t−1}·W_hhᵀ + b_hh).
+//
+// The input projection of every step is one GEMM (T·B, D)×(D, H) before the
+// recurrence, and the weight gradients are one GEMM each over all steps
+// after it, so only the B×H×H products run step by step.
+type rnnTanh struct {
+	d, h               int
+	wih, whh, bih, bhh *Param
+	x                  []float32 // input of the last forward (T·B, D), not owned
+	hs                 []float32 // h_1 … h_T, (T·B, H)
+	da, dh             []float32 // (T·B, H) pre-activation gradients, (B, H)
+	T, b               int
+}
+
+func newRNNTanh(ps *paramSet, name string, d, h int) *rnnTanh {
+	return &rnnTanh{
+		d: d, h: h,
+		wih: ps.add(name+".weight_ih_l0", RecurrentWeight, h, d),
+		whh: ps.add(name+".weight_hh_l0", RecurrentWeight, h, h),
+		bih: ps.add(name+".bias_ih_l0", Bias, h),
+		bhh: ps.add(name+".bias_hh_l0", Bias, h),
+	}
+}
+
+// initRecurrent is PyTorch's RNNBase.reset_parameters: every weight and
+// bias in U(±1/√H), in the order weight_ih, weight_hh, bias_ih, bias_hh.
+func initRecurrent(h int, rng *rand.Rand, ps ...*Param) {
+	bound := 1 / math.Sqrt(float64(h))
+	for _, p := range ps {
+		uniform(p.W, bound, rng)
+	}
+}
+
+// fillBias sets every row of a (rows of len(b1) values) to b1 + b2.
+func fillBias(a, b1, b2 []float32) {
+	n := len(b1)
+	row := a[:n]
+	for j := range row {
+		row[j] = b1[j] + b2[j]
+	}
+	for off := n; off+n <= len(a); off += n {
+		copy(a[off:off+n], row)
+	}
+}
+
+func (l *rnnTanh) forward(x []float32, T, b int) []float32 {
+	if T < 1 {
+		panic("nn: recurrent forward needs at least one step")
+	}
+	H, bh := l.h, b*l.h
+	l.x, l.T, l.b = x[:T*b*l.d], T, b
+	l.hs = grow(l.hs, T*bh)
+	fillBias(l.hs, l.bih.W, l.bhh.W)
+	sgemm(false, true, T*b, H, l.d, 1, l.x, l.d, l.wih.W, l.d, 1, l.hs, H)
+	for t := 0; t < T; t++ {
+		ht := l.hs[t*bh : (t+1)*bh]
+		if t > 0 {
+			sgemm(false, true, b, H, H, 1, l.hs[(t-1)*bh:t*bh], H, l.whh.W, H, 1, ht, H)
+		}
+		for i, v := range ht {
+			ht[i] = tanh32(v)
+		}
+	}
+	return l.hs[(T-1)*bh : T*bh]
+}
+
+func (l *rnnTanh) backward(dhT []float32) {
+	T, b, H := l.T, l.b, l.h
+	bh := b * H
+	l.da = grow(l.da, T*bh)
+	l.dh = grow(l.dh, bh)
+	dh := l.dh
+	copy(dh, dhT[:bh])
+	for t := T - 1; t >= 0; t-- {
+		ht, da := l.hs[t*bh:(t+1)*bh], l.da[t*bh:(t+1)*bh]
+		for i, g := range dh {
+			da[i] = g * (1 - ht[i]*ht[i])
+		}
+		if t > 0 {
+			sgemm(false, false, b, H, H, 1, da, H, l.whh.W, H, 0, dh, H)
+		}
+	}
+	if T > 1 {
+		sgemm(true, false, H, H, (T-1)*b, 1, l.da[bh:], H, l.hs, H, 0, l.whh.G, H)
+	} else {
+		clear(l.whh.G)
+	}
+	sgemm(true, false, H, l.d, T*b, 1, l.da, H, l.x, l.d, 0, l.wih.G, l.d)
+	colSum(l.bih.G, l.da[:T*bh])
+	copy(l.bhh.G, l.bih.G)
+}
+
+// flops: 2 per multiply-add of the input projection, the recurrence and
+// their gradients; 1 per bias add, tanh and tanh' element.
+func (l *rnnTanh) flops(b, T int) int64 {
+	tb, bhh := int64(T)*int64(b), int64(b)*int64(l.h)*int64(l.h)
+	in := tb * int64(l.d) * int64(l.h)
+	rec := int64(T-1) * bhh
+	n := tb * int64(l.h)
+	fwd := 2*in + 2*rec + 2*n             // projection, recurrence, bias, tanh
+	bwd := 2*n + 2*rec + 2*rec + 2*in + n // tanh', dh, dW_hh, dW_ih, db
+	return fwd + bwd
+}
+
+// lstm is torch.nn.LSTM(D, H): gates (i, f, g, o) in that order along the
+// 4H axis of W_ih (4H, D), W_hh (4H, H), b_ih and b_hh (4H);
+// c_t = f⊙c_{t−1} + i⊙g, h_t = o⊙tanh(c_t), with i, f, o sigmoids and g tanh.
+type lstm struct {
+	d, h               int
+	wih, whh, bih, bhh *Param
+	x                  []float32 // (T·B, D), not owned
+	gates              []float32 // activated gates (T·B, 4H)
+	cs, tc, hs         []float32 // c_t, tanh(c_t), h_t: (T·B, H)
+	da, dh, dc         []float32 // (T·B, 4H), (B, H), (B, H)
+	T, b               int
+}
+
+func newLSTM(ps *paramSet, name string, d, h int) *lstm {
+	return &lstm{
+		d: d, h: h,
+		wih: ps.add(name+".weight_ih_l0", RecurrentWeight, 4*h, d),
+		whh: ps.add(name+".weight_hh_l0", RecurrentWeight, 4*h, h),
+		bih: ps.add(name+".bias_ih_l0", Bias, 4*h),
+		bhh: ps.add(name+".bias_hh_l0", Bias, 4*h),
+	}
+}
+
+func (l *lstm) forward(x []float32, T, b int) []float32 {
+	if T < 1 {
+		panic("nn: recurrent forward needs at least one step")
+	}
+	H, G := l.h, 4*l.h
+	bh, bg := b*H, b*G
+	l.x, l.T, l.b = x[:T*b*l.d], T, b
+	l.gates = grow(l.gates, T*bg)
+	l.cs, l.tc, l.hs = grow(l.cs, T*bh), grow(l.tc, T*bh), grow(l.hs, T*bh)
+	fillBias(l.gates, l.bih.W, l.bhh.W)
+	sgemm(false, true, T*b, G, l.d, 1, l.x, l.d, l.wih.W, l.d, 1, l.gates, G)
+	for t := 0; t < T; t++ {
+		gt := l.gates[t*bg : (t+1)*bg]
+		if t > 0 {
+			sgemm(false, true, b, G, H, 1, l.hs[(t-1)*bh:t*bh], H, l.whh.W, H, 1, gt, G)
+		}
+		for r := 0; r < b; r++ {
+			g := gt[r*G : (r+1)*G]
+			ig, fg, gg, og := g[:H], g[H:2*H], g[2*H:3*H], g[3*H:G]
+			off := t*bh + r*H
+			c, tc, h := l.cs[off:off+H], l.tc[off:off+H], l.hs[off:off+H]
+			for j := 0; j < H; j++ {
+				i, f, gv, o := sigmoid32(ig[j]), sigmoid32(fg[j]), tanh32(gg[j]), sigmoid32(og[j])
+				ig[j], fg[j], gg[j], og[j] = i, f, gv, o
+				cv := i * gv
+				if t > 0 {
+					cv += f * l.cs[off-bh+j]
+				}
+				c[j] = cv
+				tcv := tanh32(cv)
+				tc[j] = tcv
+				h[j] = o * tcv
+			}
+		}
+	}
+	return l.hs[(T-1)*bh : T*bh]
+}
+
+func (l *lstm) backward(dhT []float32) {
+	T, b, H, G := l.T, l.b, l.h, 4*l.h
+	bh, bg := b*H, b*G
+	l.da = grow(l.da, T*bg)
+	l.dh, l.dc = grow(l.dh, bh), grow(l.dc, bh)
+	dh, dc := l.dh, l.dc
+	copy(dh, dhT[:bh])
+	clear(dc)
+	for t := T - 1; t >= 0; t-- {
+		for r := 0; r < b; r++ {
+			g := l.gates[t*bg+r*G : t*bg+(r+1)*G]
+			da := l.da[t*bg+r*G : t*bg+(r+1)*G]
+			off := t*bh + r*H
+			tc := l.tc[off : off+H]
+			dhr, dcr := dh[r*H:(r+1)*H], dc[r*H:(r+1)*H]
+			for j := 0; j < H; j++ {
+				i, f, gv, o := g[j], g[H+j], g[2*H+j], g[3*H+j]
+				dcj := dcr[j] + dhr[j]*o*(1-tc[j]*tc[j])
+				var cPrev float32
+				if t > 0 {
+					cPrev = l.cs[off-bh+j]
+				}
+				da[j] = dcj * gv * i * (1 - i)
+				da[H+j] = dcj * cPrev * f * (1 - f)
+				da[2*H+j] = dcj * i * (1 - gv*gv)
+				da[3*H+j] = dhr[j] * tc[j] * o * (1 - o)
+				dcr[j] = dcj * f
+			}
+		}
+		if t > 0 {
+			sgemm(false, false, b, H, G, 1, l.da[t*bg:(t+1)*bg], G, l.whh.W, H, 0, dh, H)
+		}
+	}
+	if T > 1 {
+		sgemm(true, false, G, H, (T-1)*b, 1, l.da[bg:], G, l.hs, H, 0, l.whh.G, H)
+	} else {
+		clear(l.whh.G)
+	}
+	sgemm(true, false, G, l.d, T*b, 1, l.da, G, l.x, l.d, 0, l.wih.G, l.d)
+	colSum(l.bih.G, l.da[:T*bg])
+	copy(l.bhh.G, l.bih.G)
+}
+
+// flops: as rnnTanh with four gates, plus about 10 element operations per
+// hidden unit and step forward (gates, cell, output) and 20 backward.
+func (l *lstm) flops(b, T int) int64 {
+	tb, G := int64(T)*int64(b), int64(4*l.h)
+	in := tb * int64(l.d) * G
+	rec := int64(T-1) * int64(b) * G * int64(l.h)
+	n := tb * int64(l.h)
+	fwd := 2*in + 2*rec + tb*G + 10*n
+	bwd := 20*n + 2*rec + 2*rec + 2*in + tb*G
+	return fwd + bwd
+}
