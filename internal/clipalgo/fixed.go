@@ -55,18 +55,19 @@ func (c *value[F]) Clip(ts []Tensor[F]) (Stats, error) {
 	for i := range ts {
 		g := ts[i].Grad
 		total += len(g)
-		var s float64
+		k := 0
 		for j, v := range g {
 			if v > hi {
-				v, clamped = hi, clamped+1
-				g[j] = v
+				g[j], k = hi, k+1
 			} else if v < lo {
-				v, clamped = lo, clamped+1
-				g[j] = v
+				g[j], k = lo, k+1
 			}
-			s += float64(v) * float64(v)
 		}
-		c.after[i] = math.Sqrt(s)
+		c.after[i] = c.before[i]
+		if k > 0 {
+			c.after[i] = norm2(g)
+		}
+		clamped += k
 	}
 	st := Stats{NormBefore: n, NormAfter: norms2(c.after), Threshold: c.c}
 	if total > 0 {
