@@ -85,7 +85,7 @@ func (e *Experiment) Expand() ([]Config, error) {
 		}
 	}
 	if len(out) == 0 && total > 0 && !l.failed() {
-		l.errAt(e.gridNode, "exclude", "the exclude entries remove all %d configurations", total)
+		l.errAt(e.exclNode, "exclude", "the exclude entries remove all %d configurations", total)
 	}
 	if l.failed() {
 		return nil, l.err()
@@ -118,7 +118,7 @@ func (e *Experiment) cross(l *checker, c *Config, idx []int, at map[string]int) 
 		}
 		a := e.axes[i]
 		field := a.field
-		if len(a.vals) > 1 {
+		if a.list {
 			field = index(field, idx[i])
 		}
 		l.errAt(a.vals[idx[i]].node, field, format, args...)

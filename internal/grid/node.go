@@ -243,14 +243,15 @@ func (c *checker) num(n *yaml.Node, field string) (float64, bool) {
 	return x, true
 }
 
-// integer reads a whole number in [lo, hi]; 6e4 is accepted as 60000.
-func (c *checker) integer(n *yaml.Node, field string, lo, hi int64) (int64, bool) {
+// integer reads a whole number in [lo, hi]; 6e4 is accepted as 60000. why,
+// if given, is added to a range error.
+func (c *checker) integer(n *yaml.Node, field string, lo, hi int64, why ...string) (int64, bool) {
 	n = resolve(n)
 	var v int64
 	switch {
 	case n != nil && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!int":
 		if err := n.Decode(&v); err != nil {
-			c.errAt(n, field, "%s is out of range (allowed: %d to %d)", n.Value, lo, hi)
+			c.errAt(n, field, "must be %s, got %s%s", rangeText(lo, hi), n.Value, strings.Join(why, ""))
 			return 0, false
 		}
 	case n != nil && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float":
@@ -265,7 +266,7 @@ func (c *checker) integer(n *yaml.Node, field string, lo, hi int64) (int64, bool
 		return 0, false
 	}
 	if v < lo || v > hi {
-		c.errAt(n, field, "must be %s, got %d", rangeText(lo, hi), v)
+		c.errAt(n, field, "must be %s, got %d%s", rangeText(lo, hi), v, strings.Join(why, ""))
 		return 0, false
 	}
 	return v, true

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -41,6 +40,7 @@ type Experiment struct {
 	axes     []*axis    // in expansion order (see doc.go), one-value axes included
 	excludes []*exclude // in file order
 	gridNode *yaml.Node
+	exclNode *yaml.Node // the exclude: list, nil if none
 }
 
 // axis is one field's values: a grid: axis, or a train:/data: scalar as an
@@ -48,6 +48,7 @@ type Experiment struct {
 type axis struct {
 	name  string // as in Axes
 	field string // where the file gives it: "grid.lr", "train.lr"
+	list  bool   // given as a list: fields name elements, grid.lr[1]
 	vals  []axisVal
 }
 
@@ -286,6 +287,7 @@ func (p *parser) experiment(e *Experiment, root *yaml.Node) {
 	p.fitsAll(e)
 
 	if kv, ok := sec["exclude"]; ok && !isNull(kv.val) {
+		e.exclNode = kv.val
 		p.excludes(e, kv.val)
 	}
 }
@@ -380,10 +382,11 @@ func (p *parser) axis(name, sec string, f pair) *axis {
 		}
 		elems = []*yaml.Node{f.val}
 	}
+	a.list = f.val.Kind == yaml.SequenceNode
 	seen := map[string]*yaml.Node{}
 	for i, n := range elems {
 		field := a.field
-		if f.val.Kind == yaml.SequenceNode {
+		if a.list {
 			field = index(a.field, i)
 		}
 		v, ok := p.value(name, n, field)
@@ -447,16 +450,12 @@ func (p *parser) value(name string, n *yaml.Node, field string) (axisVal, bool) 
 		}
 	}
 	lo, hi := intRange(p.dataset, name)
-	x, ok := p.integer(n, field, math.MinInt64, math.MaxInt64)
-	if !ok {
-		return v, false
+	why := ""
+	if p.dataset == "mnist" && (name == "train_size" || name == "test_size" || name == "train_eval_size") {
+		why = fmt.Sprintf(" (MNIST has %d training and %d test images)", mnistTrain, mnistTest)
 	}
-	if x < lo || x > hi {
-		why := ""
-		if p.dataset == "mnist" && (name == "train_size" || name == "test_size" || name == "train_eval_size") {
-			why = fmt.Sprintf(" (MNIST has %d training and %d test images)", mnistTrain, mnistTest)
-		}
-		p.errAt(n, field, "must be %s, got %d%s", rangeText(lo, hi), x, why)
+	x, ok := p.integer(n, field, lo, hi, why)
+	if !ok {
 		return v, false
 	}
 	v.key = strconv.FormatInt(x, 10)
@@ -701,7 +700,7 @@ func (p *parser) fitsAll(e *Experiment) {
 		for _, T := range lens {
 			if err := fits(spec, p.dataset, T); err != nil {
 				field := archAxis.field
-				if len(archAxis.vals) > 1 || archAxis.vals[0].node != nil && archAxis.vals[0].node.Kind != yaml.ScalarNode {
+				if archAxis.list {
 					field = index(field, i)
 				}
 				p.errAt(v.node, field, "arch %s (line %d) does not fit dataset %s: %v", name, p.archs[name].Line, p.dataset, err)

@@ -37,13 +37,17 @@ type option[S any] struct {
 // clipOptions are clipalgo.Spec's yaml fields besides method and threshold.
 // Which method takes which is clipalgo.Options's business.
 var clipOptions = map[string]option[clipalgo.Spec]{
-	"norm_type":     {kText, func(s *clipalgo.Spec) any { return &s.NormType }},
-	"variant":       {kString, func(s *clipalgo.Spec) any { return &s.Variant }},
-	"exclude_last":  {kBool, func(s *clipalgo.Spec) any { return &s.ExcludeLast }},
-	"eps":           {kFloat, func(s *clipalgo.Spec) any { return &s.Eps }},
-	"alpha":         {kFloat, func(s *clipalgo.Spec) any { return &s.Alpha }},
-	"warmup_steps":  {kInt, func(s *clipalgo.Spec) any { return &s.WarmupSteps }},
-	"max_grad_norm": {kFloat, func(s *clipalgo.Spec) any { return &s.MaxGradNorm }},
+	"norm_type":            {kText, func(s *clipalgo.Spec) any { return &s.NormType }},
+	"variant":              {kString, func(s *clipalgo.Spec) any { return &s.Variant }},
+	"exclude_last":         {kBool, func(s *clipalgo.Spec) any { return &s.ExcludeLast }},
+	"eps":                  {kFloat, func(s *clipalgo.Spec) any { return &s.Eps }},
+	"alpha":                {kFloat, func(s *clipalgo.Spec) any { return &s.Alpha }},
+	"warmup_steps":         {kInt, func(s *clipalgo.Spec) any { return &s.WarmupSteps }},
+	"max_grad_norm":        {kFloat, func(s *clipalgo.Spec) any { return &s.MaxGradNorm }},
+	"mode":                 {kString, func(s *clipalgo.Spec) any { return &s.Mode }},
+	"clip_option":          {kString, func(s *clipalgo.Spec) any { return &s.ClipOption }},
+	"clip_factor":          {kFloat, func(s *clipalgo.Spec) any { return &s.ClipFactor }},
+	"skip_update_on_spike": {kBool, func(s *clipalgo.Spec) any { return &s.SkipUpdateOnSpike }},
 }
 
 // optimOptions are nn.OptimSpec's yaml fields besides name, and optimAllowed
@@ -149,8 +153,16 @@ func keptByNormalize[S any](c *checker, table map[string]option[S], given map[st
 		if reflect.DeepEqual(a, b) || isEmptyInts(a) && isEmptyInts(b) {
 			continue
 		}
-		c.errAt(given[key], join(field, key), "%s would be read as unset and become the default %s; leave it out, or give another value",
-			valueText(a), valueText(b))
+		za, zb := reflect.ValueOf(a).IsZero() || isEmptyInts(a), reflect.ValueOf(b).IsZero() || isEmptyInts(b)
+		switch {
+		case za:
+			c.errAt(given[key], join(field, key), "%s means unset here and would become the default %s; leave it out, or give another value",
+				valueText(a), valueText(b))
+		case zb:
+			c.errAt(given[key], join(field, key), "does not apply with the other settings of this entry and would be dropped; leave it out")
+		default:
+			c.errAt(given[key], join(field, key), "%s would be stored as %s; write %s", valueText(a), valueText(b), valueText(b))
+		}
 		ok = false
 	}
 	return ok

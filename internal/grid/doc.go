@@ -1,0 +1,170 @@
+// Package grid reads an experiment file (YAML), checks it, and expands its
+// grid into configurations, each resolved to canonical JSON whose SHA-256
+// is the run's key.
+//
+// # The experiment file
+//
+//	name: mnist-clipping          # required; unique per database
+//	description: free text        # optional
+//	dataset: mnist                # required: mnist | addition | temporal-order
+//	data: {train_size: 60000, test_size: 10000}
+//	train:
+//	  epochs: 1
+//	  batch_size: 64
+//	  optimizer: sgd
+//	  eval_every: 0
+//	  log_every: 1
+//	  divergence_loss: 1.0e4
+//	  lr: 0.1                     # or an axis under grid:
+//	archs:                        # required: name → spec
+//	  mlp2: {type: mlp, hidden: [256, 256], activation: relu}
+//	  cnn:  {type: cnn, channels: [8, 16], kernel: 5, pool: 2}
+//	  rnn:  {type: rnn, cell: tanh, hidden: 128}
+//	grid:                         # required: the product of every axis
+//	  arch: [mlp2, cnn, rnn]
+//	  seed: [1, 2, 3]
+//	  clip:
+//	    - method: none
+//	    - {method: norm, threshold: [0.5, 5]}
+//	    - {method: agc, threshold: [0.01, 0.1], exclude_last: true}
+//	exclude:                      # optional
+//	  - {arch: cnn, lr: [1.0, 3.0]}
+//
+// The top-level keys are exactly name, description, dataset, data, train,
+// archs, grid and exclude; any other key is an error. Names (the
+// experiment's and each arch's) are 1 to 64 letters, digits, '.', '_' or
+// '-', starting with a letter or digit: they become file names in reports.
+//
+// # data:
+//
+// How much of the dataset each run uses. Optional; every field may instead
+// be an axis under grid:.
+//
+//   - train_size: training examples per epoch. mnist: 1 to 60000, default
+//     60000 (the first train_size images of the training set). addition,
+//     temporal-order: 1 to 10,000,000, default 10000 generated sequences.
+//   - test_size: examples in each test evaluation. mnist: 1 to 10000,
+//     default 10000. Synthetic: default 1000.
+//   - train_eval_size: the fixed sample of the training set measured at
+//     each evaluation (train accuracy, for the generalisation gap), 0 for
+//     none, at most train_size. Default: min(test_size, train_size).
+//   - seq_len: the nominal sequence length T of addition and
+//     temporal-order, 10 to 100000 (Pascanu's generators need T ≥ 10; each
+//     batch's length is drawn from [T, 1.1T), so an mlp does not fit).
+//     Required for those datasets: there is no length to assume. mnist does
+//     not use it: under data: it is ignored with a warning (the example of
+//     issue 4 gives it), as a grid axis it is an error.
+//
+// # train:
+//
+// Optional. Every field may instead be an axis under grid: (a field given in
+// both places is an error; under train: it takes one value, not a list).
+//
+//   - epochs: passes over the training set, 1 to 1,000,000; default 1.
+//   - batch_size: ≥ 1 and at most train_size; default 64.
+//   - optimizer: a name (sgd, momentum, adam, adamw) or a mapping with the
+//     name and the options of nn.OptimSpec that the optimizer takes:
+//     sgd: weight_decay; momentum: momentum (default 0.9), nesterov,
+//     dampening, weight_decay; adam, adamw: beta1 (0.9), beta2 (0.999), eps
+//     (1e-8), weight_decay (adamw: 0.01). Default sgd. `sgd` and
+//     `{name: sgd}` are the same configuration.
+//   - eval_every: steps between evaluations, ≥ 0; 0 (default) evaluates
+//     at the end of each epoch.
+//   - log_every: steps between logged training steps, ≥ 1; default 1.
+//   - divergence_loss: a training loss above this (or a non-finite one)
+//     ends the run as diverged; > 0, default 1e4.
+//   - lr: the learning rate, > 0. Required, here or as an axis.
+//
+// # archs:
+//
+// Named architectures, nn.ArchSpec's fields; each type takes only its own:
+//
+//   - mlp: hidden (list of layer sizes, may be empty), activation (relu,
+//     tanh; default relu).
+//   - cnn: channels (conv layers' output channels, at least one), kernel
+//     (default 5), pool (default 2; 1 = none), hidden (dense layers before
+//     the classifier), activation.
+//   - rnn: hidden (one size: `hidden: 128` or `hidden: [128]`), cell
+//     (tanh, lstm; default tanh). On mnist it reads the image row by row.
+//
+// Every arch the grid uses must fit the dataset (nn.ArchSpec.Fits): a cnn
+// needs images, its convolutions and pools must leave a pixel, an mlp needs
+// fixed-size inputs. Archs defined but not used are checked, not run.
+//
+// # grid:
+//
+// The axes whose product is the set of configurations. arch, seed and clip
+// are required; lr is required unless train: gives it; any train: or data:
+// field may be an axis too. An axis is a list of values, or one value (an
+// axis of one). Values on an axis must differ: `lr: [0.1, 0.1]` is an
+// error, and so are two clip entries that resolve to the same setting.
+//
+//   - arch: names defined under archs:.
+//   - seed: whole numbers, 0 ≤ seed < 2⁶³; a seed fixes the initial
+//     weights, the data order and the synthetic data.
+//   - clip: a list of entries (or one entry). An entry is a mapping with
+//     method (one of clipalgo.Methods), threshold (one number or a list,
+//     each giving its own configuration; required for every method but
+//     none, refused by none) and the options clipalgo.Options(method)
+//     lists, e.g. {method: norm, threshold: 1, norm_type: inf, variant:
+//     optax}. A bare method name (`- none`) is an entry too. `threshold: 0.5`
+//     and `threshold: [0.5]` are the same.
+//
+// # exclude:
+//
+// A list of entries; an entry drops every combination that matches all of
+// its fields. A field's value may be a list, which matches any of its
+// values: `{arch: cnn, lr: [1.0, 3.0]}`. The fields are the axes (arch,
+// seq_len, train_size, test_size, train_eval_size, optimizer, batch_size,
+// epochs, eval_every, log_every, divergence_loss, lr, seed), method,
+// threshold (never matches method none), and the clip options (norm_type,
+// variant, eps, …; an option matches only configurations whose method takes
+// it). optimizer matches by name when given a name, or the whole resolved
+// optimizer when given a mapping. An entry naming another field, an empty
+// entry, an entry that matches no combination (a typo, most likely) and a
+// set of entries that removes everything are errors.
+//
+// # Zero values
+//
+// The spec types read a zero option as "unset" and fill in the default, so
+// an explicit zero that would be replaced (`momentum: 0`, `eps: 0`,
+// `kernel: 0`, adamw's `weight_decay: 0`) is an error rather than a silent
+// change; so is an option that does not apply with the entry's other
+// settings (zclip's clip_option in mode percentile).
+//
+// # Errors
+//
+// Every problem is an *Error "path:line:col: field: message", e.g.
+//
+//	experiments/x.yaml:21:18: grid.clip[1].threshold: method value needs a threshold > 0, got -1
+//	experiments/x.yaml:7:7: train.lr: expected a number, got string "fast"
+//	experiments/x.yaml:3:10: dataset: unknown dataset "cifar" (allowed: mnist, addition, temporal-order)
+//
+// Parse and Expand report all they find (up to 20) joined with
+// errors.Join, sorted by position; every one matches ErrInvalid. YAML
+// syntax errors carry a line only (the YAML library gives no column);
+// duplicate mapping keys are reported with the line of the first. Aliases
+// (*name) and merge keys (<<: *name) work as YAML specifies; errors inside
+// them point at the anchored text.
+//
+// # Configurations and keys
+//
+// Expand resolves each combination to a Config: every field explicit,
+// defaults filled in, arch, optimizer and clip specs normalized. Its order
+// is an odometer over seed, arch, seq_len, train_size, test_size,
+// train_eval_size, optimizer, batch_size, epochs, eval_every, log_every,
+// divergence_loss, lr, clip (seed slowest, so a grid stopped halfway has
+// every configuration of the first seeds; clip fastest), each axis's
+// values in file order. Config.Canonical is its JSON (encoding/json: struct
+// order, shortest round-trip numbers; not the experiment's name), Key the
+// hex SHA-256 of that, GridHash the SHA-256 of the sorted keys. Two
+// spellings of one configuration have one key; two configurations of one
+// grid never share one.
+//
+// References:
+//
+//   - YAML 1.2 and gopkg.in/yaml.v3 (positions from yaml.Node).
+//   - R. Pascanu, T. Mikolov, Y. Bengio, On the difficulty of training
+//     recurrent neural networks, ICML 2013; pascanur/trainingRNNs
+//     (addition.py, tempOrder.py) for the sequence lengths.
+package grid
