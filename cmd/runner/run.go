@@ -22,7 +22,7 @@ import (
 
 func init() { subcommands["run"] = cmdRun }
 
-const runUsage = `usage: runner run [-db runs.db] [-workers N] [-retry-failed] [-extend] [flags] FILE
+const runUsage = `usage: runner run [-db runs.db] [-workers N] [-retry-failed] [-extend] [-shard i/n] [flags] FILE
 
 Inserts the configurations of the grid in FILE that the database lacks, then
 trains every one that is not done, N at a time. Run it again to resume.
@@ -37,6 +37,7 @@ type runFlags struct {
 	stale       time.Duration
 	dataDir     string
 	progress    string
+	shard       shardSpec // zero: the whole grid (shard.go)
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -51,8 +52,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.DurationVar(&f.stale, "stale", 2*time.Minute, "take over a running run of another host whose heartbeat is older than this")
 	fs.StringVar(&f.dataDir, "data", defaultDataDir(), "`folder` of the MNIST files (make data fetches them)")
 	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto (a bar on a terminal, lines otherwise), bar, lines, none")
+	fs.Var(&f.shard, "shard", "train only shard `i/n` of the grid, 0 ≤ i < n, split by key (runner slurm); without -db the file is runs.shard-i-of-n.db")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if f.shard.N > 0 && !flagGiven(fs, "db") {
+		f.db = shardDBPath(f.db, f.shard)
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
@@ -67,10 +72,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usagef("-progress %q: allowed: auto, bar, lines, none", f.progress)
 	}
 
-	exp, cfgs, err := grid.Load(fs.Arg(0))
+	exp, all, err := grid.Load(fs.Arg(0))
 	if err != nil {
 		return usageError{err}
 	}
+	cfgs := f.shard.filter(all)
 	if err := checkData(cfgs, f.dataDir); err != nil {
 		return usageError{err}
 	}
@@ -79,7 +85,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer d.Close()
-	added, err := d.AddGrid(ctx, gridOf(exp, cfgs), f.extend)
+	g := gridOf(exp, cfgs)
+	g.Hash = grid.GridHash(all) // a shard records the whole grid's hash, so merge can match shards
+	added, err := d.AddGrid(ctx, g, f.extend)
 	if err != nil {
 		if errors.Is(err, db.ErrGridChanged) {
 			return usageError{err}
@@ -91,7 +99,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return err
 		}
 	}
-	fmt.Fprintf(stderr, "runner: experiment %s: %d configurations, %d new, database %s, %d workers\n", exp.Name, len(cfgs), added, f.db, f.workers)
+	of := ""
+	if f.shard.N > 0 {
+		of = fmt.Sprintf(" (shard %s of a grid of %d)", f.shard, len(all))
+	}
+	fmt.Fprintf(stderr, "runner: experiment %s: %d configurations%s, %d new, database %s, %d workers\n", exp.Name, len(cfgs), of, added, f.db, f.workers)
 	return trainAll(ctx, d, exp.Name, f, stdout, stderr)
 }
 
