@@ -57,11 +57,10 @@ func (c *value[F]) Clip(ts []Tensor[F]) (Stats, error) {
 		total += len(g)
 		k := 0
 		for j, v := range g {
-			if v > hi {
-				g[j], k = hi, k+1
-			} else if v < lo {
-				g[j], k = lo, k+1
-			}
+			// Branch-free: whether an element is clamped is a coin toss
+			// at thresholds that matter.
+			g[j] = min(max(v, lo), hi)
+			k += b2i(v > hi) + b2i(v < lo)
 		}
 		c.after[i] = c.before[i]
 		if k > 0 {
@@ -197,4 +196,11 @@ func frac(k, n int) float64 {
 		return 0
 	}
 	return float64(k) / float64(n)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -28,16 +28,30 @@ func sumSq[F Float](x []F) float64 {
 
 // maxAbs returns max |x|, NaN if x holds a NaN, 0 for an empty x.
 func maxAbs[F Float](x []F) float64 {
-	m := 0.0
-	for _, v := range x {
-		a := math.Abs(float64(v))
-		if a > m {
-			m = a
-		} else if a != a {
-			return a
+	var m0, m1 float64
+	nan := false
+	i := 0
+	for ; i+2 <= len(x); i += 2 {
+		a, b := math.Abs(float64(x[i])), math.Abs(float64(x[i+1]))
+		nan = nan || a != a || b != b
+		if a > m0 {
+			m0 = a
+		}
+		if b > m1 {
+			m1 = b
 		}
 	}
-	return m
+	for ; i < len(x); i++ {
+		a := math.Abs(float64(x[i]))
+		nan = nan || a != a
+		if a > m0 {
+			m0 = a
+		}
+	}
+	if nan {
+		return math.NaN()
+	}
+	return max(m0, m1)
 }
 
 // norm2 returns the L2 norm of x: NaN when x holds a NaN, +Inf when it holds
