@@ -97,7 +97,7 @@ var ErrShape = errors.New("clipalgo: tensor does not match its shape")
 // Clipper clips a model's gradients in place, one call per training step.
 // Adaptive methods keep their state between calls, so use one Clipper per run.
 // When Clip returns an error the gradients are unchanged and so is the
-// Clipper's state.
+// Clipper's state. A Clipper is not safe for concurrent use.
 type Clipper[F Float] interface {
 	Clip(ts []Tensor[F]) (Stats, error)
 }
