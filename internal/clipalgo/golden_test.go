@@ -48,7 +48,7 @@ func specOf(g *goldenFile) (Spec, error) {
 		var str string
 		var flag bool
 		switch k {
-		case "max_norm", "clip_value", "clipping", "threshold", "percentile", "clip_percentile", "z_thresh":
+		case "max_norm", "clip_norm", "clip_value", "clipping", "threshold", "percentile", "clip_percentile", "z_thresh":
 			if err := json.Unmarshal(raw, &num); err != nil {
 				return s, fmt.Errorf("param %s: %w", k, err)
 			}
