@@ -1,0 +1,884 @@
+// The figures of the report, each built from the model into a figure that
+// render draws.
+
+package main
+
+import (
+	"fmt"
+	"image/color"
+	"math"
+	"sort"
+	"strings"
+
+	"cliplab/internal/db"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+var (
+	grey      = color.RGBA{0x99, 0x99, 0x99, 0xff}
+	lightGrey = color.RGBA{0xdd, 0xdd, 0xdd, 0xff}
+)
+
+// figures returns every figure of the report, in the order index shows them.
+func (rep *report) figures() []*figure {
+	var out []*figure
+	out = append(out, rep.costFigure("flops"), rep.costFigure("wall"))
+	for w := range rep.Workloads {
+		for _, lr := range lrsOf(rep.settingsOf(w)) {
+			out = append(out, rep.curveFigure(w, lr))
+		}
+	}
+	for w := range rep.Workloads {
+		out = append(out, rep.divergenceFigure(w))
+	}
+	for w := range rep.Workloads {
+		if f := rep.thresholdFigure(w); f != nil {
+			out = append(out, f)
+		}
+	}
+	out = append(out, rep.profileFigure())
+	for w := range rep.Workloads {
+		out = append(out, rep.stabilityFigure(w))
+	}
+	return out
+}
+
+// panelGrid lays n panels out in rows of at most cols.
+func panelGrid(ps []*plot.Plot, cols int) [][]*plot.Plot {
+	cols = min(cols, len(ps))
+	var out [][]*plot.Plot
+	for i := 0; i < len(ps); i += cols {
+		out = append(out, ps[i:min(i+cols, len(ps))])
+	}
+	return out
+}
+
+// seriesLegend adds one entry per series used (in series order) to l.
+func (rep *report) seriesLegend(l *plot.Legend, used map[int]bool, withLine bool, suffix func(i int) string) {
+	for i, s := range rep.Series {
+		if !used[i] {
+			continue
+		}
+		sc, _ := plotter.NewScatter(xy{[]float64{0}, []float64{0}})
+		sc.GlyphStyle = s.Style.glyph(vg.Points(3))
+		name := s.Name
+		if suffix != nil {
+			name += suffix(i)
+		}
+		if withLine {
+			ln, _ := plotter.NewLine(xy{[]float64{0, 1}, []float64{0, 0}})
+			ln.LineStyle = s.Style.line(vg.Points(1.3))
+			l.Add(name, ln, sc)
+		} else {
+			l.Add(name, sc)
+		}
+	}
+}
+
+// costFigure: final accuracy against training cost (FLOPs or wall seconds),
+// one panel per workload, one point per setting.
+func (rep *report) costFigure(kind string) *figure {
+	f := &figure{Name: "fig-acc-vs-flops", Title: "Accuracy versus training FLOPs"}
+	xlabel := "training cost (FLOPs, mean over seeds)"
+	if kind == "wall" {
+		f.Name, f.Title = "fig-acc-vs-seconds", "Accuracy versus training time"
+		xlabel = "training time (s, mean over seeds, one core per run)"
+	}
+	used := map[int]bool{}
+	var panels []*plot.Plot
+	for w, wl := range rep.Workloads {
+		p := newPlot(wl.Name, xlabel, "final test accuracy (fraction)")
+		info := panelInfo{Title: wl.Name, Series: map[string]int{}}
+		ss := rep.settingsOf(w)
+		var cost, acc []float64
+		var pts []*setting
+		for _, s := range ss {
+			c := s.FLOPs
+			if kind == "wall" {
+				c = s.Wall
+			}
+			if s.Ended == 0 || !isFinite(c) || c <= 0 || !isFinite(s.AccMean) {
+				continue
+			}
+			cost = append(cost, c)
+			acc = append(acc, s.AccMean)
+			pts = append(pts, s)
+			f.Runs += s.Ended
+		}
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, c := range cost {
+			lo, hi = math.Min(lo, c), math.Max(hi, c)
+		}
+		logX := hi > 10*lo
+		if logX {
+			logAxis(&p.X)
+		}
+		// Chance level, as a faint line under the data.
+		if wl.ChanceKnown && len(cost) > 0 {
+			ln, _ := plotter.NewLine(xy{[]float64{lo, hi}, []float64{wl.Chance, wl.Chance}})
+			ln.LineStyle = draw.LineStyle{Color: lightGrey, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(2), vg.Points(2)}}
+			p.Add(ln)
+		}
+		// Pareto frontier: a staircase through the settings no other beats
+		// on both cost and accuracy.
+		if front := pareto(cost, acc); len(front) > 0 {
+			var st xy
+			for k, i := range front {
+				if k > 0 {
+					st.x = append(st.x, cost[i])
+					st.y = append(st.y, acc[front[k-1]])
+				}
+				st.x = append(st.x, cost[i])
+				st.y = append(st.y, acc[i])
+			}
+			ln, _ := plotter.NewLine(st)
+			ln.LineStyle = draw.LineStyle{Color: grey, Width: vg.Points(3)}
+			p.Add(ln)
+			info.Series["Pareto frontier"] = len(front)
+		}
+		for si := range rep.Series {
+			var e xyErr
+			for k, s := range pts {
+				if s.Series == si {
+					e.x = append(e.x, cost[k])
+					e.y = append(e.y, acc[k])
+					e.e = append(e.e, s.AccStd)
+				}
+			}
+			if len(e.x) == 0 {
+				continue
+			}
+			used[si] = true
+			st := rep.Series[si].Style
+			eb, _ := plotter.NewYErrorBars(e)
+			eb.LineStyle = draw.LineStyle{Color: st.Color, Width: vg.Points(0.8)}
+			eb.CapWidth = vg.Points(4)
+			sc, _ := plotter.NewScatter(e.xy)
+			sc.GlyphStyle = st.glyph(vg.Points(3))
+			p.Add(eb, sc)
+			info.Series[rep.Series[si].Name] = len(e.x)
+		}
+		padRange(&p.X, logX)
+		padRange(&p.Y, false)
+		panels = append(panels, p)
+		f.Info = append(f.Info, info)
+	}
+	l := newLegend()
+	rep.seriesLegend(l, used, false, nil)
+	front, _ := plotter.NewLine(xy{[]float64{0, 1}, []float64{0, 0}})
+	front.LineStyle = draw.LineStyle{Color: grey, Width: vg.Points(3)}
+	l.Add("Pareto frontier", front)
+	ch, _ := plotter.NewLine(xy{[]float64{0, 1}, []float64{0, 0}})
+	ch.LineStyle = draw.LineStyle{Color: lightGrey, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(2), vg.Points(2)}}
+	l.Add("chance", ch)
+	f.Legend = l
+	f.Panels = panelGrid(panels, 3)
+	f.Width = vg.Points(float64(160 + 260*min(3, max(1, len(panels)))))
+	f.Height = vg.Points(float64(40 + 230*len(f.Panels)))
+	what := "training FLOPs"
+	if kind == "wall" {
+		what = "wall-clock seconds"
+	}
+	f.Caption = fmt.Sprintf("Final test accuracy (mean ± std over seeds; a diverged seed counts as chance) against %s, one point per setting (method × threshold × lr), Pareto frontier in grey; one panel per architecture.", what)
+	return f
+}
+
+// bestAt returns, for each series, the setting of workload w at learning
+// rate lr with the highest validation score (train-sample accuracy), nil
+// where the series has none there.
+func (rep *report) bestAt(w int, lr float64) []*setting {
+	best := make([]*setting, len(rep.Series))
+	for _, s := range rep.settingsOf(w) {
+		if s.LR != lr {
+			continue
+		}
+		b := best[s.Series]
+		if b == nil || better(s, b) {
+			best[s.Series] = s
+		}
+	}
+	return best
+}
+
+// better reports whether s beats b at selection: more ended seeds with a
+// validation score first, then the higher mean validation score.
+func better(s, b *setting) bool {
+	if (s.Ended > 0) != (b.Ended > 0) {
+		return s.Ended > 0
+	}
+	if math.IsNaN(b.ValMean) {
+		return !math.IsNaN(s.ValMean)
+	}
+	return s.ValMean > b.ValMean
+}
+
+// settingName names a setting's clip part: "norm c=0.5".
+func (rep *report) settingName(s *setting) string {
+	name := rep.Series[s.Series].Name
+	if !math.IsNaN(s.Threshold) {
+		name += " c=" + fmtNum(s.Threshold)
+	}
+	if s.Extra != "" {
+		name += " " + s.Extra
+	}
+	return name
+}
+
+// curveFigure: training loss and pre-clip gradient norm against step at one
+// workload and learning rate, for each method its best threshold there.
+func (rep *report) curveFigure(w int, lr float64) *figure {
+	wl := rep.Workloads[w]
+	f := &figure{
+		Name:  fmt.Sprintf("fig-curves-%s-lr%s", fileSafe(wl.Name), fileSafe(fmtNum(lr))),
+		Title: fmt.Sprintf("Training curves: %s, lr = %s", wl.Name, fmtNum(lr)),
+	}
+	loss := newPlot(fmt.Sprintf("%s, lr=%s: training loss", wl.Name, fmtNum(lr)), "step", "training loss (log scale)")
+	norm := newPlot(fmt.Sprintf("%s, lr=%s: gradient norm before clipping", wl.Name, fmtNum(lr)), "step", "global L2 gradient norm (log scale)")
+	logAxis(&loss.Y)
+	logAxis(&norm.Y)
+	li := panelInfo{Title: loss.Title.Text, Series: map[string]int{}}
+	ni := panelInfo{Title: norm.Title.Text, Series: map[string]int{}}
+	l := newLegend()
+	anyDiverged := false
+	for si, s := range rep.bestAt(w, lr) {
+		if s == nil {
+			continue
+		}
+		st := rep.Series[si].Style
+		name := rep.settingName(s)
+		nruns := 0
+		for _, r := range s.Runs {
+			if r.ended() {
+				nruns++
+			}
+		}
+		f.Runs += nruns
+		for k, p := range []*plot.Plot{loss, norm} {
+			info := []panelInfo{li, ni}[k]
+			get := func(c db.CurvePoint) float64 { return c.Loss }
+			if k == 1 {
+				get = func(c db.CurvePoint) float64 { return c.GradNorm }
+			}
+			mean, lo, hi := seedCurve(s, get)
+			if band := bandPolygon(mean.x, lo, hi); band != nil {
+				band.Color = withAlpha(st.Color, 0x30)
+				band.LineStyle.Width = 0
+				p.Add(band)
+			}
+			addLine(p, info.Series, name, st, mean, max(1, mean.Len()/10))
+			// Diverged seeds: a cross where their curve ends.
+			var ends xy
+			for _, r := range s.Runs {
+				if r.Outcome != diverged {
+					continue
+				}
+				for i := len(r.Curve) - 1; i >= 0; i-- {
+					if v := get(r.Curve[i]); isFinite(v) && v > 0 {
+						ends.x = append(ends.x, float64(r.Curve[i].Step))
+						ends.y = append(ends.y, v)
+						break
+					}
+				}
+			}
+			if ends.Len() > 0 {
+				sc, _ := plotter.NewScatter(ends)
+				sc.GlyphStyle = draw.GlyphStyle{Color: st.Color, Radius: vg.Points(5), Shape: draw.CrossGlyph{}}
+				p.Add(sc)
+				info.Series["diverged: "+name] = ends.Len()
+				anyDiverged = true
+			}
+		}
+		ln, _ := plotter.NewLine(xy{[]float64{0, 1}, []float64{0, 0}})
+		ln.LineStyle = st.line(vg.Points(1.3))
+		sc, _ := plotter.NewScatter(xy{[]float64{0}, []float64{0}})
+		sc.GlyphStyle = st.glyph(vg.Points(2.5))
+		l.Add(name, ln, sc)
+	}
+	if anyDiverged {
+		sc, _ := plotter.NewScatter(xy{[]float64{0}, []float64{0}})
+		sc.GlyphStyle = draw.GlyphStyle{Color: color.Black, Radius: vg.Points(5), Shape: draw.CrossGlyph{}}
+		l.Add("a seed diverged", sc)
+	}
+	padRange(&loss.X, false)
+	padRange(&norm.X, false)
+	padRange(&loss.Y, true)
+	padRange(&norm.Y, true)
+	f.Panels = [][]*plot.Plot{{loss, norm}}
+	f.Info = []panelInfo{li, ni}
+	f.Legend = l
+	f.Width, f.Height = vg.Points(900), vg.Points(320)
+	f.Caption = fmt.Sprintf("Training loss and gradient norm before clipping against step (logged steps averaged into at most %d points a run; mean over seeds, band from the lowest to the highest seed) for each method at its best threshold by train-sample accuracy; × marks where a diverged seed ends.", curveBins)
+	return f
+}
+
+// seedCurve averages a setting's ended seeds bucket by bucket: the mean of
+// get over the seeds that have a finite positive value there, the lowest and
+// the highest; x is the largest step of the bucket among the seeds.
+func seedCurve(s *setting, get func(db.CurvePoint) float64) (mean xy, lo, hi []float64) {
+	type acc struct {
+		sum, lo, hi float64
+		n, step     int
+	}
+	var buckets []acc
+	for _, r := range s.Runs {
+		if !r.ended() {
+			continue
+		}
+		for _, c := range r.Curve {
+			v := get(c)
+			if !isFinite(v) || v <= 0 {
+				continue
+			}
+			for len(buckets) <= c.Bucket {
+				buckets = append(buckets, acc{lo: math.Inf(1), hi: math.Inf(-1)})
+			}
+			b := &buckets[c.Bucket]
+			b.sum += v
+			b.n++
+			b.lo, b.hi = math.Min(b.lo, v), math.Max(b.hi, v)
+			b.step = max(b.step, c.Step)
+		}
+	}
+	for _, b := range buckets {
+		if b.n == 0 {
+			continue
+		}
+		mean.x = append(mean.x, float64(b.step))
+		mean.y = append(mean.y, b.sum/float64(b.n))
+		lo = append(lo, b.lo)
+		hi = append(hi, b.hi)
+	}
+	return mean, lo, hi
+}
+
+// bandPolygon returns the polygon between lo and hi over x, nil for fewer
+// than two points.
+func bandPolygon(x, lo, hi []float64) *plotter.Polygon {
+	if len(x) < 2 {
+		return nil
+	}
+	var ring xy
+	for i := range x {
+		ring.x = append(ring.x, x[i])
+		ring.y = append(ring.y, hi[i])
+	}
+	for i := len(x) - 1; i >= 0; i-- {
+		ring.x = append(ring.x, x[i])
+		ring.y = append(ring.y, lo[i])
+	}
+	p, err := plotter.NewPolygon(ring)
+	if err != nil {
+		return nil
+	}
+	return p
+}
+
+func withAlpha(c color.Color, a uint8) color.Color {
+	r, g, b, _ := c.RGBA()
+	// Premultiplied: scale the channels with the alpha.
+	k := float64(a) / 0xff
+	return color.RGBA{uint8(float64(r>>8) * k), uint8(float64(g>>8) * k), uint8(float64(b>>8) * k), a}
+}
+
+// heat is a grid of cells for plotter.HeatMap: rows from the bottom.
+type heat struct {
+	z          [][]float64 // [row][col]
+	rows, cols int
+}
+
+func (h heat) Dims() (c, r int)   { return h.cols, h.rows }
+func (h heat) Z(c, r int) float64 { return h.z[r][c] }
+func (h heat) X(c int) float64    { return float64(c) }
+func (h heat) Y(r int) float64    { return float64(r) }
+
+// shades is a palette from white to a dark red whose luminance falls
+// steadily, so that a greyscale print keeps the order.
+type shades struct{ n int }
+
+func (s shades) Colors() []color.Color {
+	out := make([]color.Color, s.n)
+	for i := range out {
+		t := float64(i) / float64(s.n-1)
+		out[i] = color.RGBA{uint8(255 - t*(255-0x67)), uint8(255 - t*255), uint8(255 - t*(255-0x0d)), 0xff}
+	}
+	return out
+}
+
+// heatPanel draws a labelled heat map: z in [0, 1] (NaN cells grey), a text
+// label per cell, row names bottom-up, column names left to right.
+func heatPanel(title, xlabel, ylabel string, z [][]float64, labels [][]string, rowNames, colNames []string) (*plot.Plot, panelInfo) {
+	p := newPlot(title, xlabel, ylabel)
+	info := panelInfo{Title: title}
+	h := heat{z: z, rows: len(z), cols: len(colNames)}
+	hm := plotter.NewHeatMap(h, shades{64})
+	hm.Min, hm.Max = 0, 1
+	hm.NaN = lightGrey
+	p.Add(hm)
+	var dark, light plotter.XYLabels
+	for r := len(z) - 1; r >= 0; r-- {
+		for c := range colNames {
+			t := labels[r][c]
+			info.Labels = append(info.Labels, t)
+			info.Cells++
+			if z[r][c] > 0.55 {
+				dark.XYs = append(dark.XYs, plotter.XY{X: float64(c), Y: float64(r)})
+				dark.Labels = append(dark.Labels, t)
+			} else {
+				light.XYs = append(light.XYs, plotter.XY{X: float64(c), Y: float64(r)})
+				light.Labels = append(light.Labels, t)
+			}
+		}
+	}
+	for k, ls := range []plotter.XYLabels{light, dark} {
+		if len(ls.XYs) == 0 {
+			continue
+		}
+		lb, _ := plotter.NewLabels(ls)
+		for i := range lb.TextStyle {
+			lb.TextStyle[i].Font.Size = vg.Points(8)
+			lb.TextStyle[i].XAlign = -0.5
+			lb.TextStyle[i].YAlign = -0.5
+			if k == 1 {
+				lb.TextStyle[i].Color = color.White
+			}
+		}
+		p.Add(lb)
+	}
+	p.NominalX(colNames...)
+	p.NominalY(rowNames...)
+	p.X.Min, p.X.Max = -0.5, float64(len(colNames))-0.5
+	p.Y.Min, p.Y.Max = -0.5, float64(len(z))-0.5
+	return p, info
+}
+
+// rowKey is a heat-map row: a series at one threshold (and extra fields).
+type rowKey struct {
+	series int
+	th     string
+	extra  string
+}
+
+// rowsOf returns the heat-map rows of settings in report order, and the
+// settings by row and lr.
+func (rep *report) rowsOf(ss []*setting, lrs []float64) ([]rowKey, map[rowKey][]*setting) {
+	var rows []rowKey
+	cells := map[rowKey][]*setting{}
+	for _, s := range ss {
+		k := rowKey{s.Series, fmtNum(s.Threshold), s.Extra}
+		if _, ok := cells[k]; !ok {
+			rows = append(rows, k)
+			cells[k] = make([]*setting, len(lrs))
+		}
+		for j, lr := range lrs {
+			if lr == s.LR {
+				cells[k][j] = s
+			}
+		}
+	}
+	return rows, cells
+}
+
+func (rep *report) rowName(k rowKey) string {
+	n := rep.Series[k.series].Name
+	if k.th != "–" {
+		n += " c=" + k.th
+	}
+	if k.extra != "" {
+		n += " " + k.extra
+	}
+	return n
+}
+
+// divergenceFigure: method/threshold against learning rate, shaded by the
+// fraction of seeds that diverged, with the mean final accuracy and the
+// count of diverged seeds written in each cell.
+func (rep *report) divergenceFigure(w int) *figure {
+	wl := rep.Workloads[w]
+	ss := rep.settingsOf(w)
+	lrs := lrsOf(ss)
+	rows, cells := rep.rowsOf(ss, lrs)
+	nr := len(rows)
+	z := make([][]float64, nr)
+	labels := make([][]string, nr)
+	names := make([]string, nr)
+	f := &figure{Name: "fig-divergence-" + fileSafe(wl.Name), Title: "Divergence map: " + wl.Name}
+	for i, k := range rows {
+		r := nr - 1 - i // first row at the top
+		names[r] = rep.rowName(k)
+		z[r] = make([]float64, len(lrs))
+		labels[r] = make([]string, len(lrs))
+		for j, s := range cells[k] {
+			z[r][j] = math.NaN()
+			labels[r][j] = ""
+			if s == nil {
+				continue
+			}
+			f.Runs += s.N
+			if s.Ended == 0 {
+				labels[r][j] = fmt.Sprintf("%d/%d pending", s.Missing, s.N)
+				continue
+			}
+			z[r][j] = float64(s.Diverged) / float64(s.Ended)
+			acc := "—"
+			if s.Done > 0 {
+				var a []float64
+				for _, run := range s.Runs {
+					if run.Outcome >= atChance {
+						a = append(a, run.TestAcc)
+					}
+				}
+				m, _ := meanStd(a)
+				acc = fmt.Sprintf("%.3f", m)
+			}
+			labels[r][j] = fmt.Sprintf("%s  %d/%d div", acc, s.Diverged, s.Ended)
+		}
+	}
+	colNames := make([]string, len(lrs))
+	for j, lr := range lrs {
+		colNames[j] = fmtNum(lr)
+	}
+	p, info := heatPanel(wl.Name+": fraction of seeds diverged (white 0 → dark 1)", "learning rate", "", z, labels, names, colNames)
+	f.Panels = [][]*plot.Plot{{p}}
+	f.Info = []panelInfo{info}
+	f.Width = vg.Points(float64(200 + 110*len(lrs)))
+	f.Height = vg.Points(float64(80 + 20*nr))
+	f.Caption = "Fraction of seeds that diverged for each method/threshold (rows) and learning rate (columns), with the mean final test accuracy of the seeds that finished and the count diverged/ended written in each cell; grey: nothing ended yet."
+	return f
+}
+
+// thresholdFigure: final test accuracy and generalisation gap against
+// threshold per method, one row of two panels per learning rate, the
+// no-clipping baseline as a horizontal line. nil when no method has a
+// threshold.
+func (rep *report) thresholdFigure(w int) *figure {
+	wl := rep.Workloads[w]
+	ss := rep.settingsOf(w)
+	lrs := lrsOf(ss)
+	f := &figure{Name: "fig-threshold-" + fileSafe(wl.Name), Title: "Threshold sensitivity: " + wl.Name}
+	used := map[int]bool{}
+	any := false
+	var rows [][]*plot.Plot
+	baseStyle := draw.LineStyle{Color: color.Black, Width: vg.Points(1.2), Dashes: []vg.Length{vg.Points(5), vg.Points(3)}}
+	for _, lr := range lrs {
+		acc := newPlot(fmt.Sprintf("lr=%s: final test accuracy", fmtNum(lr)), "clip threshold (log scale)", "test accuracy (fraction)")
+		gap := newPlot(fmt.Sprintf("lr=%s: generalisation gap", fmtNum(lr)), "clip threshold (log scale)", "train-sample − test accuracy")
+		logAxis(&acc.X)
+		logAxis(&gap.X)
+		ai := panelInfo{Title: acc.Title.Text, Series: map[string]int{}}
+		gi := panelInfo{Title: gap.Title.Text, Series: map[string]int{}}
+		thLo, thHi := math.Inf(1), math.Inf(-1)
+		var base *setting
+		for _, s := range ss {
+			if s.LR != lr {
+				continue
+			}
+			if s.Method == "none" {
+				if base == nil && s.Ended > 0 {
+					base = s
+				}
+				continue
+			}
+			if isFinite(s.Threshold) && s.Threshold > 0 && s.Ended > 0 {
+				thLo, thHi = math.Min(thLo, s.Threshold), math.Max(thHi, s.Threshold)
+			}
+		}
+		if math.IsInf(thLo, 1) {
+			continue
+		}
+		any = true
+		// Group by (series, extra): one line each.
+		type lineKey struct {
+			series int
+			extra  string
+		}
+		var keys []lineKey
+		pts := map[lineKey][]*setting{}
+		for _, s := range ss {
+			if s.LR != lr || s.Method == "none" || s.Ended == 0 || !(s.Threshold > 0) {
+				continue
+			}
+			k := lineKey{s.Series, s.Extra}
+			if _, ok := pts[k]; !ok {
+				keys = append(keys, k)
+			}
+			pts[k] = append(pts[k], s)
+			f.Runs += s.Ended
+		}
+		for _, k := range keys {
+			st := rep.Series[k.series].Style
+			name := rep.Series[k.series].Name
+			if k.extra != "" {
+				name += " " + k.extra
+			}
+			used[k.series] = true
+			var a, g xyErr
+			for _, s := range pts[k] {
+				a.x, a.y, a.e = append(a.x, s.Threshold), append(a.y, s.AccMean), append(a.e, s.AccStd)
+				if isFinite(s.GapMean) {
+					g.x, g.y, g.e = append(g.x, s.Threshold), append(g.y, s.GapMean), append(g.e, s.GapStd)
+				}
+			}
+			for _, pe := range []struct {
+				p    *plot.Plot
+				d    xyErr
+				info map[string]int
+			}{{acc, a, ai.Series}, {gap, g, gi.Series}} {
+				if len(pe.d.x) == 0 {
+					continue
+				}
+				addLine(pe.p, pe.info, name, st, pe.d.xy, 1)
+				eb, _ := plotter.NewYErrorBars(pe.d)
+				eb.LineStyle = draw.LineStyle{Color: st.Color, Width: vg.Points(0.8)}
+				eb.CapWidth = vg.Points(4)
+				pe.p.Add(eb)
+			}
+		}
+		if base != nil {
+			f.Runs += base.Ended
+			for _, pb := range []struct {
+				p    *plot.Plot
+				y    float64
+				info map[string]int
+			}{{acc, base.AccMean, ai.Series}, {gap, base.GapMean, gi.Series}} {
+				if !isFinite(pb.y) {
+					continue
+				}
+				ln, _ := plotter.NewLine(xy{[]float64{thLo, thHi}, []float64{pb.y, pb.y}})
+				ln.LineStyle = baseStyle
+				pb.p.Add(ln)
+				pb.info["no clipping"] = 1
+			}
+		}
+		padRange(&acc.X, true)
+		padRange(&gap.X, true)
+		padRange(&acc.Y, false)
+		padRange(&gap.Y, false)
+		rows = append(rows, []*plot.Plot{acc, gap})
+		f.Info = append(f.Info, ai, gi)
+	}
+	if !any {
+		return nil
+	}
+	l := newLegend()
+	rep.seriesLegend(l, used, true, nil)
+	bl, _ := plotter.NewLine(xy{[]float64{0, 1}, []float64{0, 0}})
+	bl.LineStyle = baseStyle
+	l.Add("no clipping", bl)
+	f.Legend = l
+	f.Panels = rows
+	f.Width = vg.Points(900)
+	f.Height = vg.Points(float64(30 + 250*len(rows)))
+	f.Caption = "Final test accuracy and generalisation gap (train-sample minus test accuracy) against the clip threshold, mean ± std over seeds (a diverged seed counts as chance in the accuracy and is left out of the gap), one row per learning rate; dashed black: no clipping. Thresholds mean different things per method (a norm, a value, λ, a percentile, a z-score)."
+	return f
+}
+
+// profileFigure: the performance profile of steps to the target accuracy
+// over workloads, each method at its best setting by validation.
+func (rep *report) profileFigure() *figure {
+	pr := rep.profileData()
+	f := &figure{Name: "fig-profile", Title: "Performance profile (steps to target)"}
+	p := newPlot(fmt.Sprintf("Performance profile: steps to test accuracy %.3g", rep.Target), "τ (ratio to the fastest method on the workload)", "ρ(τ): fraction of workloads")
+	info := panelInfo{Title: p.Title.Text, Series: map[string]int{}}
+	l := newLegend()
+	for j, si := range pr.Series {
+		st := rep.Series[si].Style
+		// ρ is a step function: rises at each workload's ratio.
+		var rs []float64
+		for i := range pr.Workloads {
+			if r := pr.Ratios[i][j]; r <= profileRMax {
+				rs = append(rs, r)
+			}
+		}
+		sort.Float64s(rs)
+		var pts xy
+		y := 0.0
+		pts.x, pts.y = append(pts.x, 1), append(pts.y, 0)
+		for _, r := range rs {
+			pts.x, pts.y = append(pts.x, r), append(pts.y, y)
+			y += 1 / float64(len(pr.Workloads))
+			pts.x, pts.y = append(pts.x, r), append(pts.y, y)
+		}
+		pts.x, pts.y = append(pts.x, profileRMax), append(pts.y, y)
+		name := fmt.Sprintf("%s (score %.2f)", rep.Series[si].Name, pr.Area[j])
+		ln, sc := addLine(p, info.Series, name, st, pts, 2)
+		l.Add(name, ln, sc)
+	}
+	for _, b := range pr.Best {
+		for _, s := range b {
+			if s != nil {
+				f.Runs += s.Ended
+			}
+		}
+	}
+	p.X.Min, p.X.Max = 1, profileRMax
+	p.Y.Min, p.Y.Max = 0, 1.02
+	f.Panels = [][]*plot.Plot{{p}}
+	f.Info = []panelInfo{info}
+	f.Legend = l
+	f.Width, f.Height = vg.Points(700), vg.Points(340)
+	f.Caption = fmt.Sprintf("Performance profile over %d workloads (architecture × dataset): for each method its best setting per workload by final train-sample accuracy (no separate validation split exists), and ρ(τ) the fraction of workloads on which its median steps to test accuracy %.3g are within τ times the fastest method's; score: area under ρ on [1, %g] / %g (AlgoPerf).", len(pr.Workloads), rep.Target, profileRMax, profileRMax-1)
+	return f
+}
+
+// profileData is the performance profile's input and result.
+type profileData struct {
+	Workloads []int
+	Series    []int         // series present in the profile
+	Best      [][]*setting  // [workload][series column]
+	Cost      [][]float64   // median steps to target; +Inf never
+	Ratios    [][]float64   // [workload][series column]
+	Area      []float64     // per series column
+}
+
+func (rep *report) profileData() profileData {
+	var pd profileData
+	present := map[int]bool{}
+	for _, s := range rep.Settings {
+		if s.Ended > 0 {
+			present[s.Series] = true
+		}
+	}
+	for si := range rep.Series {
+		if present[si] {
+			pd.Series = append(pd.Series, si)
+		}
+	}
+	for w := range rep.Workloads {
+		best := make([]*setting, len(rep.Series))
+		for _, s := range rep.settingsOf(w) {
+			if s.Ended == 0 {
+				continue
+			}
+			if b := best[s.Series]; b == nil || better(s, b) {
+				best[s.Series] = s
+			}
+		}
+		row := make([]*setting, len(pd.Series))
+		cost := make([]float64, len(pd.Series))
+		has := false
+		for j, si := range pd.Series {
+			row[j] = best[si]
+			cost[j] = math.Inf(1)
+			if best[si] != nil {
+				cost[j] = best[si].StepsTarget
+				has = true
+			}
+		}
+		if !has {
+			continue
+		}
+		pd.Workloads = append(pd.Workloads, w)
+		pd.Best = append(pd.Best, row)
+		pd.Cost = append(pd.Cost, cost)
+	}
+	pd.Ratios = ratiosOf(pd.Cost)
+	pd.Area = profileArea(pd.Cost, profileRMax)
+	if pd.Area == nil {
+		pd.Area = make([]float64, len(pd.Series))
+	}
+	return pd
+}
+
+// stableFraction is the share of ended seeds that must train for a setting
+// to count as stable: two thirds (the rule).
+const stableFraction = 2.0 / 3
+
+// stable reports whether at least two thirds of the ended seeds of s trained.
+func stable(s *setting) bool {
+	return s != nil && s.Ended > 0 && float64(s.Trained) >= stableFraction*float64(s.Ended)-1e-9
+}
+
+// stabilityFigure: per method, learning rate × threshold shaded by the
+// fraction of seeds that trained; the title gives the largest stable lr.
+func (rep *report) stabilityFigure(w int) *figure {
+	wl := rep.Workloads[w]
+	ss := rep.settingsOf(w)
+	lrs := lrsOf(ss)
+	rows, cells := rep.rowsOf(ss, lrs)
+	f := &figure{Name: "fig-stability-" + fileSafe(wl.Name), Title: "Stability range: " + wl.Name}
+	colNames := make([]string, len(lrs))
+	for j, lr := range lrs {
+		colNames[j] = fmtNum(lr)
+	}
+	var panels []*plot.Plot
+	maxRows := 1
+	for si, se := range rep.Series {
+		var mine []rowKey
+		for _, k := range rows {
+			if k.series == si {
+				mine = append(mine, k)
+			}
+		}
+		if len(mine) == 0 {
+			continue
+		}
+		maxRows = max(maxRows, len(mine))
+		nr := len(mine)
+		z := make([][]float64, nr)
+		labels := make([][]string, nr)
+		names := make([]string, nr)
+		largest := math.NaN()
+		for i, k := range mine {
+			r := nr - 1 - i
+			names[r] = k.th
+			if k.extra != "" {
+				names[r] += " " + k.extra
+			}
+			z[r] = make([]float64, len(lrs))
+			labels[r] = make([]string, len(lrs))
+			for j, s := range cells[k] {
+				z[r][j] = math.NaN()
+				if s == nil {
+					continue
+				}
+				f.Runs += s.N
+				if s.Ended == 0 {
+					labels[r][j] = "pending"
+					continue
+				}
+				z[r][j] = 1 - float64(s.Trained)/float64(s.Ended)
+				labels[r][j] = fmt.Sprintf("%d/%d", s.Trained, s.Ended)
+				if stable(s) && !(largest >= s.LR) {
+					largest = s.LR
+				}
+			}
+		}
+		title := se.Name + ": no stable lr"
+		if !math.IsNaN(largest) {
+			title = se.Name + ": stable up to lr " + fmtNum(largest)
+		}
+		ylabel := "threshold"
+		if se.Method == "none" {
+			ylabel = ""
+			names = []string{"–"}
+		}
+		p, info := heatPanel(title, "learning rate", ylabel, z, labels, names, colNames)
+		panels = append(panels, p)
+		f.Info = append(f.Info, info)
+	}
+	cols := 4
+	f.Panels = panelGrid(panels, cols)
+	nc := min(cols, len(panels))
+	f.Width = vg.Points(float64(40 + nc*(90+60*len(lrs))))
+	f.Height = vg.Points(float64(len(f.Panels) * (70 + 22*maxRows)))
+	f.Caption = "For each method, seeds that trained (finished above chance + 10% of the way to perfect accuracy) out of seeds that ended, per threshold (rows) and learning rate (columns); darker is worse. A setting is stable when at least two thirds of its seeds train; each panel's title gives the largest stable learning rate."
+	return f
+}
+
+// fileSafe maps a name to characters safe in a file name.
+func fileSafe(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-', r == '_':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}

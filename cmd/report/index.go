@@ -1,0 +1,270 @@
+// Writing the report: figures rendered in parallel, tables, index.md and a
+// self-contained index.html.
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"html"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"cliplab/internal/db"
+)
+
+// statusLine says how many runs stand where: "189 runs: 150 done (140
+// trained, 10 at chance), 20 diverged, 3 failed, 16 not ended (3 pending, 13
+// running)".
+func (rep *report) statusLine() string {
+	n := len(rep.Runs)
+	o := rep.Outcomes
+	s := fmt.Sprintf("%d runs: %d done (%d trained, %d at chance), %d diverged, %d failed",
+		n, o[trained]+o[atChance], o[trained], o[atChance], o[diverged], o[failed])
+	if o[missing] > 0 {
+		var parts []string
+		for _, st := range []string{db.Running, db.Interrupted, db.Pending} {
+			if k := rep.ByStatus[st]; k > 0 {
+				parts = append(parts, fmt.Sprintf("%d %s", k, st))
+			}
+		}
+		s += fmt.Sprintf(", %d not ended (%s)", o[missing], strings.Join(parts, ", "))
+	}
+	return s
+}
+
+// generated reports whether a file name is one report writes, so that a
+// new report can remove the files of an older one (a figure of an
+// architecture no longer in the grid) and the folder holds only the new.
+func generated(name string) bool {
+	if name == "index.md" || name == "index.html" {
+		return true
+	}
+	if !strings.HasPrefix(name, "fig-") && !strings.HasPrefix(name, "table-") {
+		return false
+	}
+	switch filepath.Ext(name) {
+	case ".png", ".svg", ".pdf", ".md", ".csv", ".tex":
+		return true
+	}
+	return false
+}
+
+// write writes the report into dir and returns how many files it wrote.
+func (rep *report) write(ctx context.Context, dir string) (int, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, fmt.Errorf("output folder: %w", err)
+	}
+	files, err := rep.render(ctx)
+	if err != nil {
+		return 0, err
+	}
+	old, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, fmt.Errorf("output folder: %w", err)
+	}
+	for _, e := range old {
+		if _, ok := files[e.Name()]; !ok && generated(e.Name()) && e.Type().IsRegular() {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+				return 0, fmt.Errorf("remove old report file: %w", err)
+			}
+		}
+	}
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if err := os.WriteFile(filepath.Join(dir, n), files[n], 0o644); err != nil {
+			return 0, fmt.Errorf("write report: %w", err)
+		}
+	}
+	return len(files), nil
+}
+
+// render builds every file of the report in memory: name → contents.
+func (rep *report) render(ctx context.Context) (map[string][]byte, error) {
+	figs := rep.figures()
+	tabs := rep.tables()
+	files := map[string][]byte{}
+	var mu sync.Mutex
+	var firstErr error
+	work := make(chan *figure)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f := range work {
+				for _, format := range formats {
+					b, err := f.render(format)
+					mu.Lock()
+					if err != nil && firstErr == nil {
+						firstErr = err
+					}
+					files[f.Name+"."+format] = b
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, f := range figs {
+		if ctx.Err() != nil {
+			break
+		}
+		work <- f
+	}
+	close(work)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	for _, t := range tabs {
+		files[t.Name+".md"] = t.markdown()
+		files[t.Name+".csv"] = t.csv()
+		files[t.Name+".tex"] = t.latex()
+	}
+	md, page := rep.index(figs, tabs, files)
+	files["index.md"] = md
+	files["index.html"] = page
+	return files, nil
+}
+
+// index writes index.md and index.html: what is there and what is
+// missing, how to read it, every figure with its caption and the runs
+// behind it, every table.
+func (rep *report) index(figs []*figure, tabs []*table, files map[string][]byte) (md, page []byte) {
+	var m, h bytes.Buffer
+	esc := html.EscapeString
+	title := "Report: " + rep.Experiment
+	fmt.Fprintf(&m, "# %s\n\n", title)
+	fmt.Fprintf(&h, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>%s</title>\n", esc(title))
+	h.WriteString("<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.4}" +
+		"img{max-width:100%;border:1px solid #ddd}table{border-collapse:collapse;font-size:0.85em;margin:1em 0}" +
+		"td,th{border-bottom:1px solid #ddd;padding:2px 8px}td.r,th.r{text-align:right}figure{margin:2em 0}" +
+		"figcaption{font-size:0.9em;color:#333}</style>\n</head>\n<body>\n")
+	fmt.Fprintf(&h, "<h1>%s</h1>\n", esc(title))
+
+	para := func(s string) {
+		fmt.Fprintf(&m, "%s\n\n", s)
+		fmt.Fprintf(&h, "<p>%s</p>\n", esc(s))
+	}
+	list := func(items []string) {
+		if len(items) == 0 {
+			return
+		}
+		h.WriteString("<ul>\n")
+		for _, it := range items {
+			fmt.Fprintf(&m, "- %s\n", it)
+			fmt.Fprintf(&h, "<li>%s</li>\n", esc(it))
+		}
+		m.WriteString("\n")
+		h.WriteString("</ul>\n")
+	}
+	heading := func(level int, s string) {
+		fmt.Fprintf(&m, "%s %s\n\n", strings.Repeat("#", level), s)
+		fmt.Fprintf(&h, "<h%d>%s</h%d>\n", level, esc(s), level)
+	}
+
+	heading(2, "What is there")
+	para(rep.statusLine() + ".")
+	var notes []string
+	o := rep.Outcomes
+	if o[missing] > 0 {
+		notes = append(notes, fmt.Sprintf("%d of %d runs have not ended yet: this report shows what is there; run it again when the grid is done.", o[missing], len(rep.Runs)))
+	}
+	if o[diverged] > 0 {
+		notes = append(notes, fmt.Sprintf("%d runs diverged (non-finite or exploding loss); they count as chance accuracy.", o[diverged]))
+	}
+	if o[atChance] > 0 {
+		notes = append(notes, fmt.Sprintf("%d runs finished without a NaN but at chance accuracy (collapsed): they count as failures in the stability range.", o[atChance]))
+	}
+	if o[failed] > 0 {
+		notes = append(notes, fmt.Sprintf("%d runs failed with an error and are left out of every statistic; `runner run -retry-failed` may retry them.", o[failed]))
+	}
+	for _, u := range rep.Unknown {
+		notes = append(notes, fmt.Sprintf("Dataset %q has no known chance level: 0 is used.", u))
+	}
+	list(notes)
+	var fails []string
+	for _, r := range rep.Runs {
+		if r.Outcome == failed && len(fails) < 10 {
+			msg := r.Error
+			if len(msg) > 200 {
+				msg = msg[:200] + "…"
+			}
+			fails = append(fails, fmt.Sprintf("run %d (%s %s c=%s lr=%s seed %d): %s", r.ID, r.Arch, r.Method, fmtNum(r.Threshold), fmtNum(r.LR), r.Seed, msg))
+		}
+	}
+	if len(fails) > 0 {
+		heading(3, "Failed runs")
+		list(fails)
+		if o[failed] > len(fails) {
+			para(fmt.Sprintf("… and %d more.", o[failed]-len(fails)))
+		}
+	}
+
+	heading(2, "How to read it")
+	list([]string{
+		"A setting is a configuration without its seed: architecture × method (with its options) × threshold × learning rate × any other field of the grid. Statistics are over its seeds.",
+		"Chance level: mnist 0.1, temporal-order 0.25, addition 0.64 (predicting 0.5 always solves 64% of sequences). A done run trains when its final test accuracy is above chance + 10% of the way to 1; otherwise it collapsed to chance.",
+		"Accuracy statistics are over the seeds that ended (done or diverged); a diverged seed counts as chance accuracy. Failed and unfinished runs are left out and counted above.",
+		fmt.Sprintf("Steps to target: the first test evaluation at or above %.3g (as AlgoPerf counts it); a setting's value is the median over its seeds, ∞ when most never reach it.", rep.Target),
+		"Best setting of a method: the highest mean final accuracy on the fixed training sample, the stand-in for validation accuracy (the datasets have no separate validation split), so that the test accuracy reported is not the one it was chosen on.",
+		"Stable: at least two thirds of the seeds that ended train.",
+		fmt.Sprintf("Δ vs none: the difference in mean accuracy from method none at the same architecture, learning rate and other fields, with a 95%% percentile bootstrap interval (%d resamples, paired by seed, seeded so that it is the same every time).", bootstrapResamples),
+	})
+
+	heading(2, "Figures")
+	for _, f := range figs {
+		heading(3, f.Title)
+		png := f.Name + ".png"
+		fmt.Fprintf(&m, "![%s](%s)\n\n%s *%d runs.* [SVG](%s.svg) · [PDF](%s.pdf)\n\n", f.Title, png, f.Caption, f.Runs, f.Name, f.Name)
+		fmt.Fprintf(&h, "<figure>\n<img alt=\"%s\" src=\"data:image/png;base64,%s\">\n<figcaption>%s <em>%d runs.</em> <a href=\"%s.svg\">SVG</a> · <a href=\"%s.pdf\">PDF</a></figcaption>\n</figure>\n",
+			esc(f.Title), base64.StdEncoding.EncodeToString(files[png]), esc(f.Caption), f.Runs, esc(f.Name), esc(f.Name))
+	}
+
+	heading(2, "Tables")
+	for _, t := range tabs {
+		heading(3, t.Title)
+		para(fmt.Sprintf("%s %d runs.", t.Caption, t.Runs))
+		m.Write(t.markdown())
+		fmt.Fprintf(&m, "\n[CSV](%s.csv) · [LaTeX](%s.tex)\n\n", t.Name, t.Name)
+		h.WriteString("<table>\n<tr>")
+		for i, c := range t.Header {
+			fmt.Fprintf(&h, "<th%s>%s</th>", cls(t.Right[i]), esc(c))
+		}
+		h.WriteString("</tr>\n")
+		for i, row := range t.Rows {
+			h.WriteString("<tr>")
+			for j, c := range row {
+				c = esc(c)
+				if t.Bold[i][j] && c != "" {
+					c = "<b>" + c + "</b>"
+				}
+				fmt.Fprintf(&h, "<td%s>%s</td>", cls(t.Right[j]), c)
+			}
+			h.WriteString("</tr>\n")
+		}
+		fmt.Fprintf(&h, "</table>\n<p><a href=\"%s.csv\">CSV</a> · <a href=\"%s.tex\">LaTeX</a></p>\n", esc(t.Name), esc(t.Name))
+	}
+	h.WriteString("</body>\n</html>\n")
+	return m.Bytes(), h.Bytes()
+}
+
+func cls(right bool) string {
+	if right {
+		return ` class="r"`
+	}
+	return ""
+}

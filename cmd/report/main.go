@@ -1,0 +1,139 @@
+// Command report turns a cliplab database into the figures and tables of a
+// clipping paper: accuracy against cost, stability curves, divergence maps,
+// threshold sensitivity, time to target and stability range, as PNG, SVG,
+// PDF, Markdown, CSV and LaTeX, with an index.md and a self-contained
+// index.html. The same database always gives byte-identical files.
+//
+// Usage:
+//
+//	report [-db runs.db] [-experiment NAME] [-out DIR] [-target 0.9]
+//
+// With no -experiment, a database holding one experiment reports it; one
+// holding several reports each of them, into DIR/NAME/ (default
+// reports/NAME/).
+//
+// References:
+//   - Dolan & Moré (2002), Benchmarking optimization software with
+//     performance profiles, Math. Program. 91:201–213 (ρ(τ)).
+//   - Dahl et al. (2023), Benchmarking Neural Network Training Algorithms
+//     (AlgoPerf), §4: time to target, best setting by validation, profile
+//     area score with r_max = 4.
+//   - Schneider, Balles & Hennig (2019), DeepOBS: a deep learning optimizer
+//     benchmark suite (final performance, speed, tuning sensitivity).
+//   - Efron & Tibshirani (1993), An Introduction to the Bootstrap
+//     (percentile intervals).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+
+	"cliplab/internal/db"
+)
+
+// usageError marks errors caused by the command line or the input files:
+// they exit with status 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+var errFlagHelp = errors.New("help requested")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// exitCode prints err as "report: <message>" and returns 0, 1 (runtime) or
+// 2 (usage or input).
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil || errors.Is(err, errFlagHelp) {
+		return 0
+	}
+	fmt.Fprintf(stderr, "report: %v\n", err)
+	var u usageError
+	if errors.As(err, &u) {
+		return 2
+	}
+	return 1
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dbPath := fs.String("db", "runs.db", "the cliplab database to read")
+	experiment := fs.String("experiment", "", "experiment to report (default: the only one, or each of them)")
+	out := fs.String("out", "", "output folder (default reports/<experiment>; with several experiments, <out>/<experiment>)")
+	target := fs.Float64("target", 0.9, "target test accuracy for steps to target, in (0, 1]")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: report [-db F] [-experiment NAME] [-out DIR] [-target 0.9]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errFlagHelp
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected arguments %q", fs.Args())
+	}
+	if !(*target > 0 && *target <= 1) {
+		return usagef("-target %v: must be in (0, 1]", *target)
+	}
+	d, err := db.Open(*dbPath, db.Options{ReadOnly: true})
+	if err != nil {
+		if errors.Is(err, db.ErrMissing) || errors.Is(err, db.ErrNotSQLite) || errors.Is(err, db.ErrForeign) || errors.Is(err, db.ErrNewerSchema) {
+			return usageError{err}
+		}
+		return err
+	}
+	defer d.Close()
+	exps, err := d.Experiments(ctx)
+	if err != nil {
+		return err
+	}
+	if len(exps) == 0 {
+		return usagef("database %s holds no experiments; run one with: runner run -db %s experiments/NAME.yaml", *dbPath, *dbPath)
+	}
+	todo := exps
+	if *experiment != "" {
+		if !slices.Contains(exps, *experiment) {
+			return usagef("no experiment %q in %s; it holds: %s", *experiment, *dbPath, strings.Join(exps, ", "))
+		}
+		todo = []string{*experiment}
+	}
+	for _, e := range todo {
+		dir := filepath.Join("reports", fileSafe(e))
+		switch {
+		case *out != "" && len(todo) == 1:
+			dir = *out
+		case *out != "":
+			dir = filepath.Join(*out, fileSafe(e))
+		}
+		rep, err := load(ctx, d, e, *target)
+		if err != nil {
+			return err
+		}
+		files, err := rep.write(ctx, dir)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "report: %s: %d files in %s; %s\n", e, files, dir, rep.statusLine())
+	}
+	return nil
+}
