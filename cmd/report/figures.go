@@ -727,11 +727,11 @@ func (rep *report) profileFigure() *figure {
 // profileData is the performance profile's input and result.
 type profileData struct {
 	Workloads []int
-	Series    []int         // series present in the profile
-	Best      [][]*setting  // [workload][series column]
-	Cost      [][]float64   // median steps to target; +Inf never
-	Ratios    [][]float64   // [workload][series column]
-	Area      []float64     // per series column
+	Series    []int        // series present in the profile
+	Best      [][]*setting // [workload][series column]
+	Cost      [][]float64  // median steps to target; +Inf never
+	Ratios    [][]float64  // [workload][series column]
+	Area      []float64    // per series column
 }
 
 func (rep *report) profileData() profileData {

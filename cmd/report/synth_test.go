@@ -31,11 +31,11 @@ type fakeRun struct {
 	// finished); Pending leaves it unclaimed (pending runs must come last).
 	Status  string
 	Pending bool
-	Error  string
-	Steps  []db.Step
-	Evals  []db.Eval
-	Wall   float64
-	FLOPs  float64
+	Error   string
+	Steps   []db.Step
+	Evals   []db.Eval
+	Wall    float64
+	FLOPs   float64
 }
 
 // config returns the run's canonical config JSON, shaped like grid.Config.
