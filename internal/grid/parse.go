@@ -162,7 +162,9 @@ func (p *parser) syntaxErr(err error) {
 		p.add(&Error{Path: p.path, Line: line, Msg: "invalid YAML: " + m[2]})
 		return
 	}
-	p.add(&Error{Path: p.path, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")})
+	// yaml.v3 leaves the line out when both of its marks are on the first
+	// line (0-based line 0): that is line 1.
+	p.add(&Error{Path: p.path, Line: 1, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")})
 }
 
 func (p *parser) experiment(e *Experiment, root *yaml.Node) {
