@@ -1,19 +1,25 @@
 package nn
 
+// #include "kernels.h"
+import "C"
+
 // conv2d is a 2-D convolution, stride 1, no padding, NCHW, with an optional
 // activation fused in — torch.nn.Conv2d(C, O, k) followed by the activation.
 // x (B, C, H, W), W (O, C, k, k), y (B, O, H−k+1, W−k+1).
 //
 // It runs as im2col + GEMM one example at a time: an example's columns
 // (C·k·k, Ho·Wo) stay in cache between the copy and the multiply, which
-// measured faster than one GEMM over the whole batch. The columns are kept
-// for the backward pass.
+// measured faster than one GEMM over the whole batch (3.0 against 3.2 µs per
+// example for the cnn's first layer, 1.9 against 3.7 for its second). The
+// backward pass copies them again rather than keeping a batch's worth (7 MB
+// for the cnn at batch 64), which would not stay in cache.
 type conv2d struct {
 	c, h, w, o, k int
 	ho, wo        int
 	act           activation
 	wt, b         *Param
-	cols, y       []float32
+	x             []float32 // input of the last forward, not owned
+	cols, y       []float32 // one example's columns; the output
 	dz, dcols, dx []float32
 }
 
@@ -31,13 +37,13 @@ func (l *conv2d) outSize() int { return l.o * l.ho * l.wo }
 func (l *conv2d) forward(x []float32, b int) []float32 {
 	ckk, hw := l.c*l.k*l.k, l.ho*l.wo
 	in, out := l.inSize(), l.outSize()
-	l.cols = grow(l.cols, b*ckk*hw)
+	l.x = x[:b*in]
+	l.cols = grow(l.cols, ckk*hw)
 	l.y = grow(l.y, b*out)
 	for i := 0; i < b; i++ {
-		cols := l.cols[i*ckk*hw : (i+1)*ckk*hw]
-		l.im2col(cols, x[i*in:(i+1)*in])
+		l.im2col(l.cols, x[i*in:(i+1)*in])
 		y := l.y[i*out : (i+1)*out]
-		sgemm(false, false, l.o, hw, ckk, 1, l.wt.W, ckk, cols, hw, 0, y, hw)
+		sgemm(false, false, l.o, hw, ckk, 1, l.wt.W, ckk, l.cols, hw, 0, y, hw)
 		chanBiasAct(y, l.b.W, hw, l.act)
 	}
 	return l.y
@@ -54,22 +60,16 @@ func (l *conv2d) backward(dy []float32, b int, needDx bool) []float32 {
 		actBackward(l.dz, dz, l.y, l.act)
 		dz = l.dz
 	}
-	db := l.b.G
-	clear(db)
+	clear(l.b.G)
 	for i := 0; i < b; i++ {
 		dzi := dz[i*out : (i+1)*out]
 		beta := float32(1)
 		if i == 0 {
 			beta = 0
 		}
-		sgemm(false, true, l.o, ckk, hw, 1, dzi, hw, l.cols[i*ckk*hw:(i+1)*ckk*hw], hw, beta, l.wt.G, ckk)
-		for o := range db {
-			s := float32(0)
-			for _, v := range dzi[o*hw : (o+1)*hw] {
-				s += v
-			}
-			db[o] += s
-		}
+		l.im2col(l.cols, l.x[i*in:(i+1)*in])
+		sgemm(false, true, l.o, ckk, hw, 1, dzi, hw, l.cols, hw, beta, l.wt.G, ckk)
+		rowSumAdd(l.b.G, dzi, hw)
 	}
 	if !needDx {
 		return nil
@@ -86,48 +86,15 @@ func (l *conv2d) backward(dy []float32, b int, needDx bool) []float32 {
 // im2col writes the (C·k·k, Ho·Wo) matrix whose row (c, ki, kj) holds
 // x[c, oy+ki, ox+kj] for every output pixel (oy, ox).
 func (l *conv2d) im2col(cols, x []float32) {
-	h, w, k, ho, wo := l.h, l.w, l.k, l.ho, l.wo
-	r := 0
-	for c := 0; c < l.c; c++ {
-		plane := x[c*h*w : (c+1)*h*w]
-		for ki := 0; ki < k; ki++ {
-			for kj := 0; kj < k; kj++ {
-				dst := cols[r*ho*wo : (r+1)*ho*wo]
-				for oy := 0; oy < ho; oy++ {
-					src := plane[(oy+ki)*w+kj : (oy+ki)*w+kj+wo]
-					d := dst[oy*wo : (oy+1)*wo]
-					for j, v := range src {
-						d[j] = v
-					}
-				}
-				r++
-			}
-		}
-	}
+	_, _ = cols[l.c*l.k*l.k*l.ho*l.wo-1], x[l.inSize()-1]
+	C.nn_im2col(fptr(cols), fptr(x), C.long(l.c), C.long(l.h), C.long(l.w), C.long(l.k))
 }
 
 // col2im sets dx to the sum, over every column entry, of its gradient at
 // the input pixel it was copied from: the adjoint of im2col.
 func (l *conv2d) col2im(dx, dcols []float32) {
-	h, w, k, ho, wo := l.h, l.w, l.k, l.ho, l.wo
-	clear(dx)
-	r := 0
-	for c := 0; c < l.c; c++ {
-		plane := dx[c*h*w : (c+1)*h*w]
-		for ki := 0; ki < k; ki++ {
-			for kj := 0; kj < k; kj++ {
-				src := dcols[r*ho*wo : (r+1)*ho*wo]
-				for oy := 0; oy < ho; oy++ {
-					d := plane[(oy+ki)*w+kj : (oy+ki)*w+kj+wo]
-					s := src[oy*wo : (oy+1)*wo]
-					for j, v := range s {
-						d[j] += v
-					}
-				}
-				r++
-			}
-		}
-	}
+	_, _ = dcols[l.c*l.k*l.k*l.ho*l.wo-1], dx[l.inSize()-1]
+	C.nn_col2im(fptr(dx), fptr(dcols), C.long(l.c), C.long(l.h), C.long(l.w), C.long(l.k))
 }
 
 func (l *conv2d) flops(b int, needDx bool) int64 {
@@ -143,29 +110,4 @@ func (l *conv2d) flops(b int, needDx bool) int64 {
 		f += 2 * n
 	}
 	return f
-}
-
-// chanBiasAct sets y[o, p] = act(y[o, p] + bias[o]) for planes of hw values.
-func chanBiasAct(y, bias []float32, hw int, act activation) {
-	for o, bo := range bias {
-		row := y[o*hw : (o+1)*hw : (o+1)*hw]
-		switch act {
-		case actReLU:
-			for j, v := range row {
-				v += bo
-				if v < 0 {
-					v = 0
-				}
-				row[j] = v
-			}
-		case actTanh:
-			for j, v := range row {
-				row[j] = tanh32(v + bo)
-			}
-		default:
-			for j := range row {
-				row[j] += bo
-			}
-		}
-	}
 }

@@ -1,5 +1,8 @@
 package nn
 
+// #include "kernels.h"
+import "C"
+
 import (
 	"fmt"
 	"math"
@@ -60,40 +63,24 @@ type SGD struct {
 // Step applies one update.
 func (o *SGD) Step(lr float64) {
 	o.steps++
-	nlr, wd := float32(-lr), float32(o.WeightDecay)
-	mu, damp := float32(o.Momentum), float32(1-o.Dampening)
+	nlr, wd := C.float(-lr), C.float(o.WeightDecay)
 	for k, p := range o.Params {
 		w, g := p.W, p.G[:len(p.W)]
 		if o.Momentum == 0 {
-			if wd == 0 {
-				for i, gi := range g {
-					w[i] += nlr * gi
-				}
-			} else {
-				for i, gi := range g {
-					w[i] += nlr * (gi + wd*w[i])
-				}
-			}
+			C.nn_sgd(fptr(w), fptr(g), C.long(len(w)), nlr, wd)
 			continue
 		}
 		buf := o.buf[k][:len(w)]
-		for i, gi := range g {
-			if wd != 0 {
-				gi += wd * w[i]
-			}
-			b := gi
-			if o.steps > 1 {
-				b = mu*buf[i] + damp*gi
-			}
-			buf[i] = b
-			if o.Nesterov {
-				gi += mu * b
-			} else {
-				gi = b
-			}
-			w[i] += nlr * gi
-		}
+		C.nn_sgd_momentum(fptr(w), fptr(g), fptr(buf), C.long(len(w)), nlr, wd,
+			C.float(o.Momentum), C.float(1-o.Dampening), cbool(o.Nesterov), cbool(o.steps == 1))
 	}
+}
+
+func cbool(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // Adam is torch.optim.Adam, or torch.optim.AdamW when Decoupled (PyTorch
@@ -118,26 +105,16 @@ func (o *Adam) Step(lr float64) {
 	t := float64(o.steps)
 	bc1 := 1 - math.Pow(o.Beta1, t)
 	bc2 := 1 - math.Pow(o.Beta2, t)
-	nstep := float32(-lr / bc1)
-	bc2s := float32(math.Sqrt(bc2))
-	b1, b2 := float32(o.Beta1), float32(o.Beta2)
-	c1, c2 := float32(1-o.Beta1), float32(1-o.Beta2)
-	eps, wd := float32(o.Eps), float32(o.WeightDecay)
-	decay := float32(1 - lr*o.WeightDecay)
+	nstep := C.float(-lr / bc1)
+	bc2s := C.float(math.Sqrt(bc2))
+	b1, b2 := C.float(o.Beta1), C.float(o.Beta2)
+	c1, c2 := C.float(1-o.Beta1), C.float(1-o.Beta2)
+	eps, wd := C.float(o.Eps), C.float(o.WeightDecay)
+	decay := C.float(1 - lr*o.WeightDecay)
 	for k, p := range o.Params {
 		w, g := p.W, p.G[:len(p.W)]
 		m, v := o.m[k][:len(w)], o.v[k][:len(w)]
-		for i, gi := range g {
-			if o.Decoupled {
-				w[i] *= decay
-			} else if wd != 0 {
-				gi += wd * w[i]
-			}
-			mi := b1*m[i] + c1*gi
-			vi := b2*v[i] + c2*gi*gi
-			m[i], v[i] = mi, vi
-			denom := float32(math.Sqrt(float64(vi)))/bc2s + eps
-			w[i] += nstep * (mi / denom)
-		}
+		C.nn_adam(fptr(w), fptr(g), fptr(m), fptr(v), C.long(len(w)), nstep, bc2s, b1, b2, c1, c2,
+			eps, wd, decay, cbool(o.Decoupled))
 	}
 }

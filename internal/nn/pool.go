@@ -1,12 +1,20 @@
 package nn
 
+// #include "kernels.h"
+import "C"
+
+import (
+	"math"
+	"unsafe"
+)
+
 // maxPool is p×p max-pooling with stride p, floor mode, NCHW —
 // torch.nn.MaxPool2d(p). Ties go to the first maximum in row-major window
 // order and a NaN is the maximum, as PyTorch's CPU kernel picks them.
 type maxPool struct {
 	c, h, w, p int
 	ho, wo     int
-	idx        []int32 // for each output, the index of its maximum within the example
+	idx        []int32 // for each output, the index of its maximum in the batch's input
 	y, dx      []float32
 }
 
@@ -19,33 +27,14 @@ func (l *maxPool) outSize() int { return l.c * l.ho * l.wo }
 
 func (l *maxPool) forward(x []float32, b int) []float32 {
 	in, out := l.inSize(), l.outSize()
+	if b*in > math.MaxInt32 {
+		panic("nn: max-pool input over 2³¹ values")
+	}
+	_ = x[b*in-1]
 	l.y = grow(l.y, b*out)
 	l.idx = growInt32(l.idx, b*out)
-	p, w := l.p, l.w
-	for i := 0; i < b; i++ {
-		xi := x[i*in : (i+1)*in]
-		yi, ii := l.y[i*out:(i+1)*out], l.idx[i*out:(i+1)*out]
-		j := 0
-		for c := 0; c < l.c; c++ {
-			base := c * l.h * w
-			for oy := 0; oy < l.ho; oy++ {
-				for ox := 0; ox < l.wo; ox++ {
-					start := base + oy*p*w + ox*p
-					best, bi := xi[start], start
-					for dy := 0; dy < p; dy++ {
-						row := start + dy*w
-						for dx := 0; dx < p; dx++ {
-							if v := xi[row+dx]; v > best || v != v { // NaN wins, as in PyTorch
-								best, bi = v, row+dx
-							}
-						}
-					}
-					yi[j], ii[j] = best, int32(bi)
-					j++
-				}
-			}
-		}
-	}
+	C.nn_maxpool(fptr(l.y), (*C.int)(unsafe.Pointer(unsafe.SliceData(l.idx))), fptr(x),
+		C.long(b*l.c), C.long(l.h), C.long(l.w), C.long(l.p))
 	return l.y
 }
 
@@ -55,14 +44,10 @@ func (l *maxPool) backward(dy []float32, b int, needDx bool) []float32 {
 		return nil
 	}
 	in, out := l.inSize(), l.outSize()
+	_ = dy[b*out-1]
 	l.dx = grow(l.dx, b*in)
-	clear(l.dx)
-	for i := 0; i < b; i++ {
-		dxi := l.dx[i*in : (i+1)*in]
-		for j, g := range dy[i*out : (i+1)*out] {
-			dxi[l.idx[i*out+j]] = g // windows do not overlap
-		}
-	}
+	C.nn_maxpool_backward(fptr(l.dx), (*C.int)(unsafe.Pointer(unsafe.SliceData(l.idx))), fptr(dy),
+		C.long(b*out), C.long(b*in))
 	return l.dx
 }
 

@@ -4,6 +4,9 @@
 
 package nn
 
+// #include "kernels.h"
+import "C"
+
 import (
 	"math"
 	"math/rand/v2"
@@ -78,9 +81,7 @@ func (l *rnnTanh) forward(x []float32, T, b int) []float32 {
 		if t > 0 {
 			sgemm(false, true, b, H, H, 1, l.hs[(t-1)*bh:t*bh], H, l.whh.W, H, 1, ht, H)
 		}
-		for i, v := range ht {
-			ht[i] = tanh32(v)
-		}
+		tanhInPlace(ht)
 	}
 	return l.hs[(T-1)*bh : T*bh]
 }
@@ -93,10 +94,8 @@ func (l *rnnTanh) backward(dhT []float32) {
 	dh := l.dh
 	copy(dh, dhT[:bh])
 	for t := T - 1; t >= 0; t-- {
-		ht, da := l.hs[t*bh:(t+1)*bh], l.da[t*bh:(t+1)*bh]
-		for i, g := range dh {
-			da[i] = g * (1 - ht[i]*ht[i])
-		}
+		da := l.da[t*bh : (t+1)*bh]
+		actBackward(da, dh, l.hs[t*bh:(t+1)*bh], actTanh)
 		if t > 0 {
 			sgemm(false, false, b, H, H, 1, da, H, l.whh.W, H, 0, dh, H)
 		}
@@ -162,24 +161,12 @@ func (l *lstm) forward(x []float32, T, b int) []float32 {
 		if t > 0 {
 			sgemm(false, true, b, G, H, 1, l.hs[(t-1)*bh:t*bh], H, l.whh.W, H, 1, gt, G)
 		}
-		for r := 0; r < b; r++ {
-			g := gt[r*G : (r+1)*G]
-			ig, fg, gg, og := g[:H], g[H:2*H], g[2*H:3*H], g[3*H:G]
-			off := t*bh + r*H
-			c, tc, h := l.cs[off:off+H], l.tc[off:off+H], l.hs[off:off+H]
-			for j := 0; j < H; j++ {
-				i, f, gv, o := sigmoid32(ig[j]), sigmoid32(fg[j]), tanh32(gg[j]), sigmoid32(og[j])
-				ig[j], fg[j], gg[j], og[j] = i, f, gv, o
-				cv := i * gv
-				if t > 0 {
-					cv += f * l.cs[off-bh+j]
-				}
-				c[j] = cv
-				tcv := tanh32(cv)
-				tc[j] = tcv
-				h[j] = o * tcv
-			}
+		var cprev *C.float
+		if t > 0 {
+			cprev = fptr(l.cs[(t-1)*bh : t*bh])
 		}
+		C.nn_lstm_cell(fptr(gt), cprev, fptr(l.cs[t*bh:(t+1)*bh]), fptr(l.tc[t*bh:(t+1)*bh]),
+			fptr(l.hs[t*bh:(t+1)*bh]), C.long(b), C.long(H))
 	}
 	return l.hs[(T-1)*bh : T*bh]
 }
@@ -193,26 +180,12 @@ func (l *lstm) backward(dhT []float32) {
 	copy(dh, dhT[:bh])
 	clear(dc)
 	for t := T - 1; t >= 0; t-- {
-		for r := 0; r < b; r++ {
-			g := l.gates[t*bg+r*G : t*bg+(r+1)*G]
-			da := l.da[t*bg+r*G : t*bg+(r+1)*G]
-			off := t*bh + r*H
-			tc := l.tc[off : off+H]
-			dhr, dcr := dh[r*H:(r+1)*H], dc[r*H:(r+1)*H]
-			for j := 0; j < H; j++ {
-				i, f, gv, o := g[j], g[H+j], g[2*H+j], g[3*H+j]
-				dcj := dcr[j] + dhr[j]*o*(1-tc[j]*tc[j])
-				var cPrev float32
-				if t > 0 {
-					cPrev = l.cs[off-bh+j]
-				}
-				da[j] = dcj * gv * i * (1 - i)
-				da[H+j] = dcj * cPrev * f * (1 - f)
-				da[2*H+j] = dcj * i * (1 - gv*gv)
-				da[3*H+j] = dhr[j] * tc[j] * o * (1 - o)
-				dcr[j] = dcj * f
-			}
+		var cprev *C.float
+		if t > 0 {
+			cprev = fptr(l.cs[(t-1)*bh : t*bh])
 		}
+		C.nn_lstm_cell_backward(fptr(l.da[t*bg:(t+1)*bg]), fptr(l.gates[t*bg:(t+1)*bg]), cprev,
+			fptr(l.tc[t*bh:(t+1)*bh]), fptr(dh), fptr(dc), C.long(b), C.long(H))
 		if t > 0 {
 			sgemm(false, false, b, H, G, 1, l.da[t*bg:(t+1)*bg], G, l.whh.W, H, 0, dh, H)
 		}

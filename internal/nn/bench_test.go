@@ -1,0 +1,42 @@
+package nn
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// BenchmarkStep is one training step at batch 64 on MNIST-shaped random
+// data: forward, softmax cross-entropy, backward, plain SGD. Run it with
+// OPENBLAS_CORETYPE unset (or right for the CPU); `runner bench` compares
+// the same steps with PyTorch.
+func BenchmarkStep(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		spec ArchSpec
+	}{{"mlp2", mlp2}, {"cnn", cnn}, {"rnn", rnn}, {"lstm", lstmRNN}} {
+		b.Run(tc.name, func(b *testing.B) {
+			const batch = 64
+			rng := rand.New(rand.NewPCG(1, 2))
+			m, err := Build(tc.spec, mnist, rng)
+			if err != nil {
+				b.Fatal(err)
+			}
+			opt, _ := NewOptimizer(OptimSpec{Name: "sgd"}, m.Params())
+			x := randu(rng, batch*784, 1)
+			labels := make([]int, batch)
+			for i := range labels {
+				labels[i] = rng.IntN(10)
+			}
+			d := make([]float32, batch*10)
+			b.ReportAllocs()
+			for b.Loop() {
+				out := m.Forward(x, batch, 0)
+				SoftmaxCrossEntropy(d, out, labels, batch, 10)
+				m.Backward(d)
+				opt.Step(0.01)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "steps/s")
+			b.ReportMetric(float64(m.FLOPs(batch, 0))*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}

@@ -1,0 +1,307 @@
+// Element-wise and data-movement kernels of package nn; see kernels.go.
+//
+// Every function is compiled for AVX-512, AVX2 and baseline x86-64 and the
+// loader picks one for the CPU (GCC target_clones). Contraction into fused
+// multiply-adds and errno-setting math are off, so every clone computes
+// exactly the same IEEE operations in the same order as the scalar code
+// reads: the result does not depend on which clone runs.
+
+#pragma GCC optimize("O3", "fp-contract=off", "no-math-errno")
+
+#include <math.h>
+#include <string.h>
+#include "kernels.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CLONES
+#endif
+
+// tanh_rat is tanh to within a few ulp in float32: Eigen's 13/6-degree
+// rational approximation (Eigen, Core/MathFunctionsImpl.h,
+// generic_fast_tanh_float), clamped at ±7.90531110763549805 where float32
+// tanh is ±1 and the rational would pass it; tanh(x) = x below 0.0004.
+// NaN stays NaN.
+static inline float tanh_rat(float x0) {
+	const float clamp = 7.90531110763549805f;
+	float x = x0 > clamp ? clamp : x0;
+	x = x < -clamp ? -clamp : x;
+	float x2 = x * x;
+	float p = -2.76076847742355e-16f;
+	p = p * x2 + 2.00018790482477e-13f;
+	p = p * x2 + -8.60467152213735e-11f;
+	p = p * x2 + 5.12229709037114e-08f;
+	p = p * x2 + 1.48572235717979e-05f;
+	p = p * x2 + 6.37261928875436e-04f;
+	p = p * x2 + 4.89352455891786e-03f;
+	p = p * x;
+	float q = 1.19825839466702e-06f;
+	q = q * x2 + 1.18534705686654e-04f;
+	q = q * x2 + 2.26843463243900e-03f;
+	q = q * x2 + 4.89352518554385e-03f;
+	float r = p / q;
+	return fabsf(x0) < 0.0004f ? x0 : r;
+}
+
+// sigmoid_rat is σ(x) = ½ + ½·tanh(x/2).
+static inline float sigmoid_rat(float x) { return 0.5f + 0.5f * tanh_rat(0.5f * x); }
+
+// act applies an activation; relu keeps NaN (x ≤ 0 is false for NaN), as
+// torch.relu does.
+static inline float act1(float v, int act) {
+	if (act == NN_ACT_RELU) return v <= 0.0f ? 0.0f : v;
+	if (act == NN_ACT_TANH) return tanh_rat(v);
+	return v;
+}
+
+CLONES void nn_tanh(float *x, long n) {
+	for (long i = 0; i < n; i++) x[i] = tanh_rat(x[i]);
+}
+
+CLONES void nn_bias_act_cols(float *y, const float *bias, long rows, long n, int act) {
+	for (long r = 0; r < rows; r++) {
+		float *row = y + r * n;
+		if (act == NN_ACT_RELU) {
+			for (long j = 0; j < n; j++) { float v = row[j] + bias[j]; row[j] = v <= 0.0f ? 0.0f : v; }
+		} else if (act == NN_ACT_TANH) {
+			for (long j = 0; j < n; j++) row[j] = tanh_rat(row[j] + bias[j]);
+		} else {
+			for (long j = 0; j < n; j++) row[j] += bias[j];
+		}
+	}
+}
+
+CLONES void nn_bias_act_rows(float *y, const float *bias, long rows, long n, int act) {
+	for (long r = 0; r < rows; r++) {
+		float *row = y + r * n;
+		const float b = bias[r];
+		if (act == NN_ACT_RELU) {
+			for (long j = 0; j < n; j++) { float v = row[j] + b; row[j] = v <= 0.0f ? 0.0f : v; }
+		} else if (act == NN_ACT_TANH) {
+			for (long j = 0; j < n; j++) row[j] = tanh_rat(row[j] + b);
+		} else {
+			for (long j = 0; j < n; j++) row[j] += b;
+		}
+	}
+}
+
+// nn_act_backward: relu' as torch's threshold_backward (0 where y ≤ 0),
+// tanh' = 1 − y².
+CLONES void nn_act_backward(float *dz, const float *dy, const float *y, long n, int act) {
+	if (act == NN_ACT_RELU) {
+		for (long i = 0; i < n; i++) dz[i] = y[i] <= 0.0f ? 0.0f : dy[i];
+	} else if (act == NN_ACT_TANH) {
+		for (long i = 0; i < n; i++) dz[i] = dy[i] * (1.0f - y[i] * y[i]);
+	} else {
+		memmove(dz, dy, (size_t)n * sizeof(float));
+	}
+}
+
+// nn_col_sum: db[j] = Σ_r dz[r, j], rows added in order.
+CLONES void nn_col_sum(float *db, const float *dz, long rows, long n) {
+	for (long j = 0; j < n; j++) db[j] = 0.0f;
+	for (long r = 0; r < rows; r++) {
+		const float *row = dz + r * n;
+		for (long j = 0; j < n; j++) db[j] += row[j];
+	}
+}
+
+// nn_row_sum_add: db[r] += Σ_j dz[r, j], summed in 16 interleaved partial
+// sums combined in a fixed order (so that it vectorises and every clone
+// gives the same result).
+CLONES void nn_row_sum_add(float *db, const float *dz, long rows, long n) {
+	for (long r = 0; r < rows; r++) {
+		const float *row = dz + r * n;
+		float acc[16] = {0};
+		long j = 0;
+		for (; j + 16 <= n; j += 16)
+			for (int k = 0; k < 16; k++) acc[k] += row[j + k];
+		for (int k = 0; j < n; j++, k++) acc[k] += row[j];
+		float s = 0.0f;
+		for (int k = 0; k < 16; k++) s += acc[k];
+		db[r] += s;
+	}
+}
+
+// nn_im2col: for one example x (C, H, W), cols (C·k·k, Ho·Wo) with row
+// (c, ki, kj) holding x[c, oy+ki, ox+kj]; stride 1, no padding.
+CLONES void nn_im2col(float *cols, const float *x, long c, long h, long w, long k) {
+	const long ho = h - k + 1, wo = w - k + 1;
+	for (long ci = 0; ci < c; ci++)
+		for (long ki = 0; ki < k; ki++)
+			for (long kj = 0; kj < k; kj++) {
+				float *dst = cols + ((ci * k + ki) * k + kj) * ho * wo;
+				const float *src = x + (ci * h + ki) * w + kj;
+				for (long oy = 0; oy < ho; oy++)
+					for (long ox = 0; ox < wo; ox++) dst[oy * wo + ox] = src[oy * w + ox];
+			}
+}
+
+// nn_col2im: the adjoint of nn_im2col; dx is overwritten.
+CLONES void nn_col2im(float *dx, const float *dcols, long c, long h, long w, long k) {
+	const long ho = h - k + 1, wo = w - k + 1;
+	memset(dx, 0, (size_t)(c * h * w) * sizeof(float));
+	for (long ci = 0; ci < c; ci++)
+		for (long ki = 0; ki < k; ki++)
+			for (long kj = 0; kj < k; kj++) {
+				const float *src = dcols + ((ci * k + ki) * k + kj) * ho * wo;
+				float *dst = dx + (ci * h + ki) * w + kj;
+				for (long oy = 0; oy < ho; oy++)
+					for (long ox = 0; ox < wo; ox++) dst[oy * w + ox] += src[oy * wo + ox];
+			}
+}
+
+// nn_maxpool: p×p windows with stride p over planes of h×w (floor mode);
+// y[o] is the window's first maximum in row-major order, a NaN counting as
+// the maximum (PyTorch's CPU kernel: `(val > maxval) || isnan(val)`), and
+// idx[o] its index in x counted from x.
+CLONES void nn_maxpool(float *y, int *idx, const float *x, long planes, long h, long w, long p) {
+	const long ho = h / p, wo = w / p;
+	for (long pl = 0; pl < planes; pl++) {
+		const float *xp = x + pl * h * w;
+		float *yp = y + pl * ho * wo;
+		int *ip = idx + pl * ho * wo;
+		const int base = (int)(pl * h * w);
+		for (long oy = 0; oy < ho; oy++) {
+			if (p == 2) {
+				const float *r0 = xp + 2 * oy * w, *r1 = r0 + w;
+				const int i0 = base + (int)(2 * oy * w);
+				for (long ox = 0; ox < wo; ox++) {
+					// Branch-free: the maxima are data, and branches on them
+					// mispredict half the time.
+					float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
+					// v replaces m when v > m or v is NaN, unless m is NaN.
+					int tb = !(b <= a) & (a == a);
+					float m = tb ? b : a;
+					int bi = tb ? 1 : 0;
+					int tc = !(c <= m) & (m == m);
+					m = tc ? c : m;
+					bi = tc ? (int)w : bi;
+					int td = !(d <= m) & (m == m);
+					m = td ? d : m;
+					bi = td ? (int)w + 1 : bi;
+					yp[oy * wo + ox] = m;
+					ip[oy * wo + ox] = i0 + 2 * (int)ox + bi;
+				}
+				continue;
+			}
+			for (long ox = 0; ox < wo; ox++) {
+				long start = oy * p * w + ox * p, bi = start;
+				float m = xp[start];
+				for (long dy = 0; dy < p; dy++)
+					for (long dx = 0; dx < p; dx++) {
+						long at = start + dy * w + dx;
+						float v = xp[at];
+						if (v > m || v != v) { m = v; bi = at; }
+					}
+				yp[oy * wo + ox] = m;
+				ip[oy * wo + ox] = base + (int)bi;
+			}
+		}
+	}
+}
+
+// nn_maxpool_backward: dx (nin values) is zero but at each window's
+// maximum, which gets its output's gradient (windows do not overlap).
+CLONES void nn_maxpool_backward(float *dx, const int *idx, const float *dy, long nout, long nin) {
+	memset(dx, 0, (size_t)nin * sizeof(float));
+	for (long o = 0; o < nout; o++) dx[idx[o]] = dy[o];
+}
+
+// nn_lstm_cell: one step of torch.nn.LSTM for rows examples. gates holds
+// the pre-activations (rows, 4H) in PyTorch's order i, f, g, o and is
+// overwritten by the activations; c = f⊙cprev + i⊙g (cprev NULL: zero),
+// tc = tanh(c), h = o⊙tc.
+CLONES void nn_lstm_cell(float *gates, const float *cprev, float *c, float *tc, float *h, long rows, long hid) {
+	for (long r = 0; r < rows; r++) {
+		float *restrict ig = gates + r * 4 * hid, *restrict fg = ig + hid;
+		float *restrict gg = fg + hid, *restrict og = gg + hid;
+		float *restrict cr = c + r * hid, *restrict tr = tc + r * hid, *restrict hr = h + r * hid;
+		for (long j = 0; j < hid; j++) {
+			ig[j] = sigmoid_rat(ig[j]);
+			fg[j] = sigmoid_rat(fg[j]);
+			gg[j] = tanh_rat(gg[j]);
+			og[j] = sigmoid_rat(og[j]);
+		}
+		if (cprev) {
+			const float *restrict cp = cprev + r * hid;
+			for (long j = 0; j < hid; j++) cr[j] = fg[j] * cp[j] + ig[j] * gg[j];
+		} else {
+			for (long j = 0; j < hid; j++) cr[j] = ig[j] * gg[j];
+		}
+		for (long j = 0; j < hid; j++) {
+			float t = tanh_rat(cr[j]);
+			tr[j] = t;
+			hr[j] = og[j] * t;
+		}
+	}
+}
+
+// nn_lstm_cell_backward: given dh = dL/dh_t and dc = dL/dc_t from the
+// step after (overwritten by dL/dc_{t−1}), writes da = dL/d(pre-activation
+// gates) (rows, 4H).
+CLONES void nn_lstm_cell_backward(float *da, const float *gates, const float *cprev, const float *tc,
+	const float *dh, float *dc, long rows, long hid) {
+	for (long r = 0; r < rows; r++) {
+		const float *restrict ig = gates + r * 4 * hid, *restrict fg = ig + hid;
+		const float *restrict gg = fg + hid, *restrict og = gg + hid;
+		float *restrict di = da + r * 4 * hid, *restrict df = di + hid;
+		float *restrict dg = df + hid, *restrict dO = dg + hid;
+		const float *restrict tr = tc + r * hid, *restrict dhr = dh + r * hid;
+		float *restrict dcr = dc + r * hid;
+		for (long j = 0; j < hid; j++) {
+			float i = ig[j], g = gg[j], o = og[j], t = tr[j];
+			float d = dcr[j] + dhr[j] * o * (1.0f - t * t);
+			di[j] = d * g * i * (1.0f - i);
+			dg[j] = d * i * (1.0f - g * g);
+			dO[j] = dhr[j] * t * o * (1.0f - o);
+			dcr[j] = d; // dL/dc_t for the forget gate below
+		}
+		if (cprev) {
+			const float *restrict cp = cprev + r * hid;
+			for (long j = 0; j < hid; j++) df[j] = dcr[j] * cp[j] * fg[j] * (1.0f - fg[j]);
+		} else {
+			for (long j = 0; j < hid; j++) df[j] = 0.0f;
+		}
+		for (long j = 0; j < hid; j++) dcr[j] = dcr[j] * fg[j];
+	}
+}
+
+// nn_sgd: w ← w + nlr·(g + wd·w), nlr = −lr.
+CLONES void nn_sgd(float *w, const float *g, long n, float nlr, float wd) {
+	if (wd == 0.0f) {
+		for (long i = 0; i < n; i++) w[i] = w[i] + nlr * g[i];
+	} else {
+		for (long i = 0; i < n; i++) w[i] = w[i] + nlr * (g[i] + wd * w[i]);
+	}
+}
+
+// nn_sgd_momentum: torch.optim.SGD with momentum; see SGD in optim.go.
+CLONES void nn_sgd_momentum(float *w, const float *g, float *buf, long n, float nlr, float wd,
+	float mu, float damp, int nesterov, int first) {
+	for (long i = 0; i < n; i++) {
+		float d = g[i];
+		if (wd != 0.0f) d = d + wd * w[i];
+		float b = first ? d : mu * buf[i] + damp * d;
+		buf[i] = b;
+		d = nesterov ? d + mu * b : b;
+		w[i] = w[i] + nlr * d;
+	}
+}
+
+// nn_adam: torch.optim.Adam / AdamW; see Adam in optim.go.
+CLONES void nn_adam(float *w, const float *g, float *m, float *v, long n, float nstep, float bc2s,
+	float b1, float b2, float c1, float c2, float eps, float wd, float decay, int decoupled) {
+	for (long i = 0; i < n; i++) {
+		float gi = g[i], wi = w[i];
+		if (decoupled) wi = wi * decay;
+		else if (wd != 0.0f) gi = gi + wd * wi;
+		float mi = b1 * m[i] + c1 * gi;
+		float vi = b2 * v[i] + c2 * (gi * gi);
+		m[i] = mi;
+		v[i] = vi;
+		float denom = sqrtf(vi) / bc2s + eps;
+		w[i] = wi + nstep * (mi / denom);
+	}
+}
