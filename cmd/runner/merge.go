@@ -62,6 +62,12 @@ func cmdMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer d.Close()
 	for _, p := range shards {
+		// A shard that is not a cliplab database is an input error.
+		sd, err := db.Open(p, db.Options{ReadOnly: true})
+		if err != nil {
+			return usageError{fmt.Errorf("shard %s: %w", p, err)}
+		}
+		sd.Close()
 		st, err := d.Merge(ctx, p)
 		if err != nil {
 			if errors.Is(err, db.ErrGridChanged) {

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -272,7 +273,7 @@ func sbatchSubmit(ctx context.Context, sbatch, script string) (string, error) {
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
 		msg := strings.TrimSpace(errb.String())
-		if errors.Is(err, exec.ErrNotFound) {
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
 			return "", usagef("submit: %s not found: is this a Slurm login node? (the script is written; submit it where sbatch is)", sbatch)
 		}
 		return "", fmt.Errorf("submit: %s: %w: %s", sbatch, err, msg)
