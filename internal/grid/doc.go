@@ -15,13 +15,13 @@
 //	  eval_every: 0
 //	  log_every: 1
 //	  divergence_loss: 1.0e4
-//	  lr: 0.1                     # or an axis under grid:
 //	archs:                        # required: name → spec
 //	  mlp2: {type: mlp, hidden: [256, 256], activation: relu}
 //	  cnn:  {type: cnn, channels: [8, 16], kernel: 5, pool: 2}
 //	  rnn:  {type: rnn, cell: tanh, hidden: 128}
 //	grid:                         # required: the product of every axis
 //	  arch: [mlp2, cnn, rnn]
+//	  lr: [0.1, 1.0, 3.0]         # or one value as train.lr
 //	  seed: [1, 2, 3]
 //	  clip:
 //	    - method: none

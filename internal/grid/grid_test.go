@@ -127,9 +127,9 @@ func TestExperimentFiles(t *testing.T) {
 }
 
 // TestCanonicalGolden pins the canonical JSON of one configuration: the
-// first of the issue's example. Written by hand from the Config struct's
-// field order and the defaults in doc.go; a change here changes every key
-// in every database.
+// first of the issue's example, as Canonical printed it, checked by hand
+// against the Config struct's field order and the defaults in doc.go. A
+// change here changes every key in every database.
 func TestCanonicalGolden(t *testing.T) {
 	_, cfgs, err := Load("testdata/issue4.yaml")
 	if err != nil {
@@ -619,5 +619,31 @@ func TestTablesCoverSpecs(t *testing.T) {
 		if _, ok := archFields[f]; !ok && f != "type" {
 			t.Errorf("nn.ArchSpec field %q has no entry in archFields", f)
 		}
+	}
+}
+
+// TestDocExample checks that the example file in doc.go is accepted.
+func TestDocExample(t *testing.T) {
+	doc, err := os.ReadFile("doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(doc), "# The experiment file\n//\n")
+	if !ok {
+		t.Fatal("doc.go has no example")
+	}
+	var b strings.Builder
+	for _, line := range strings.Split(after, "\n") {
+		text, ok := strings.CutPrefix(line, "//\t")
+		if !ok {
+			break
+		}
+		b.WriteString(text + "\n")
+	}
+	// 3 archs × 3 lrs × 3 seeds × (1 + 2 + 2) clips = 135, minus cnn at lr
+	// 1.0 and 3.0: 2 × 3 × 5 = 30; 105.
+	cfgs := mustLoad(t, b.String())
+	if len(cfgs) != 105 {
+		t.Errorf("%d configurations, want 105", len(cfgs))
 	}
 }
