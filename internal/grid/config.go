@@ -25,7 +25,7 @@ type DataSpec struct {
 	TrainSize int `json:"train_size"` // training examples per epoch
 	TestSize  int `json:"test_size"`  // examples in each test evaluation
 	// TrainEvalSize is the fixed sample of the training set measured at
-	// each evaluation (train accuracy, for the generalisation gap); 0: none.
+	// each evaluation (train accuracy, for the generalisation gap).
 	TrainEvalSize int `json:"train_eval_size"`
 	SeqLen        int `json:"seq_len,omitempty"` // sequence datasets: the nominal length T
 }
@@ -141,7 +141,7 @@ func intRange(ds, field string) (lo, hi int64) {
 	case "test_size":
 		return 1, int64(info.maxTest)
 	case "train_eval_size":
-		return 0, int64(info.maxTrain)
+		return 1, int64(info.maxTrain) // data.Load wants at least 1
 	case "seq_len":
 		return MinSeqLen, MaxSeqLen
 	case "seed":

@@ -46,8 +46,8 @@
 //   - test_size: examples in each test evaluation. mnist: 1 to 10000,
 //     default 10000. Synthetic: default 1000.
 //   - train_eval_size: the fixed sample of the training set measured at
-//     each evaluation (train accuracy, for the generalisation gap), 0 for
-//     none, at most train_size. Default: min(test_size, train_size).
+//     each evaluation (train accuracy, for the generalisation gap), 1 to
+//     train_size. Default: min(test_size, train_size).
 //   - seq_len: the nominal sequence length T of addition and
 //     temporal-order, 10 to 100000 (Pascanu's generators need T ≥ 10; each
 //     batch's length is drawn from [T, 1.1T), so an mlp does not fit).

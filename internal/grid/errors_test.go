@@ -52,6 +52,8 @@ func TestErrors(t *testing.T) {
 			"data.test_size: must be from 1 to 10000, got 10001"},
 		{"train_size as 6e4 is fine, 6.5e4 is not", edit("train_size: 1000", "train_size: "+mark+"6.5e4"),
 			"data.train_size: must be from 1 to 60000, got 65000"},
+		{"train_eval_size zero", edit("test_size: 500", "test_size: 500, train_eval_size: "+mark+"0"),
+			"data.train_eval_size: must be from 1 to 60000, got 0"},
 		{"train_eval_size above train_size", edit("test_size: 500", "test_size: 500, train_eval_size: "+mark+"2000"),
 			"data.train_eval_size: train_eval_size 2000 is more than train_size 1000"},
 		{"duplicate key", edit("  mlp2: {type: mlp, hidden: [16]}\n", "  mlp2: {type: mlp, hidden: [16]}\n  "+mark+"mlp2: {type: mlp}\n"),

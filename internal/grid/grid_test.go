@@ -251,7 +251,7 @@ func TestDifferentConfigsDifferentKeys(t *testing.T) {
 		{"divergence_loss", small("train: {divergence_loss: 100}\ngrid: {arch: a, lr: 0.1, seed: 1, clip: none}\n")},
 		{"train_size", strings.Replace(one, "train_size: 1000", "train_size: 999", 1)},
 		{"test_size", strings.Replace(one, "test_size: 500", "test_size: 499", 1)},
-		{"train_eval_size", strings.Replace(one, "test_size: 500", "test_size: 500, train_eval_size: 0", 1)},
+		{"train_eval_size", strings.Replace(one, "test_size: 500", "test_size: 500, train_eval_size: 1", 1)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
