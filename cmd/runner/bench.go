@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"time"
+
+	"cliplab/internal/nn"
+)
+
+func init() { subcommands["bench"] = cmdBench }
+
+// benchTorchPy trains the same models with PyTorch; internal/nn's tests use
+// it as their reference, so the models compared here are proven equal.
+//
+//go:embed bench_torch.py
+var benchTorchPy []byte
+
+// benchArchs are the architectures `runner bench` knows, on MNIST's shape.
+var benchArchs = map[string]nn.ArchSpec{
+	"mlp2": {Type: "mlp", Hidden: []int{256, 256}},
+	"cnn":  {Type: "cnn", Channels: []int{8, 16}, Kernel: 5, Pool: 2},
+	"rnn":  {Type: "rnn", Hidden: []int{128}},
+	"lstm": {Type: "rnn", Hidden: []int{128}, Cell: "lstm"},
+}
+
+var benchInput = nn.Input{C: 1, H: 28, W: 28, Outputs: 10}
+
+// cmdBench measures training steps per second (forward, cross-entropy,
+// backward, SGD) of cliplab and of PyTorch on one thread, and prints one
+// line per architecture:
+//
+//	bench arch=mlp2 batch=64 threads=1 cliplab_steps_per_sec=… torch_steps_per_sec=… ratio=…
+//
+// Where PyTorch cannot run, it says so on stderr and leaves the last two
+// columns empty.
+func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	batch := fs.Int("batch", 64, "batch `size`")
+	dur := fs.Duration("duration", 2*time.Second, "length of one timed repeat")
+	repeats := fs.Int("repeats", 5, "timed repeats per architecture and framework; the median is printed")
+	archList := fs.String("archs", "mlp2,cnn,rnn", "comma-separated `architectures` (mlp2, cnn, rnn, lstm)")
+	python := fs.String("python", "/usr/bin/python3", "`interpreter` with PyTorch (Debian's python3-torch); empty to skip PyTorch")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return usagef("bench takes no arguments, got %q", fs.Args())
+	}
+	if *batch < 1 || *repeats < 1 || *dur <= 0 {
+		return usagef("bench: -batch and -repeats must be ≥ 1 and -duration > 0")
+	}
+	archs := strings.Split(*archList, ",")
+	for _, a := range archs {
+		if _, ok := benchArchs[a]; !ok {
+			return usagef("bench: unknown architecture %q (allowed: mlp2, cnn, rnn, lstm)", a)
+		}
+	}
+
+	// OpenBLAS's kernels are chosen when the process starts: this may
+	// restart the process with OPENBLAS_CORETYPE set (main should have).
+	if err := nn.EnsureBLAS(); err != nil {
+		fmt.Fprintf(stderr, "runner bench: WARNING: %v: cliplab's numbers are not what this CPU can do\n", err)
+	}
+	fmt.Fprintf(stderr, "runner bench: OpenBLAS core %s (OPENBLAS_CORETYPE=%s), %s\n", nn.BLASCore(), os.Getenv("OPENBLAS_CORETYPE"), strings.TrimSpace(nn.BLASConfig()))
+	if strings.EqualFold(nn.BLASCore(), "Prescott") {
+		fmt.Fprintln(stderr, "runner bench: WARNING: OpenBLAS runs its slow Prescott kernels")
+	}
+
+	torch, err := newTorchBench(ctx, *python)
+	if err != nil {
+		fmt.Fprintf(stderr, "runner bench: PyTorch columns left empty: %v\n", err)
+	}
+	if torch != nil {
+		defer torch.close()
+	}
+	for _, a := range archs {
+		ours, err := benchCliplab(ctx, benchArchs[a], *batch, *dur, *repeats)
+		if err != nil {
+			return fmt.Errorf("bench %s: %w", a, err)
+		}
+		theirs, ratio := "", ""
+		if torch != nil {
+			r, err := torch.run(ctx, benchArchs[a], *batch, *dur, *repeats)
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				fmt.Fprintf(stderr, "runner bench: PyTorch %s: %v\n", a, err)
+			} else {
+				theirs, ratio = fmt.Sprintf("%.1f", r), fmt.Sprintf("%.2f", ours/r)
+			}
+		}
+		fmt.Fprintf(stdout, "bench arch=%s batch=%d threads=1 cliplab_steps_per_sec=%.1f torch_steps_per_sec=%s ratio=%s\n",
+			a, *batch, ours, theirs, ratio)
+	}
+	return nil
+}
+
+// benchCliplab returns the median steps per second over repeats timed
+// repeats of dur each, after a warm-up, on seeded random MNIST-shaped data.
+func benchCliplab(ctx context.Context, spec nn.ArchSpec, b int, dur time.Duration, repeats int) (float64, error) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	m, err := nn.Build(spec, benchInput, rng)
+	if err != nil {
+		return 0, err
+	}
+	opt, err := nn.NewOptimizer(nn.OptimSpec{Name: "sgd"}, m.Params())
+	if err != nil {
+		return 0, err
+	}
+	x := make([]float32, b*784)
+	for i := range x {
+		x[i] = rng.Float32()
+	}
+	labels := make([]int, b)
+	for i := range labels {
+		labels[i] = rng.IntN(10)
+	}
+	d := make([]float32, b*10)
+	step := func() {
+		out := m.Forward(x, b, 0)
+		nn.SoftmaxCrossEntropy(d, out, labels, b, 10)
+		m.Backward(d)
+		opt.Step(0.01)
+	}
+	for range 20 {
+		step()
+	}
+	rates := make([]float64, 0, repeats)
+	for range repeats {
+		n, start := 0, time.Now()
+		for {
+			step()
+			n++
+			if el := time.Since(start); el >= dur {
+				rates = append(rates, float64(n)/el.Seconds())
+				break
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+	}
+	return median(rates), nil
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if n := len(s); n%2 == 1 {
+		return s[n/2]
+	} else {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+}
+
+// torchBench runs bench_torch.py from a temporary file.
+type torchBench struct {
+	python, script string
+}
+
+var errNoTorch = errors.New("PyTorch not found")
+
+// newTorchBench checks that python can import torch and writes the script
+// out; it returns errNoTorch (wrapped) where it cannot.
+func newTorchBench(ctx context.Context, python string) (*torchBench, error) {
+	if python == "" {
+		return nil, fmt.Errorf("%w: -python is empty", errNoTorch)
+	}
+	if out, err := exec.CommandContext(ctx, python, "-c", "import torch").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("%w: %s cannot import torch (Debian: apt-get install python3-torch): %v %s", errNoTorch, python, err, bytes.TrimSpace(out))
+	}
+	f, err := os.CreateTemp("", "cliplab-bench-*.py")
+	if err != nil {
+		return nil, fmt.Errorf("write bench script: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.Write(benchTorchPy); err != nil {
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("write bench script: %w", err)
+	}
+	return &torchBench{python: python, script: f.Name()}, nil
+}
+
+func (t *torchBench) close() { os.Remove(t.script) }
+
+// run returns PyTorch's median steps per second, measured as benchCliplab
+// measures ours, on one thread with the same OPENBLAS_CORETYPE.
+func (t *torchBench) run(ctx context.Context, spec nn.ArchSpec, b int, dur time.Duration, repeats int) (float64, error) {
+	req, err := json.Marshal(map[string]any{"arch": spec, "input": benchInput, "batch": b,
+		"seconds": dur.Seconds(), "repeats": repeats})
+	if err != nil {
+		return 0, err
+	}
+	cmd := exec.CommandContext(ctx, t.python, t.script, "bench")
+	cmd.Stdin = bytes.NewReader(req)
+	cmd.Env = append(os.Environ(), "OMP_NUM_THREADS=1", "MKL_NUM_THREADS=1", "OPENBLAS_NUM_THREADS=1")
+	var errBuf bytes.Buffer
+	cmd.Stderr = &errBuf
+	out, err := cmd.Output()
+	if err != nil {
+		return 0, fmt.Errorf("%v: %s", err, bytes.TrimSpace(errBuf.Bytes()))
+	}
+	var res struct {
+		StepsPerSec float64 `json:"steps_per_sec"`
+		Threads     int     `json:"threads"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		return 0, fmt.Errorf("bench_torch.py output: %w", err)
+	}
+	if res.Threads != 1 {
+		return 0, fmt.Errorf("PyTorch ran on %d threads, not 1", res.Threads)
+	}
+	return res.StepsPerSec, nil
+}
