@@ -38,18 +38,22 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return nil
 	}
 	fmt.Fprintf(stdout, "experiment %s: %d configurations (dataset %s), grid %s\n", exp.Name, len(cfgs), exp.Dataset, grid.GridHash(cfgs)[:12])
+	for _, w := range exp.Warnings {
+		fmt.Fprintf(stderr, "runner: warning: %s\n", w)
+	}
+	axes := grid.VaryingAxes(cfgs)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\tkey\tconfiguration")
 	for i, c := range cfgs {
-		fmt.Fprintf(tw, "%d\t%s\t%s\n", i+1, c.Key()[:12], c.Label())
+		fmt.Fprintf(tw, "%d\t%s\t%s\n", i+1, c.Key()[:12], c.LabelAxes(axes))
 	}
 	return tw.Flush()
 }
 
 // label is a claimed run's short description, from its config JSON.
 func label(configJSON []byte) string {
-	var c grid.Config
-	if err := json.Unmarshal(configJSON, &c); err != nil {
+	c, err := grid.DecodeConfig(configJSON)
+	if err != nil {
 		return "?"
 	}
 	return c.Label()

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -77,6 +75,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usageError{err}
 	}
 	cfgs := f.shard.filter(all)
+	for _, w := range exp.Warnings {
+		fmt.Fprintf(stderr, "runner: warning: %s\n", w)
+	}
 	if err := checkData(cfgs, f.dataDir); err != nil {
 		return usageError{err}
 	}
@@ -264,10 +265,8 @@ func trainOne(ctx context.Context, d *db.DB, c *db.Claim, dataDir string) (out o
 			out = fail(fmt.Sprintf("panic: %v\n%s", p, debug.Stack()))
 		}
 	}()
-	var cfg grid.Config
-	dec := json.NewDecoder(bytes.NewReader(c.ConfigJSON))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cfg); err != nil {
+	cfg, err := grid.DecodeConfig(c.ConfigJSON)
+	if err != nil {
 		return fail(fmt.Sprintf("decode config: %v", err))
 	}
 	ds, err := data.Load(cfg.Dataset, train.DataOptions(cfg, dataDir))
