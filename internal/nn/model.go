@@ -124,9 +124,6 @@ func (t *torchNames) next(n int) string {
 func buildMLP(spec ArchSpec, in Input, rng *rand.Rand) Model {
 	act, _ := parseActivation(spec.Activation)
 	m := &sequential{in: in.C * in.H * in.W}
-	if in.H == 0 {
-		m.in = in.Steps * in.Feature
-	}
 	var names torchNames
 	d := m.in
 	for _, h := range spec.Hidden {

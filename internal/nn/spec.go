@@ -114,8 +114,10 @@ func (a ArchSpec) Validate() error {
 func (a ArchSpec) Fits(in Input) error {
 	switch a.Type {
 	case "mlp":
-		if in.Steps == 0 && in.Feature > 0 {
-			return fmt.Errorf("type: an mlp needs fixed-size inputs; use an rnn for sequence tasks")
+		// Sequence batches vary in length (data: T ≤ L < 1.1T), so an mlp
+		// could not have a fixed input size.
+		if in.H == 0 {
+			return fmt.Errorf("type: an mlp needs fixed-size inputs (images), and sequence lengths vary; use an rnn for sequence tasks")
 		}
 	case "cnn":
 		if in.H == 0 {
