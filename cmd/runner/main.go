@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"cliplab/internal/nn"
 )
 
 // usageError marks errors caused by the command line or the input files:
@@ -34,6 +36,11 @@ commands:
 `
 
 func main() {
+	// First: it may re-execute the process with OpenBLAS told the CPU's
+	// kernels (internal/nn/ensure.go).
+	if err := nn.EnsureBLAS(); err != nil {
+		fmt.Fprintf(os.Stderr, "runner: WARNING: %v; training will be several times slower\n", err)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
