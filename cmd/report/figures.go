@@ -19,8 +19,9 @@ import (
 )
 
 var (
-	grey      = color.RGBA{0x99, 0x99, 0x99, 0xff}
-	lightGrey = color.RGBA{0xdd, 0xdd, 0xdd, 0xff}
+	grey       = color.RGBA{0x99, 0x99, 0x99, 0xff}
+	lightGrey  = color.RGBA{0xdd, 0xdd, 0xdd, 0xff}
+	frontStyle = draw.LineStyle{Color: color.RGBA{0xbb, 0xbb, 0xbb, 0xff}, Width: vg.Points(2)}
 )
 
 // figures returns every figure of the report, in the order index shows them.
@@ -50,6 +51,9 @@ func (rep *report) figures() []*figure {
 // panelGrid lays n panels out in rows of at most cols.
 func panelGrid(ps []*plot.Plot, cols int) [][]*plot.Plot {
 	cols = min(cols, len(ps))
+	if cols == 0 {
+		return nil
+	}
 	var out [][]*plot.Plot
 	for i := 0; i < len(ps); i += cols {
 		out = append(out, ps[i:min(i+cols, len(ps))])
@@ -124,8 +128,16 @@ func (rep *report) costFigure(kind string) *figure {
 			p.Add(ln)
 		}
 		// Pareto frontier: a staircase through the settings no other beats
-		// on both cost and accuracy.
-		if front := pareto(cost, acc); len(front) > 0 {
+		// on both cost and accuracy, among those that learned something
+		// (a diverged setting is cheap because it stopped early).
+		fcost := make([]float64, len(cost))
+		for i := range cost {
+			fcost[i] = cost[i]
+			if !(acc[i] > trainBar(wl.Chance)) {
+				fcost[i] = math.NaN()
+			}
+		}
+		if front := pareto(fcost, acc); len(front) > 0 {
 			var st xy
 			for k, i := range front {
 				if k > 0 {
@@ -136,7 +148,7 @@ func (rep *report) costFigure(kind string) *figure {
 				st.y = append(st.y, acc[i])
 			}
 			ln, _ := plotter.NewLine(st)
-			ln.LineStyle = draw.LineStyle{Color: grey, Width: vg.Points(3)}
+			ln.LineStyle = frontStyle
 			p.Add(ln)
 			info.Series["Pareto frontier"] = len(front)
 		}
@@ -147,6 +159,7 @@ func (rep *report) costFigure(kind string) *figure {
 					e.x = append(e.x, cost[k])
 					e.y = append(e.y, acc[k])
 					e.e = append(e.e, s.AccStd)
+					e.clamp = true
 				}
 			}
 			if len(e.x) == 0 {
@@ -164,13 +177,14 @@ func (rep *report) costFigure(kind string) *figure {
 		}
 		padRange(&p.X, logX)
 		padRange(&p.Y, false)
+		margin(&p.Y, 0.05)
 		panels = append(panels, p)
 		f.Info = append(f.Info, info)
 	}
 	l := newLegend()
 	rep.seriesLegend(l, used, false, nil)
 	front, _ := plotter.NewLine(xy{[]float64{0, 1}, []float64{0, 0}})
-	front.LineStyle = draw.LineStyle{Color: grey, Width: vg.Points(3)}
+	front.LineStyle = frontStyle
 	l.Add("Pareto frontier", front)
 	ch, _ := plotter.NewLine(xy{[]float64{0, 1}, []float64{0, 0}})
 	ch.LineStyle = draw.LineStyle{Color: lightGrey, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(2), vg.Points(2)}}
@@ -236,8 +250,10 @@ func (rep *report) curveFigure(w int, lr float64) *figure {
 		Name:  fmt.Sprintf("fig-curves-%s-lr%s", fileSafe(wl.Name), fileSafe(fmtNum(lr))),
 		Title: fmt.Sprintf("Training curves: %s, lr = %s", wl.Name, fmtNum(lr)),
 	}
-	loss := newPlot(fmt.Sprintf("%s, lr=%s: training loss", wl.Name, fmtNum(lr)), "step", "training loss (log scale)")
-	norm := newPlot(fmt.Sprintf("%s, lr=%s: gradient norm before clipping", wl.Name, fmtNum(lr)), "step", "global L2 gradient norm (log scale)")
+	// No y label: gonum places a log axis's label box by the arithmetic
+	// middle of the range, which shrinks the panel; the title says it.
+	loss := newPlot(fmt.Sprintf("%s, lr=%s: training loss (log scale)", wl.Name, fmtNum(lr)), "step", "")
+	norm := newPlot(fmt.Sprintf("%s, lr=%s: global L2 gradient norm before clipping (log scale)", wl.Name, fmtNum(lr)), "step", "")
 	logAxis(&loss.Y)
 	logAxis(&norm.Y)
 	li := panelInfo{Title: loss.Title.Text, Series: map[string]int{}}
@@ -270,19 +286,30 @@ func (rep *report) curveFigure(w int, lr float64) *figure {
 				p.Add(band)
 			}
 			addLine(p, info.Series, name, st, mean, max(1, mean.Len()/10))
-			// Diverged seeds: a cross where their curve ends.
+			// Diverged seeds: each its own thin line, ending in a cross.
 			var ends xy
 			for _, r := range s.Runs {
 				if r.Outcome != diverged {
 					continue
 				}
-				for i := len(r.Curve) - 1; i >= 0; i-- {
-					if v := get(r.Curve[i]); isFinite(v) && v > 0 {
-						ends.x = append(ends.x, float64(r.Curve[i].Step))
-						ends.y = append(ends.y, v)
-						break
+				var c xy
+				for _, pt := range r.Curve {
+					if v := get(pt); isFinite(v) && v > 0 {
+						c.x = append(c.x, float64(pt.Step))
+						c.y = append(c.y, v)
 					}
 				}
+				if c.Len() == 0 {
+					continue
+				}
+				thin := st.line(vg.Points(0.7))
+				if c.Len() > 1 {
+					ln, _ := plotter.NewLine(c)
+					ln.LineStyle = thin
+					p.Add(ln)
+				}
+				ends.x = append(ends.x, c.x[c.Len()-1])
+				ends.y = append(ends.y, c.y[c.Len()-1])
 			}
 			if ends.Len() > 0 {
 				sc, _ := plotter.NewScatter(ends)
@@ -301,7 +328,9 @@ func (rep *report) curveFigure(w int, lr float64) *figure {
 	if anyDiverged {
 		sc, _ := plotter.NewScatter(xy{[]float64{0}, []float64{0}})
 		sc.GlyphStyle = draw.GlyphStyle{Color: color.Black, Radius: vg.Points(5), Shape: draw.CrossGlyph{}}
-		l.Add("a seed diverged", sc)
+		ln, _ := plotter.NewLine(xy{[]float64{0, 1}, []float64{0, 0}})
+		ln.LineStyle = draw.LineStyle{Color: color.Black, Width: vg.Points(0.7)}
+		l.Add("diverged seed", ln, sc)
 	}
 	padRange(&loss.X, false)
 	padRange(&norm.X, false)
@@ -311,11 +340,12 @@ func (rep *report) curveFigure(w int, lr float64) *figure {
 	f.Info = []panelInfo{li, ni}
 	f.Legend = l
 	f.Width, f.Height = vg.Points(900), vg.Points(320)
-	f.Caption = fmt.Sprintf("Training loss and gradient norm before clipping against step (logged steps averaged into at most %d points a run; mean over seeds, band from the lowest to the highest seed) for each method at its best threshold by train-sample accuracy; × marks where a diverged seed ends.", curveBins)
+	f.Caption = fmt.Sprintf("Training loss and gradient norm before clipping against step (logged steps averaged into at most %d points a run) for each method at its best threshold by train-sample accuracy: mean over the seeds that finished with a band from the lowest to the highest; each diverged seed as a thin line ending in ×.", curveBins)
 	return f
 }
 
-// seedCurve averages a setting's ended seeds bucket by bucket: the mean of
+// seedCurve averages a setting's done seeds (diverged ones are drawn on
+// their own) bucket by bucket: the mean of
 // get over the seeds that have a finite positive value there, the lowest and
 // the highest; x is the largest step of the bucket among the seeds.
 func seedCurve(s *setting, get func(db.CurvePoint) float64) (mean xy, lo, hi []float64) {
@@ -325,7 +355,7 @@ func seedCurve(s *setting, get func(db.CurvePoint) float64) (mean xy, lo, hi []f
 	}
 	var buckets []acc
 	for _, r := range s.Runs {
-		if !r.ended() {
+		if r.Outcome < atChance {
 			continue
 		}
 		for _, c := range r.Curve {
@@ -617,7 +647,7 @@ func (rep *report) thresholdFigure(w int) *figure {
 			used[k.series] = true
 			var a, g xyErr
 			for _, s := range pts[k] {
-				a.x, a.y, a.e = append(a.x, s.Threshold), append(a.y, s.AccMean), append(a.e, s.AccStd)
+				a.x, a.y, a.e, a.clamp = append(a.x, s.Threshold), append(a.y, s.AccMean), append(a.e, s.AccStd), true
 				if isFinite(s.GapMean) {
 					g.x, g.y, g.e = append(g.x, s.Threshold), append(g.y, s.GapMean), append(g.e, s.GapStd)
 				}
@@ -657,6 +687,8 @@ func (rep *report) thresholdFigure(w int) *figure {
 		padRange(&gap.X, true)
 		padRange(&acc.Y, false)
 		padRange(&gap.Y, false)
+		margin(&acc.Y, 0.08)
+		margin(&gap.Y, 0.08)
 		rows = append(rows, []*plot.Plot{acc, gap})
 		f.Info = append(f.Info, ai, gi)
 	}
@@ -860,11 +892,11 @@ func (rep *report) stabilityFigure(w int) *figure {
 		panels = append(panels, p)
 		f.Info = append(f.Info, info)
 	}
-	cols := 4
+	cols := 3
 	f.Panels = panelGrid(panels, cols)
 	nc := min(cols, len(panels))
-	f.Width = vg.Points(float64(40 + nc*(90+60*len(lrs))))
-	f.Height = vg.Points(float64(len(f.Panels) * (70 + 22*maxRows)))
+	f.Width = vg.Points(float64(40 + nc*(110+60*len(lrs))))
+	f.Height = vg.Points(float64(len(f.Panels) * (90 + 28*maxRows)))
 	f.Caption = "For each method, seeds that trained (finished above chance + 10% of the way to perfect accuracy) out of seeds that ended, per threshold (rows) and learning rate (columns); darker is worse. A setting is stable when at least two thirds of its seeds train; each panel's title gives the largest stable learning rate."
 	return f
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"strconv"
 	"time"
 
 	"codeberg.org/go-pdf/fpdf"
@@ -124,6 +125,7 @@ func newPlot(title, xlabel, ylabel string) *plot.Plot {
 	p.X.Label.Text = xlabel
 	p.Y.Label.Text = ylabel
 	for _, a := range []*plot.Axis{&p.X, &p.Y} {
+		a.Tick.Marker = ticks{}
 		a.Label.TextStyle.Font.Size = vg.Points(10)
 		a.Tick.Label.Font.Size = vg.Points(9)
 	}
@@ -180,10 +182,24 @@ func (f *figure) render(format string) ([]byte, error) {
 		t := draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Points(14), PadY: vg.Points(10),
 			PadTop: vg.Points(4), PadBottom: vg.Points(4), PadLeft: vg.Points(4), PadRight: vg.Points(8)}
 		tiles := plot.Align(grid, t, area)
+		// Align lines up the data areas, which can leave titles at
+		// different heights; so each title is drawn at the top of its row,
+		// over the middle of its data area, and the plot's own title only
+		// keeps its space (drawn transparent).
 		for i := range grid {
+			top := t.At(area, 0, i).Max.Y
 			for j, p := range grid[i] {
-				if p != nil {
-					p.Draw(tiles[i][j])
+				if p == nil {
+					continue
+				}
+				st := p.Title.TextStyle
+				dc := p.DataCanvas(tiles[i][j])
+				p.Title.TextStyle.Color = color.Transparent
+				p.Draw(tiles[i][j])
+				p.Title.TextStyle = st
+				if p.Title.Text != "" {
+					st.XAlign, st.YAlign = draw.XCenter, draw.YTop
+					dc.FillText(st, vg.Point{X: (dc.Min.X + dc.Max.X) / 2, Y: top}, p.Title.Text)
 				}
 			}
 		}
@@ -201,13 +217,21 @@ type xy struct{ x, y []float64 }
 func (p xy) Len() int                    { return len(p.x) }
 func (p xy) XY(i int) (float64, float64) { return p.x[i], p.y[i] }
 
-// xyErr adds symmetric y errors to xy.
+// xyErr adds symmetric y errors to xy; with clamp, the bars stop at 0 and
+// 1 (accuracies).
 type xyErr struct {
 	xy
-	e []float64
+	e     []float64
+	clamp bool
 }
 
-func (p xyErr) YError(i int) (float64, float64) { return p.e[i], p.e[i] }
+func (p xyErr) YError(i int) (float64, float64) {
+	lo, hi := p.e[i], p.e[i]
+	if p.clamp {
+		lo, hi = math.Min(lo, p.y[i]), math.Min(hi, 1-p.y[i])
+	}
+	return lo, hi
+}
 
 // finite keeps the points whose coordinates are finite (and positive on a
 // log axis).
@@ -225,24 +249,68 @@ func finite(x, y []float64, logX, logY bool) xy {
 
 func isFinite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
+// margin widens a linear axis by frac of its range on both sides, so that
+// points and lines do not sit on the frame.
+func margin(a *plot.Axis, frac float64) {
+	d := (a.Max - a.Min) * frac
+	a.Min, a.Max = a.Min-d, a.Max+d
+}
+
+// ticks are gonum's default ticks labelled with enough digits to tell them
+// apart (the default can print 0.02 twice on a narrow range).
+type ticks struct{}
+
+func (ticks) Ticks(min, max float64) []plot.Tick {
+	if !isFinite(min) || !isFinite(max) || min >= max {
+		return nil // gonum's labeller never returns on a NaN range
+	}
+	ts := plot.DefaultTicks{}.Ticks(min, max)
+	for i := range ts {
+		if ts[i].Label != "" {
+			// Round away float noise (0.30000000000000004), then the
+			// shortest form.
+			v, _ := strconv.ParseFloat(strconv.FormatFloat(ts[i].Value, 'g', 10, 64), 64)
+			ts[i].Label = strconv.FormatFloat(v, 'g', -1, 64)
+		}
+	}
+	return ts
+}
+
 // logAxis puts a on a log scale with powers-of-ten ticks.
 func logAxis(a *plot.Axis) {
 	a.Scale = plot.LogScale{}
 	a.Tick.Marker = plot.LogTicks{Prec: -1}
 }
 
-// padRange widens an axis whose data range is a single value, so that gonum
-// does not draw a degenerate axis.
+// padRange widens an axis whose data range is a single value (or float
+// noise around one), so that gonum does not draw a degenerate axis; a log
+// axis is widened to whole decades, which also keeps gonum's log ticks, and
+// so their labels, inside the range (a label beyond it shrinks the panel).
 func padRange(a *plot.Axis, log bool) {
-	if a.Min < a.Max {
+	if !isFinite(a.Min) || !isFinite(a.Max) || a.Min > a.Max {
+		// Nothing drawn on the panel (nothing ended yet).
+		a.Min, a.Max = 0, 1
+		if log {
+			a.Min, a.Max = 1, 10
+		}
 		return
 	}
 	if log {
-		a.Min, a.Max = a.Min/2, a.Max*2
+		if a.Min > 0 && a.Max > 0 && isFinite(a.Min) && isFinite(a.Max) {
+			a.Min = math.Pow(10, math.Floor(math.Log10(a.Min)+1e-9))
+			a.Max = math.Pow(10, math.Ceil(math.Log10(a.Max)-1e-9))
+			if a.Min >= a.Max {
+				a.Min, a.Max = a.Min/10, a.Max*10
+			}
+		}
 		return
 	}
-	d := math.Max(math.Abs(a.Min)*0.05, 0.05)
-	a.Min, a.Max = a.Min-d, a.Max+d
+	if a.Max-a.Min > 1e-9*math.Max(math.Abs(a.Min), math.Abs(a.Max)) {
+		return
+	}
+	mid := (a.Min + a.Max) / 2
+	d := math.Max(math.Abs(mid)*0.05, 0.05)
+	a.Min, a.Max = mid-d, mid+d
 }
 
 // addLine adds a line with markers every few points and records it.
