@@ -152,40 +152,76 @@ CLONES void nn_col2im(float *dx, const float *dcols, long c, long h, long w, lon
 			}
 }
 
+// pool2_pick writes the larger of the column maxima v[0] (left) and v[1]
+// (right), NaN winning, and its index. The choice is a bit mask rather than
+// a conditional so that GCC vectorises the loops around it.
+static inline void pool2_pick(float *y, int *idx, const float *v, const int *vi, const int *vb, int base) {
+	float l = v[0], r = v[1];
+	int t = (r > l) | (r != r) | ((r == l) & vb[0] & (vb[1] ^ 1));
+	int m = -t;
+	union { float f; int i; } ul = {l}, ur = {r}, out;
+	out.i = (ur.i & m) | (ul.i & ~m);
+	*y = out.f;
+	*idx = base + ((vi[1] & m) | (vi[0] & ~m));
+}
+
+// pool2_plane is nn_maxpool for p = 2 on one plane, in two vectorisable
+// passes through scratch of h/2·w floats and 2·(h/2·w) ints: the maximum of
+// each column pair of rows (top first), then of each pair of those. Which
+// of two equal maxima wins is settled as the row-major scan would: the
+// right one only when it is in the top row and the left one in the bottom.
+static inline void pool2_plane(float *restrict y, int *restrict idx, const float *restrict xp, long h, long w,
+	int base, float *restrict V, int *restrict VI, int *restrict VB) {
+	const long ho = h / 2, wo = w / 2;
+	for (long oy = 0; oy < ho; oy++) {
+		const float *r0 = xp + 2 * oy * w, *r1 = r0 + w;
+		float *v = V + oy * w;
+		int *vi = VI + oy * w, *vb = VB + oy * w;
+		const int top = (int)(2 * oy * w);
+		for (long j = 0; j < w; j++) {
+			float a = r0[j], c = r1[j];
+			int t = (c > a) | ((c != c) & (a == a));
+			v[j] = t ? c : a;
+			vi[j] = top + (int)j + (t ? (int)w : 0);
+			vb[j] = t;
+		}
+	}
+	if (w % 2 == 0) { // the pairs of all rows in one run: V[2o], V[2o+1]
+		for (long o = 0; o < ho * wo; o++)
+			pool2_pick(y + o, idx + o, V + 2 * o, VI + 2 * o, VB + 2 * o, base);
+		return;
+	}
+	for (long oy = 0; oy < ho; oy++)
+		for (long ox = 0; ox < wo; ox++) {
+			long at = oy * w + 2 * ox;
+			pool2_pick(y + oy * wo + ox, idx + oy * wo + ox, V + at, VI + at, VB + at, base);
+		}
+}
+
+// POOL2_SCRATCH bounds the plane size the two-pass p = 2 path takes (its
+// scratch lives on the stack).
+#define POOL2_SCRATCH 2048
+
 // nn_maxpool: p×p windows with stride p over planes of h×w (floor mode);
-// y[o] is the window's first maximum in row-major order, a NaN counting as
-// the maximum (PyTorch's CPU kernel: `(val > maxval) || isnan(val)`), and
-// idx[o] its index in x counted from x.
+// y[o] is the window's first maximum in row-major order and idx[o] its
+// index in x counted from x, as PyTorch's CPU kernel picks it. A window
+// holding a NaN gives NaN (PyTorch: `(val > maxval) || isnan(val)`), with
+// idx at one of its NaNs.
 CLONES void nn_maxpool(float *y, int *idx, const float *x, long planes, long h, long w, long p) {
 	const long ho = h / p, wo = w / p;
+	if (p == 2 && ho * w <= POOL2_SCRATCH) {
+		float V[POOL2_SCRATCH];
+		int VI[POOL2_SCRATCH], VB[POOL2_SCRATCH];
+		for (long pl = 0; pl < planes; pl++)
+			pool2_plane(y + pl * ho * wo, idx + pl * ho * wo, x + pl * h * w, h, w, (int)(pl * h * w), V, VI, VB);
+		return;
+	}
 	for (long pl = 0; pl < planes; pl++) {
 		const float *xp = x + pl * h * w;
 		float *yp = y + pl * ho * wo;
 		int *ip = idx + pl * ho * wo;
 		const int base = (int)(pl * h * w);
-		for (long oy = 0; oy < ho; oy++) {
-			if (p == 2) {
-				const float *r0 = xp + 2 * oy * w, *r1 = r0 + w;
-				const int i0 = base + (int)(2 * oy * w);
-				for (long ox = 0; ox < wo; ox++) {
-					// Branch-free: the maxima are data, and branches on them
-					// mispredict half the time.
-					float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
-					// v replaces m when v > m or v is NaN, unless m is NaN.
-					int tb = !(b <= a) & (a == a);
-					float m = tb ? b : a;
-					int bi = tb ? 1 : 0;
-					int tc = !(c <= m) & (m == m);
-					m = tc ? c : m;
-					bi = tc ? (int)w : bi;
-					int td = !(d <= m) & (m == m);
-					m = td ? d : m;
-					bi = td ? (int)w + 1 : bi;
-					yp[oy * wo + ox] = m;
-					ip[oy * wo + ox] = i0 + 2 * (int)ox + bi;
-				}
-				continue;
-			}
+		for (long oy = 0; oy < ho; oy++)
 			for (long ox = 0; ox < wo; ox++) {
 				long start = oy * p * w + ox * p, bi = start;
 				float m = xp[start];
@@ -193,12 +229,11 @@ CLONES void nn_maxpool(float *y, int *idx, const float *x, long planes, long h, 
 					for (long dx = 0; dx < p; dx++) {
 						long at = start + dy * w + dx;
 						float v = xp[at];
-						if (v > m || v != v) { m = v; bi = at; }
+						if (v > m || (v != v && m == m)) { m = v; bi = at; }
 					}
 				yp[oy * wo + ox] = m;
 				ip[oy * wo + ox] = base + (int)bi;
 			}
-		}
 	}
 }
 

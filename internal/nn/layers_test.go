@@ -167,6 +167,42 @@ func TestMaxPoolTies(t *testing.T) {
 	}
 }
 
+// TestMaxPoolTieOrder: with many equal values (as after a ReLU), each
+// window's gradient goes to its first maximum in row-major order, as
+// PyTorch's scan picks it, for even and odd widths and p = 2 and 3.
+func TestMaxPoolTieOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, tc := range []struct{ c, h, w, p int }{{3, 6, 8, 2}, {2, 5, 7, 2}, {2, 7, 6, 3}} {
+		l := newMaxPool(tc.c, tc.h, tc.w, tc.p)
+		const b = 3
+		x := make([]float32, b*l.inSize())
+		for i := range x {
+			x[i] = float32(rng.IntN(3))
+		}
+		l.forward(x, b)
+		j := 0
+		for pl := 0; pl < b*tc.c; pl++ {
+			for oy := 0; oy < l.ho; oy++ {
+				for ox := 0; ox < l.wo; ox++ {
+					best := -1
+					for i := 0; i < tc.p; i++ {
+						for k := 0; k < tc.p; k++ {
+							at := pl*tc.h*tc.w + (oy*tc.p+i)*tc.w + ox*tc.p + k
+							if best < 0 || x[at] > x[best] {
+								best = at
+							}
+						}
+					}
+					if int(l.idx[j]) != best || l.y[j] != x[best] {
+						t.Fatalf("%+v: output %d: max %v at %d, want %v at %d", tc, j, l.y[j], l.idx[j], x[best], best)
+					}
+					j++
+				}
+			}
+		}
+	}
+}
+
 func TestRecurrentGrad(t *testing.T) {
 	for _, tc := range []struct {
 		cell       string
