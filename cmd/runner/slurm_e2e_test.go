@@ -15,7 +15,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/signal"
 	"os/user"
 	"path/filepath"
 	"regexp"
@@ -38,26 +37,6 @@ var slurmBinaries = []string{"munged", "mungekey", "slurmctld", "slurmd", "sbatc
 // It is no speed claim: the whole test takes well under a minute here.
 const slurmHang = 4 * time.Minute
 
-// TestSlurmRunnerHelper is runner inside Slurm's jobs: the wrapper script
-// that TestSlurmE2E hands to runner slurm -runner executes this test binary
-// with CLIPLAB_SLURM_HELPER=1 and runner's arguments after "--".
-func TestSlurmRunnerHelper(t *testing.T) {
-	if os.Getenv("CLIPLAB_SLURM_HELPER") != "1" {
-		return
-	}
-	args := os.Args
-	for i, a := range args {
-		if a == "--" {
-			args = args[i+1:]
-			break
-		}
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, args, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(exitCode(err, os.Stderr))
-}
-
 func TestSlurmE2E(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skipping the Slurm job array test")
@@ -75,22 +54,23 @@ func TestSlurmE2E(t *testing.T) {
 	ctx := t.Context()
 	dir := t.TempDir()
 
-	// runner on the "nodes": this test binary, through a wrapper.
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	wrapper := filepath.Join(dir, "runner")
-	if err := os.WriteFile(wrapper, []byte("#!/bin/sh\nexport CLIPLAB_SLURM_HELPER=1\nexec "+shellQuote(self)+
-		" -test.run='^TestSlurmRunnerHelper$' -- \"$@\"\n"), 0o755); err != nil {
-		t.Fatal(err)
+	// runner on the "node": the binary built from this package (e2e_test.go).
+	runner := runnerBin(t)
+
+	// The long grid run locally, once, for the subtests that need it.
+	var longDB string
+	longLocal := func(t *testing.T) string {
+		if longDB == "" {
+			longDB = runLocal(t, runner, filepath.Join("testdata", "slurm_long.yaml"), filepath.Join(dir, "long-local.db"))
+		}
+		return longDB
 	}
 
 	t.Run("array", func(t *testing.T) {
 		file := filepath.Join("testdata", "slurm_short.yaml")
 		out := filepath.Join(dir, "short")
-		local := runLocal(t, wrapper, file, filepath.Join(dir, "short-local.db"))
-		job := submit(t, c, file, out, wrapper)
+		local := runLocal(t, runner, file, filepath.Join(dir, "short-local.db"))
+		job := submit(t, c, file, out, runner)
 		states := c.wait(t, job, 3)
 		for i, s := range states {
 			if s != "COMPLETED" {
@@ -116,26 +96,8 @@ func TestSlurmE2E(t *testing.T) {
 	t.Run("cancel-resubmit", func(t *testing.T) {
 		file := filepath.Join("testdata", "slurm_long.yaml")
 		out := filepath.Join(dir, "long")
-		_, cfgs, err := grid.Load(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// Cancel the task with the most configurations, after its first run
-		// is done and before its last.
-		sizes := make([]int, 3)
-		for _, cf := range cfgs {
-			sizes[shardOf(cf.Key(), 3)]++
-		}
-		victim := 0
-		for i := range sizes {
-			if sizes[i] > sizes[victim] {
-				victim = i
-			}
-		}
-		if sizes[victim] < 3 {
-			t.Fatalf("shard sizes %v: slurm_long.yaml needs a shard of 3 or more runs to cancel half way", sizes)
-		}
-		job := submit(t, c, file, out, wrapper)
+		victim, sizes := victimShard(t, file)
+		job := submit(t, c, file, out, runner)
 		shardDB := filepath.Join(out, fmt.Sprintf("slurm-long.shard-%d-of-3.db", victim))
 		c.until(t, fmt.Sprintf("a run of shard %d done", victim), func() bool {
 			return countStatus(t, ctx, shardDB, "slurm-long")[db.Done] >= 1
@@ -170,7 +132,7 @@ func TestSlurmE2E(t *testing.T) {
 		}
 
 		// Submit the same array again: every task resumes its shard.
-		job2 := submit(t, c, file, out, wrapper)
+		job2 := submit(t, c, file, out, runner)
 		for i, s := range c.wait(t, job2, 3) {
 			if s != "COMPLETED" {
 				t.Errorf("resubmitted task %d ended %s, want COMPLETED\n%s", i, s, c.logs(out))
@@ -182,9 +144,76 @@ func TestSlurmE2E(t *testing.T) {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("merge after the resubmission printed\n%s\nwant %q for shard %d", stdout, want, victim)
 		}
-		local := runLocal(t, wrapper, file, filepath.Join(dir, "long-local.db"))
-		compareDBs(t, ctx, file, local, merged)
+		compareDBs(t, ctx, file, longLocal(t), merged)
 	})
+
+	t.Run("requeue", func(t *testing.T) {
+		file := filepath.Join("testdata", "slurm_long.yaml")
+		out := filepath.Join(dir, "requeue")
+		victim, sizes := victimShard(t, file)
+		job := submit(t, c, file, out, runner)
+		task := fmt.Sprintf("%s_%d", job, victim)
+		shardDB := filepath.Join(out, fmt.Sprintf("slurm-long.shard-%d-of-3.db", victim))
+		c.until(t, fmt.Sprintf("a run of shard %d done", victim), func() bool {
+			return countStatus(t, ctx, shardDB, "slurm-long")[db.Done] >= 1
+		})
+		c.scontrol(t, "scontrol", "requeue", task)
+		// Slurm holds a requeued job back for a while (reason BeginTime);
+		// let it start at once.
+		c.until(t, "task "+task+" pending again", func() bool {
+			st, _ := exec.Command("squeue", "-h", "-j", task, "-o", "%T").Output()
+			return strings.TrimSpace(string(st)) == "PENDING"
+		})
+		c.scontrol(t, "scontrol", "update", "JobId="+task, "StartTime=now")
+		for i, s := range c.wait(t, job, 3) {
+			if s != "COMPLETED" {
+				t.Errorf("task %d ended %s, want COMPLETED\n%s", i, s, c.logs(out))
+			}
+		}
+		// One log per shard, appended to by each start of its task.
+		logf := filepath.Join(out, fmt.Sprintf("slurm-long.shard-%d-of-3.log", victim))
+		text, err := os.ReadFile(logf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		head := fmt.Sprintf("cliplab: shard %d/3 of slurm-long on ", victim)
+		if n := strings.Count(string(text), head); n != 2 || !strings.Contains(string(text), "restart 1,") {
+			t.Errorf("%s holds %d task starts, want 2, the second a restart:\n%s", logf, n, text)
+		}
+		if n := countStatus(t, ctx, shardDB, "slurm-long"); n[db.Done] != sizes[victim] {
+			t.Errorf("shard %d after the requeued task: %v, want all %d done", victim, n, sizes[victim])
+		}
+		shards := shardFiles(t, out, "slurm-long", 3)
+		checkShards(t, file, shards)
+		merged := filepath.Join(dir, "requeue-merged.db")
+		runOK(t, "merge", "-db", merged, shards[0], shards[1], shards[2])
+		compareDBs(t, ctx, file, longLocal(t), merged)
+	})
+}
+
+// victimShard returns the shard of the grid in file (split in 3) with the
+// most configurations, and the sizes of the three: the task the tests stop
+// half way, after its first run is done and before its last.
+func victimShard(t *testing.T, file string) (int, []int) {
+	t.Helper()
+	_, cfgs, err := grid.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sizes := make([]int, 3)
+	for _, cf := range cfgs {
+		sizes[shardOf(cf.Key(), 3)]++
+	}
+	victim := 0
+	for i := range sizes {
+		if sizes[i] > sizes[victim] {
+			victim = i
+		}
+	}
+	if sizes[victim] < 3 {
+		t.Fatalf("shard sizes %v: %s needs a shard of 3 or more runs to stop half way", sizes, file)
+	}
+	return victim, sizes
 }
 
 // slurmCluster is a one-node Slurm started by startSlurm.
@@ -428,20 +457,12 @@ func runOK(t *testing.T, args ...string) string {
 	return stdout.String()
 }
 
-// runLocal trains the grid of file on this machine, two workers, into path:
-// runner run through the same wrapper and with the same BLAS threads as the
-// Slurm tasks (the script's OPENBLAS_NUM_THREADS, 1 unless set). OpenBLAS
-// reads that variable once, at load, and its GEMMs sum in another order
-// with more threads, so a run in this test's process would differ in the
-// last bits wherever the variable is unset.
+// runLocal trains the grid of file on this machine with the runner binary,
+// two workers, into path: a separate process like the Slurm tasks, with the
+// same environment (OpenBLAS's kernels are chosen per process, at load).
 func runLocal(t *testing.T, runner, file, path string) string {
 	t.Helper()
 	cmd := exec.Command(runner, "run", "-db", path, "-workers", "2", "-progress", "none", file)
-	threads := os.Getenv("OPENBLAS_NUM_THREADS")
-	if threads == "" {
-		threads = "1"
-	}
-	cmd.Env = append(os.Environ(), "OPENBLAS_NUM_THREADS="+threads)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("runner run %s: %v\n%s", file, err, out)
 	}
