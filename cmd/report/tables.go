@@ -34,7 +34,7 @@ type table struct {
 }
 
 // markBest sets Bold for the best value per column within each group
-// (every tie is bold).
+// (every tie is bold, unless all candidates of the group tie).
 func (t *table) markBest() {
 	t.Bold = make([][]bool, len(t.Rows))
 	for i := range t.Rows {
@@ -54,8 +54,22 @@ func (t *table) markBest() {
 				best[g] = v[c]
 			}
 		}
+		// No bold where it tells nothing: an infinite best (nobody reached
+		// the target) or a group whose candidates all tie.
+		ties := map[int]int{}
+		cands := map[int]int{}
 		for i, v := range t.Value {
-			if b, ok := best[t.Group[i]]; ok && v[c] == b {
+			if math.IsNaN(v[c]) {
+				continue
+			}
+			cands[t.Group[i]]++
+			if v[c] == best[t.Group[i]] {
+				ties[t.Group[i]]++
+			}
+		}
+		for i, v := range t.Value {
+			g := t.Group[i]
+			if b, ok := best[g]; ok && v[c] == b && !math.IsInf(b, 0) && (ties[g] < cands[g] || cands[g] == 1) {
 				t.Bold[i][c] = true
 			}
 		}
