@@ -149,7 +149,15 @@ func (rep *report) costFigure(kind string) *figure {
 			}
 			ln, _ := plotter.NewLine(st)
 			ln.LineStyle = frontStyle
-			p.Add(ln)
+			// Rings mark the frontier's settings, visible even when the
+			// frontier is a single point.
+			var ring xy
+			for _, i := range front {
+				ring.x, ring.y = append(ring.x, cost[i]), append(ring.y, acc[i])
+			}
+			sc, _ := plotter.NewScatter(ring)
+			sc.GlyphStyle = draw.GlyphStyle{Color: frontStyle.Color, Radius: vg.Points(6.5), Shape: draw.CircleGlyph{}}
+			p.Add(ln, sc)
 			info.Series["Pareto frontier"] = len(front)
 		}
 		for si := range rep.Series {
@@ -185,7 +193,9 @@ func (rep *report) costFigure(kind string) *figure {
 	rep.seriesLegend(l, used, false, nil)
 	front, _ := plotter.NewLine(xy{[]float64{0, 1}, []float64{0, 0}})
 	front.LineStyle = frontStyle
-	l.Add("Pareto frontier", front)
+	ring, _ := plotter.NewScatter(xy{[]float64{0}, []float64{0}})
+	ring.GlyphStyle = draw.GlyphStyle{Color: frontStyle.Color, Radius: vg.Points(5), Shape: draw.CircleGlyph{}}
+	l.Add("Pareto frontier", front, ring)
 	ch, _ := plotter.NewLine(xy{[]float64{0, 1}, []float64{0, 0}})
 	ch.LineStyle = draw.LineStyle{Color: lightGrey, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(2), vg.Points(2)}}
 	l.Add("chance", ch)
@@ -197,7 +207,7 @@ func (rep *report) costFigure(kind string) *figure {
 	if kind == "wall" {
 		what = "wall-clock seconds"
 	}
-	f.Caption = fmt.Sprintf("Final test accuracy (mean ± std over seeds; a diverged seed counts as chance) against %s, one point per setting (method × threshold × lr), Pareto frontier in grey; one panel per architecture.", what)
+	f.Caption = fmt.Sprintf("Final test accuracy (mean ± std over seeds; a diverged seed counts as chance) against %s, one point per setting (method × threshold × lr); grey discs and staircase: the Pareto frontier among settings above chance; one panel per architecture.", what)
 	return f
 }
 
