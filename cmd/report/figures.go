@@ -448,6 +448,10 @@ func (s shades) Colors() []color.Color {
 	return out
 }
 
+// Text inside figures keeps to ASCII: gonum's PDF backend encodes its fonts
+// with Windows-1252 and writes other characters (ρ, τ, −, →, even the em
+// dash) as garbage. Captions, outside the images, are free.
+
 // heatPanel draws a labelled heat map: z in [0, 1] (NaN cells grey), a text
 // label per cell, row names bottom-up, column names left to right.
 func heatPanel(title, xlabel, ylabel string, z [][]float64, labels [][]string, rowNames, colNames []string) (*plot.Plot, panelInfo) {
@@ -563,7 +567,7 @@ func (rep *report) divergenceFigure(w int) *figure {
 				continue
 			}
 			z[r][j] = float64(s.Diverged) / float64(s.Ended)
-			acc := "—"
+			acc := "-"
 			if s.Done > 0 {
 				var a []float64
 				for _, run := range s.Runs {
@@ -581,7 +585,7 @@ func (rep *report) divergenceFigure(w int) *figure {
 	for j, lr := range lrs {
 		colNames[j] = fmtNum(lr)
 	}
-	p, info := heatPanel(wl.Name+": fraction of seeds diverged (white 0 → dark 1)", "learning rate", "", z, labels, names, colNames)
+	p, info := heatPanel(wl.Name+": fraction of seeds diverged (white 0 to dark 1)", "learning rate", "", z, labels, names, colNames)
 	f.Panels = [][]*plot.Plot{{p}}
 	f.Info = []panelInfo{info}
 	f.Width = vg.Points(float64(200 + 110*len(lrs)))
@@ -605,7 +609,7 @@ func (rep *report) thresholdFigure(w int) *figure {
 	baseStyle := draw.LineStyle{Color: color.Black, Width: vg.Points(1.2), Dashes: []vg.Length{vg.Points(5), vg.Points(3)}}
 	for _, lr := range lrs {
 		acc := newPlot(fmt.Sprintf("lr=%s: final test accuracy", fmtNum(lr)), "clip threshold (log scale)", "test accuracy (fraction)")
-		gap := newPlot(fmt.Sprintf("lr=%s: generalisation gap", fmtNum(lr)), "clip threshold (log scale)", "train-sample − test accuracy")
+		gap := newPlot(fmt.Sprintf("lr=%s: generalisation gap", fmtNum(lr)), "clip threshold (log scale)", "train-sample - test accuracy")
 		logAxis(&acc.X)
 		logAxis(&gap.X)
 		ai := panelInfo{Title: acc.Title.Text, Series: map[string]int{}}
@@ -723,7 +727,7 @@ func (rep *report) thresholdFigure(w int) *figure {
 func (rep *report) profileFigure() *figure {
 	pr := rep.profileData()
 	f := &figure{Name: "fig-profile", Title: "Performance profile (steps to target)"}
-	p := newPlot(fmt.Sprintf("Performance profile: steps to test accuracy %.3g", rep.Target), "τ (ratio to the fastest method on the workload)", "ρ(τ): fraction of workloads")
+	p := newPlot(fmt.Sprintf("Performance profile: steps to test accuracy %.3g", rep.Target), "tau (ratio to the fastest method on the workload)", "rho(tau): fraction of workloads")
 	info := panelInfo{Title: p.Title.Text, Series: map[string]int{}}
 	l := newLegend()
 	for j, si := range pr.Series {
@@ -896,7 +900,7 @@ func (rep *report) stabilityFigure(w int) *figure {
 		ylabel := "threshold"
 		if se.Method == "none" {
 			ylabel = ""
-			names = []string{"–"}
+			names = []string{"-"}
 		}
 		p, info := heatPanel(title, "learning rate", ylabel, z, labels, names, colNames)
 		panels = append(panels, p)

@@ -219,7 +219,7 @@ func (rep *report) index(figs []*figure, tabs []*table, files map[string][]byte)
 		"A setting is a configuration without its seed: architecture × method (with its options) × threshold × learning rate × any other field of the grid. Statistics are over its seeds.",
 		"Chance level: mnist 0.1, temporal-order 0.25, addition 0.64 (predicting 0.5 always solves 64% of sequences). A done run trains when its final test accuracy is above chance + 10% of the way to 1; otherwise it collapsed to chance.",
 		"Accuracy statistics are over the seeds that ended (done or diverged); a diverged seed counts as chance accuracy. Failed and unfinished runs are left out and counted above.",
-		fmt.Sprintf("Steps to target: the first test evaluation at or above %.3g (as AlgoPerf counts it); a setting's value is the median over its seeds, ∞ when most never reach it.", rep.Target),
+		fmt.Sprintf("Steps to target: the first test evaluation at or above %.3g (as AlgoPerf counts it); a setting's value is the median over its seeds, ∞ when at least half never reach it.", rep.Target),
 		"Best setting of a method: the highest mean final accuracy on the fixed training sample, the stand-in for validation accuracy (the datasets have no separate validation split), so that the test accuracy reported is not the one it was chosen on.",
 		"Stable: at least two thirds of the seeds that ended train.",
 		fmt.Sprintf("Δ vs none: the difference in mean accuracy from method none at the same architecture, learning rate and other fields, with a 95%% percentile bootstrap interval (%d resamples, paired by seed, seeded so that it is the same every time).", bootstrapResamples),

@@ -214,7 +214,7 @@ func (rep *report) settingsTable() *table {
 	t := &table{
 		Name:  "table-settings",
 		Title: "Every setting",
-		Caption: fmt.Sprintf("Per architecture, method, threshold and learning rate: seeds done of all; final test accuracy, mean ± std over the seeds that ended (a diverged seed counts as chance); seeds diverged of those that ended; seeds at chance; median steps to test accuracy %.3g (∞: most never reach it); mean fraction clipped; difference in accuracy from no clipping at the same architecture and learning rate with its 95%% bootstrap interval over seeds (paired by seed, %d resamples). Best per column and architecture in bold.",
+		Caption: fmt.Sprintf("Per architecture, method, threshold and learning rate: seeds done of all; final test accuracy, mean ± std over the seeds that ended (a diverged seed counts as chance); seeds diverged of those that ended; seeds at chance; median steps to test accuracy %.3g (∞: at least half never reach it); mean fraction clipped; difference in accuracy from no clipping at the same architecture and learning rate with its 95%% bootstrap interval over seeds (paired by seed, %d resamples). Best per column and architecture in bold.",
 			rep.Target, bootstrapResamples),
 		Header: []string{"arch", "method", "threshold", "lr", "done", "test acc", "diverged", "at chance", fmt.Sprintf("steps to %.3g", rep.Target), "clipped", "Δ vs none [95% CI]"},
 		Right:  []bool{false, false, true, true, true, true, true, true, true, true, true},
