@@ -340,10 +340,10 @@ CLONES void nn_sgd_momentum(float *w, const float *g, float *buf, long n, float 
 	}
 }
 
-// nn_adam: torch.optim.Adam / AdamW; see Adam in optim.go.
-CLONES void nn_adam(float *w, const float *g, float *m, float *v, long n, float nstep, float bc2s,
+// adam_scalar is the update of nn_adam on w[i0:n], one value at a time.
+static void adam_scalar(float *w, const float *g, float *m, float *v, long i0, long n, float nstep, float bc2s,
 	float b1, float b2, float c1, float c2, float eps, float wd, float decay, int decoupled) {
-	for (long i = 0; i < n; i++) {
+	for (long i = i0; i < n; i++) {
 		float gi = g[i], wi = w[i];
 		if (decoupled) wi = wi * decay;
 		else if (wd != 0.0f) gi = gi + wd * wi;
@@ -354,4 +354,58 @@ CLONES void nn_adam(float *w, const float *g, float *m, float *v, long n, float 
 		float denom = sqrtf(vi) / bc2s + eps;
 		w[i] = wi + nstep * (mi / denom);
 	}
+}
+
+// ADAM_VEC is adam_scalar's body on vectors of T, with the same operations
+// in the same order, so that every path gives the same bits. It is spelled
+// with intrinsics because GCC will not vectorise sqrtf without
+// -fno-math-errno, which cgo does not accept and GCC ignores per function.
+#define ADAM_VEC(T, N, load, store, set1, add, mul, div, sqrt)                                   \
+	long i = 0;                                                                                \
+	const T vb1 = set1(b1), vb2 = set1(b2), vc1 = set1(c1), vc2 = set1(c2), veps = set1(eps); \
+	const T vwd = set1(wd), vdecay = set1(decay), vns = set1(nstep), vbc = set1(bc2s);       \
+	for (; i + N <= n; i += N) {                                                               \
+		T gi = load(g + i), wi = load(w + i);                                                  \
+		if (decoupled) wi = mul(wi, vdecay);                                                   \
+		else if (wd != 0.0f) gi = add(gi, mul(vwd, wi));                                       \
+		T mi = add(mul(vb1, load(m + i)), mul(vc1, gi));                                       \
+		T vi = add(mul(vb2, load(v + i)), mul(vc2, mul(gi, gi)));                              \
+		store(m + i, mi);                                                                      \
+		store(v + i, vi);                                                                      \
+		T denom = add(div(sqrt(vi), vbc), veps);                                               \
+		store(w + i, add(wi, mul(vns, div(mi, denom))));                                       \
+	}                                                                                          \
+	adam_scalar(w, g, m, v, i, n, nstep, bc2s, b1, b2, c1, c2, eps, wd, decay, decoupled);
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#include <immintrin.h>
+
+__attribute__((target("avx512f"))) static void adam_avx512(float *w, const float *g, float *m, float *v, long n,
+	float nstep, float bc2s, float b1, float b2, float c1, float c2, float eps, float wd, float decay, int decoupled) {
+	ADAM_VEC(__m512, 16, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_add_ps, _mm512_mul_ps,
+		_mm512_div_ps, _mm512_sqrt_ps)
+}
+
+__attribute__((target("avx"))) static void adam_avx(float *w, const float *g, float *m, float *v, long n,
+	float nstep, float bc2s, float b1, float b2, float c1, float c2, float eps, float wd, float decay, int decoupled) {
+	ADAM_VEC(__m256, 8, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps, _mm256_add_ps, _mm256_mul_ps,
+		_mm256_div_ps, _mm256_sqrt_ps)
+}
+#endif
+
+// nn_adam: torch.optim.Adam / AdamW; see Adam in optim.go.
+void nn_adam(float *w, const float *g, float *m, float *v, long n, float nstep, float bc2s,
+	float b1, float b2, float c1, float c2, float eps, float wd, float decay, int decoupled) {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f")) {
+		adam_avx512(w, g, m, v, n, nstep, bc2s, b1, b2, c1, c2, eps, wd, decay, decoupled);
+		return;
+	}
+	if (__builtin_cpu_supports("avx")) {
+		adam_avx(w, g, m, v, n, nstep, bc2s, b1, b2, c1, c2, eps, wd, decay, decoupled);
+		return;
+	}
+#endif
+	adam_scalar(w, g, m, v, 0, n, nstep, bc2s, b1, b2, c1, c2, eps, wd, decay, decoupled);
 }

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -75,6 +76,53 @@ func TestOptimizerErrors(t *testing.T) {
 	} {
 		if _, err := NewOptimizer(spec, nil); err == nil {
 			t.Errorf("NewOptimizer(%+v) succeeded", spec)
+		}
+	}
+}
+
+// TestAdamBits: the vectorised Adam gives, bit for bit, the scalar rule
+// written out in Go with every operation rounded to float32 (explicit
+// conversions forbid fused multiply-adds), on a length that leaves a tail.
+func TestAdamBits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, spec := range []OptimSpec{{Name: "adam"}, {Name: "adam", WeightDecay: 0.1}, {Name: "adamw"}} {
+		const n = 37
+		p := &Param{Name: "p", Shape: []int{n}, W: randu(rng, n, 1), G: make([]float32, n)}
+		w := append([]float32(nil), p.W...)
+		m, v := make([]float32, n), make([]float32, n)
+		opt, err := NewOptimizer(spec, []*Param{p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := spec.Normalize()
+		b1, b2, eps, wd := float32(s.Beta1), float32(s.Beta2), float32(s.Eps), float32(s.WeightDecay)
+		// 1 − β in float64, then rounded: PyTorch passes alpha=1-beta1 as a
+		// Python float.
+		c1, c2 := float32(1-s.Beta1), float32(1-s.Beta2)
+		const lr = 0.01
+		for step := 1; step <= 3; step++ {
+			copy(p.G, randu(rng, n, 1))
+			opt.Step(lr)
+			nstep := float32(-lr / (1 - math.Pow(s.Beta1, float64(step))))
+			bc2s := float32(math.Sqrt(1 - math.Pow(s.Beta2, float64(step))))
+			decay := float32(1 - lr*s.WeightDecay)
+			for i := range w {
+				g := p.G[i]
+				if s.Name == "adamw" {
+					w[i] = float32(w[i] * decay)
+				} else if wd != 0 {
+					g = float32(g + float32(wd*w[i]))
+				}
+				m[i] = float32(float32(b1*m[i]) + float32(c1*g))
+				v[i] = float32(float32(b2*v[i]) + float32(c2*float32(g*g)))
+				denom := float32(float32(float32(math.Sqrt(float64(v[i])))/bc2s) + eps)
+				w[i] = float32(w[i] + float32(nstep*float32(m[i]/denom)))
+			}
+			for i := range w {
+				if p.W[i] != w[i] {
+					t.Fatalf("%s step %d: w[%d] = %v, scalar rule %v", spec.Name, step, i, p.W[i], w[i])
+				}
+			}
 		}
 	}
 }
