@@ -21,7 +21,11 @@ type Model interface {
 	// for image inputs) and returns the outputs b×Outputs (logits or
 	// regression values). The returned slice is owned by the model and valid
 	// until the next Forward; x must not change until Backward has run.
-	// Forward panics if x is shorter than the batch.
+	// The model keeps every activation of the largest batch it has seen
+	// (forward only, per MNIST example: the cnn about 34 KB, the rnn 18 KB,
+	// the lstm 100 KB), so evaluate in batches of hundreds, not the whole
+	// test set at once. Forward panics if x is
+	// shorter than the batch or a sequence has fewer than one step.
 	Forward(x []float32, b, steps int) []float32
 	// Backward takes dL/dout (b×Outputs) of the last Forward and overwrites
 	// every Param.G.
