@@ -7,6 +7,7 @@ package nn
 #cgo LDFLAGS: -lopenblas
 #include <cblas.h>
 
+#if defined(__x86_64__) && defined(__GNUC__)
 static int cpu_has_avx512(void) {
 	__builtin_cpu_init();
 	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -21,6 +22,12 @@ static int cpu_has_avx(void) {
 	__builtin_cpu_init();
 	return __builtin_cpu_supports("avx");
 }
+#else
+// Elsewhere OpenBLAS's own choice stands.
+static int cpu_has_avx512(void) { return 0; }
+static int cpu_has_avx2(void) { return 0; }
+static int cpu_has_avx(void) { return 0; }
+#endif
 */
 import "C"
 
