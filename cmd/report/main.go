@@ -1,27 +1,5 @@
-// Command report turns a cliplab database into the figures and tables of a
-// clipping paper: accuracy against cost, stability curves, divergence maps,
-// threshold sensitivity, time to target and stability range, as PNG, SVG,
-// PDF, Markdown, CSV and LaTeX, with an index.md and a self-contained
-// index.html. The same database always gives byte-identical files.
-//
-// Usage:
-//
-//	report [-db runs.db] [-experiment NAME] [-out DIR] [-target 0.9]
-//
-// With no -experiment, a database holding one experiment reports it; one
-// holding several reports each of them, into DIR/NAME/ (default
-// reports/NAME/).
-//
-// References:
-//   - Dolan & Moré (2002), Benchmarking optimization software with
-//     performance profiles, Math. Program. 91:201–213 (ρ(τ)).
-//   - Dahl et al. (2023), Benchmarking Neural Network Training Algorithms
-//     (AlgoPerf), §4: time to target, best setting by validation, profile
-//     area score with r_max = 4.
-//   - Schneider, Balles & Hennig (2019), DeepOBS: a deep learning optimizer
-//     benchmark suite (final performance, speed, tuning sensitivity).
-//   - Efron & Tibshirani (1993), An Introduction to the Bootstrap
-//     (percentile intervals).
+// The command line: flags, the choice of experiments, exit codes.
+
 package main
 
 import (

@@ -1,0 +1,34 @@
+// Command report turns a cliplab database into the figures and tables of a
+// clipping paper: accuracy against cost, stability curves, divergence maps,
+// threshold sensitivity, time to target and stability range, as PNG, SVG,
+// PDF, Markdown, CSV and LaTeX, with an index.md and a self-contained
+// index.html. The same database always gives byte-identical files.
+//
+// Usage:
+//
+//	report [-db runs.db] [-experiment NAME] [-out DIR] [-target 0.9]
+//
+// With no -experiment, a database holding one experiment reports it; one
+// holding several reports each of them, into DIR/NAME/ (default
+// reports/NAME/).
+//
+// What it writes, and the rules behind every number (chance levels, when a
+// run counts as trained or collapsed, how diverged seeds count, how a best
+// setting is chosen, steps to target, the stability range, the bootstrap),
+// are stated in the index.md it writes, under "How to read it".
+//
+// Everything is deterministic: settings, series and files are sorted, the
+// bootstrap is seeded per setting, and the PDF dates are fixed (fpdf would
+// write the current time).
+//
+// References:
+//   - Dolan & Moré (2002), Benchmarking optimization software with
+//     performance profiles, Math. Program. 91:201–213 (ρ(τ)).
+//   - Dahl et al. (2023), Benchmarking Neural Network Training Algorithms
+//     (AlgoPerf), §4: time to target, best setting by validation, profile
+//     area score with r_max = 4.
+//   - Schneider, Balles & Hennig (2019), DeepOBS: a deep learning optimizer
+//     benchmark suite (final performance, speed, tuning sensitivity).
+//   - Efron & Tibshirani (1993), An Introduction to the Bootstrap
+//     (percentile intervals).
+package main
