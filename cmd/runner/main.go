@@ -32,6 +32,8 @@ commands:
   plan FILE        show the configurations a grid expands to; writes nothing
   run FILE         train every configuration not yet done (resumable)
   status           counts by status per experiment
+  slurm FILE       write (and -submit) a Slurm job-array script, one shard per task
+  merge SHARD...   fold shard databases into one (-db)
   bench            steps per second of cliplab and PyTorch on this machine
 `
 

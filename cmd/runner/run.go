@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,6 +36,7 @@ type runFlags struct {
 	stale       time.Duration
 	dataDir     string
 	progress    string
+	exclusive   bool
 	shard       shardSpec // zero: the whole grid (shard.go)
 }
 
@@ -49,6 +51,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.BoolVar(&f.extend, "extend", false, "add this grid's new configurations to an experiment stored with another grid")
 	fs.DurationVar(&f.stale, "stale", 2*time.Minute, "take over a running run of another host whose heartbeat is older than this")
 	fs.StringVar(&f.dataDir, "data", defaultDataDir(), "`folder` of the MNIST files (make data fetches them)")
+	fs.BoolVar(&f.exclusive, "exclusive", false, "no other runner uses this database: take over every run another process left running at once (runner slurm's tasks pass it)")
 	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto (a bar on a terminal, lines otherwise), bar, lines, none")
 	fs.Var(&f.shard, "shard", "train only shard `i/n` of the grid, 0 ≤ i < n, split by key (runner slurm); without -db the file is runs.shard-i-of-n.db")
 	if err := parseFlags(fs, args); err != nil {
@@ -205,7 +208,13 @@ func trainAll(ctx context.Context, d *db.DB, experiment string, f runFlags, stdo
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			co := db.ClaimOptions{Worker: fmt.Sprintf("%s#%d", me, slot), StaleAfter: f.stale, IsDead: deadWorker}
+			isDead := deadWorker
+			if f.exclusive {
+				// No other process uses this file: whoever else holds a run
+				// is an earlier incarnation of this one, and dead.
+				isDead = func(w string) bool { return !strings.HasPrefix(w, me+"#") }
+			}
+			co := db.ClaimOptions{Worker: fmt.Sprintf("%s#%d", me, slot), StaleAfter: f.stale, IsDead: isDead}
 			for ctx.Err() == nil {
 				c, err := d.Claim(context.WithoutCancel(ctx), experiment, co)
 				if err != nil {

@@ -225,7 +225,8 @@ func slurmScript(experiment string, nConfigs int, gridHash string, f slurmFlags,
 		"-db", shellQuote(filepath.Join(p.out, experiment+".shard-")) + `"$i"` + shellQuote(fmt.Sprintf("-of-%d.db", f.shards)),
 		"-workers", `"${SLURM_CPUS_PER_TASK:-1}"`,
 		"-data", shellQuote(p.data),
-		"-progress", "lines"}
+		"-progress", "lines",
+		"-exclusive"} // a task's shard file is its own: runs a killed incarnation left are taken over at once
 	for _, a := range f.runnerFlags {
 		run = append(run, shellQuote(a))
 	}

@@ -81,7 +81,7 @@ func TestSlurmScriptRuns(t *testing.T) {
 	}
 	_, args, _ := strings.Cut(string(got), "\n")
 	wantArgs := "[run]\n[-shard]\n[2/3]\n[-db]\n[" + filepath.Join(out, "slurm-short.shard-2-of-3.db") + "]\n[-workers]\n[2]\n" +
-		"[-data]\n[" + data + "]\n[-progress]\n[lines]\n[" + filepath.Join(out, "slurm-short.yaml") + "]\nthreads=1\n"
+		"[-data]\n[" + data + "]\n[-progress]\n[lines]\n[-exclusive]\n[" + filepath.Join(out, "slurm-short.yaml") + "]\nthreads=1\n"
 	if args != wantArgs {
 		t.Errorf("the task ran runner with\n%s\nwant\n%s", args, wantArgs)
 	}
