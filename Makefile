@@ -35,7 +35,7 @@ test: data
 
 demo: build data
 	$(BIN)/runner run -db demo.db experiments/demo.yaml
-	$(BIN)/report -db demo.db -experiment demo -out reports/demo
+	$(BIN)/report -db demo.db -experiment demo -out reports/demo -target 0.85
 
 bench: build data
 	$(BIN)/runner bench
