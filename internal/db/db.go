@@ -109,7 +109,17 @@ func checkFile(path string, readOnly bool) error {
 		if !st.IsDir() {
 			return fmt.Errorf("database %s: %s is not a folder", path, dir)
 		}
-		return nil
+		// Create the file here, so that a folder where no file can be made
+		// (read-only, /proc) is named as such: SQLite says only "unable to
+		// open database file". SQLite takes an empty file as a new database.
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		switch {
+		case err == nil:
+			return f.Close()
+		case errors.Is(err, os.ErrExist):
+			return nil // another process created it meanwhile
+		}
+		return fmt.Errorf("database %s: cannot create a file in folder %s (%v); give a path in a writable folder", path, dir, err)
 	case err != nil:
 		return fmt.Errorf("database %s: %w", path, err)
 	}
