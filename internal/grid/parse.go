@@ -154,11 +154,31 @@ func (p *parser) document(src []byte) *yaml.Node {
 	return resolve(doc.Content[0])
 }
 
+// yamlParserErrors are the messages of yaml.v3's parser (parserc.go), as
+// against its scanner: for these its decode.go fail() prints the 0-based
+// line of its mark, one less than the line meant (go-yaml/yaml#205).
+var yamlParserErrors = map[string]bool{
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected <document start>": true,
+	"did not find expected <stream-start>":   true,
+	"did not find expected key":              true,
+	"did not find expected node content":     true,
+	"found duplicate %TAG directive":         true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found undefined tag handle":             true,
+}
+
 // syntaxErr reports an error of the YAML parser, which gives a line only.
 func (p *parser) syntaxErr(err error) {
 	msg := err.Error()
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
+		if yamlParserErrors[m[2]] {
+			line++
+		}
 		p.add(&Error{Path: p.path, Line: line, Msg: "invalid YAML: " + m[2]})
 		return
 	}
