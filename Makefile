@@ -32,6 +32,7 @@ $(addprefix $(MNIST_DIR)/,$(MNIST_FILES)):
 test: data
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+	$(MAKE) fuzz
 
 demo: build data
 	$(BIN)/runner run -db demo.db experiments/demo.yaml
@@ -40,8 +41,16 @@ demo: build data
 bench: build data
 	$(BIN)/runner bench
 
+# fuzz: each fuzz target (package:name) for FUZZTIME; make test runs it.
+# go test -fuzz takes one package and one target at a time. New crashers
+# land in the package's testdata/fuzz: commit them with the fix.
+FUZZTIME ?= 10s
+FUZZ := ./internal/grid:FuzzParse ./internal/grid:FuzzExpand ./internal/data:FuzzParseIDX ./cmd/runner:FuzzParseShard
 fuzz:
-	@echo "fuzz targets are run briefly by make test; see README"
+	@set -e; for f in $(FUZZ); do \
+	  echo "fuzz $${f#*:} in $${f%%:*} for $(FUZZTIME)"; \
+	  $(GO) test -run='^$$' -fuzz="^$${f#*:}\$$" -fuzztime=$(FUZZTIME) $${f%%:*}; \
+	done
 
 # deps: the system packages the build and tests need (Debian; run as root).
 deps:
