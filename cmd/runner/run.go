@@ -135,6 +135,9 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 func openDB(path string) (*db.DB, error) {
 	d, err := db.Open(path, db.Options{})
 	if err != nil {
+		if db.IsBusy(err) {
+			return nil, err // another process held the file too long: runtime
+		}
 		return nil, usageError{err}
 	}
 	return d, nil

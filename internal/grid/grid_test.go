@@ -91,8 +91,8 @@ func TestExperimentFiles(t *testing.T) {
 		n       int
 		varying []string
 	}{
-		// 2 archs × 3 lrs × 2 seeds × 5 clips
-		"demo.yaml": {60, []string{"arch", "lr", "clip", "seed"}},
+		// 2 archs × 4 lrs × 3 seeds × 5 clips
+		"demo.yaml": {120, []string{"arch", "lr", "clip", "seed"}},
 		// as issue 4: 189 − 21
 		"mnist-clipping.yaml": {168, []string{"arch", "lr", "clip", "seed"}},
 		// 3 lengths × 2 lrs × 2 seeds × 3 clips
