@@ -135,20 +135,40 @@ func checkFile(path string, readOnly bool) error {
 	return nil
 }
 
-func (d *DB) checkAndMigrate(readOnly bool) error {
+// checkAndMigrate reads the file's identity and schema version and, for a
+// writer, migrates it, all in one transaction: BEGIN IMMEDIATE for a writer,
+// so that two processes opening a new file at once take turns (the second
+// sees the first's schema, never a half-made one); a read transaction for a
+// reader, so that its three reads agree with each other.
+func (d *DB) checkAndMigrate(readOnly bool) (err error) {
 	ctx := context.Background()
 	h := d.w
+	begin := "BEGIN IMMEDIATE"
 	if readOnly {
-		h = d.r
+		h, begin = d.r, "BEGIN"
 	}
+	conn, err := h.Conn(ctx)
+	if err != nil {
+		return d.wrapOpen(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, begin); err != nil {
+		return d.wrapOpen(err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			conn.ExecContext(ctx, "ROLLBACK")
+		}
+	}()
 	var appID, version, tables int
-	if err := h.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
+	if err := conn.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
 		return d.wrapOpen(err)
 	}
-	if err := h.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+	if err := conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
 		return d.wrapOpen(err)
 	}
-	if err := h.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&tables); err != nil {
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&tables); err != nil {
 		return d.wrapOpen(err)
 	}
 	switch {
@@ -164,31 +184,24 @@ func (d *DB) checkAndMigrate(readOnly bool) error {
 		}
 		return fmt.Errorf("database %s has schema version %d; open it once with runner to migrate it to %d", d.path, version, SchemaVersion)
 	}
-	var mode string
-	if err := h.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
-		return d.wrapOpen(err)
-	}
-	if version == SchemaVersion {
-		return nil
-	}
-	tx, err := h.BeginTx(ctx, nil)
-	if err != nil {
-		return d.wrapOpen(err)
-	}
-	defer tx.Rollback()
-	// Read again inside the transaction: another process may have migrated.
-	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		return d.wrapOpen(err)
-	}
 	for i := version; i < SchemaVersion; i++ {
-		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+		if _, err := conn.ExecContext(ctx, migrations[i]); err != nil {
 			return fmt.Errorf("migrate %s to version %d: %w", d.path, i+1, err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d; PRAGMA application_id = %d", SchemaVersion, ApplicationID)); err != nil {
+	if version < SchemaVersion {
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d; PRAGMA application_id = %d", SchemaVersion, ApplicationID)); err != nil {
+			return d.wrapOpen(err)
+		}
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return d.wrapOpen(err)
 	}
-	if err := tx.Commit(); err != nil {
+	committed = true
+	// WAL only now that the file is known to be ours: switching rewrites
+	// the header. It persists in the file; setting it again is a no-op.
+	var mode string
+	if err := conn.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
 		return d.wrapOpen(err)
 	}
 	return nil

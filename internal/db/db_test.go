@@ -314,3 +314,28 @@ func TestReopenKeepsData(t *testing.T) {
 		t.Fatal("write through a read-only handle succeeded")
 	}
 }
+
+// TestConcurrentOpen: processes (here, handles) opening a new file at the
+// same moment take turns: none sees a half-made schema and calls the file
+// foreign (seen in TestTwoRunners on a loaded CI machine).
+func TestConcurrentOpen(t *testing.T) {
+	for round := 0; round < 20; round++ {
+		p := filepath.Join(t.TempDir(), "runs.db")
+		errs := make(chan error, 4)
+		for i := 0; i < 4; i++ {
+			go func() {
+				d, err := Open(p, Options{})
+				if err == nil {
+					_, err = d.AddGrid(context.Background(), testGrid(fmt.Sprint("e", i), 3), false)
+					d.Close()
+				}
+				errs <- err
+			}()
+		}
+		for i := 0; i < 4; i++ {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+	}
+}
