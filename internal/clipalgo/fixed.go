@@ -49,22 +49,13 @@ func (c *value[F]) Clip(ts []Tensor[F]) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
-	hi := F(c.c)
-	lo := -hi
 	clamped, total := 0, 0
 	for i := range ts {
-		g := ts[i].Grad
-		total += len(g)
-		k := 0
-		for j, v := range g {
-			// Branch-free: whether an element is clamped is a coin toss
-			// at thresholds that matter.
-			g[j] = min(max(v, lo), hi)
-			k += b2i(v > hi) + b2i(v < lo)
-		}
+		k, ss := clamp(ts[i].Grad, F(c.c))
+		total += len(ts[i].Grad)
 		c.after[i] = c.before[i]
 		if k > 0 {
-			c.after[i] = norm2(g)
+			c.after[i] = math.Sqrt(ss)
 		}
 		clamped += k
 	}

@@ -8,8 +8,12 @@ import (
 	"math"
 )
 
-// sumSq returns Σ x², accumulated in float64 over four lanes.
+// sumSq returns Σ x², accumulated in float64 (float32 in kernels.c, float64
+// here over four lanes).
 func sumSq[F Float](x []F) float64 {
+	if x32, ok := any(x).([]float32); ok {
+		return sumSq32(x32)
+	}
 	var s0, s1, s2, s3 float64
 	i := 0
 	for ; i+4 <= len(x); i += 4 {
@@ -28,6 +32,9 @@ func sumSq[F Float](x []F) float64 {
 
 // maxAbs returns max |x|, NaN if x holds a NaN, 0 for an empty x.
 func maxAbs[F Float](x []F) float64 {
+	if x32, ok := any(x).([]float32); ok {
+		return maxAbs32(x32)
+	}
 	var m0, m1 float64
 	nan := false
 	i := 0
@@ -161,6 +168,9 @@ func measure[F Float](ts []Tensor[F], norms []float64, withParam bool) (float64,
 
 // scale multiplies x by s in float64 and returns Σ x² of the result.
 func scale[F Float](x []F, s float64) float64 {
+	if x32, ok := any(x).([]float32); ok {
+		return scale32(x32, s)
+	}
 	var s0, s1 float64
 	i := 0
 	for ; i+2 <= len(x); i += 2 {
@@ -175,6 +185,24 @@ func scale[F Float](x []F, s float64) float64 {
 		s0 += float64(a) * float64(a)
 	}
 	return s0 + s1
+}
+
+// clamp clamps x to [-c, c] and returns how many elements were beyond it
+// and Σ x² of the result. x must hold no NaN.
+func clamp[F Float](x []F, c F) (int, float64) {
+	if x32, ok := any(x).([]float32); ok {
+		return clamp32(x32, float32(c))
+	}
+	k, ss := 0, 0.0
+	for j, v := range x {
+		// Branch-free: whether an element is clamped is a coin toss at
+		// thresholds that matter.
+		y := min(max(v, -c), c)
+		x[j] = y
+		k += b2i(v > c) + b2i(v < -c)
+		ss += float64(y) * float64(y)
+	}
+	return k, ss
 }
 
 // grow returns buf resized to n, reusing its storage when it can.
