@@ -14,7 +14,7 @@ import (
 )
 
 // mustOpen opens a fresh database in t.TempDir (WTF Dial's MustOpenDB).
-func mustOpen(t *testing.T) *DB {
+func mustOpen(t testing.TB) *DB {
 	t.Helper()
 	d, err := Open(filepath.Join(t.TempDir(), "runs.db"), Options{})
 	if err != nil {
