@@ -16,6 +16,35 @@ type agc[F Float] struct {
 	lambda, eps float64
 	excludeLast bool
 	scales      []float64 // per unit: the factor its gradient is multiplied by
+	pn, gn      []float64 // per unit of one tensor: parameter and gradient norms
+}
+
+// unitNorms sets out[j] to the L2 norm of unit j of x (k units of m).
+func unitNorms[F Float](out []float64, x []F, k, m int) {
+	if x32, ok := any(x).([]float32); ok {
+		rowNorms32(out, x32, k, m)
+		return
+	}
+	for j := range k {
+		out[j] = norm2(x[j*m : (j+1)*m])
+	}
+}
+
+// scaleUnits multiplies unit j of x by s[j] and returns Σ x² of the result.
+func scaleUnits[F Float](x []F, k, m int, s []float64) float64 {
+	if x32, ok := any(x).([]float32); ok {
+		return rowScale32(x32, k, m, s)
+	}
+	var t float64
+	for j := range k {
+		g := x[j*m : (j+1)*m]
+		if s[j] == 1 {
+			t += sumSq(g)
+		} else {
+			t += scale(g, s[j])
+		}
+	}
+	return t
 }
 
 // units returns how a tensor of this shape splits into output units, as
@@ -60,13 +89,14 @@ func (c *agc[F]) Clip(ts []Tensor[F]) (Stats, error) {
 			continue
 		}
 		k, m := units(t.Shape)
+		c.pn, c.gn = grow(c.pn, k), grow(c.gn, k)
+		unitNorms(c.pn, t.Param, k, m)
+		unitNorms(c.gn, t.Grad, k, m)
 		for j := range k {
-			g, p := t.Grad[j*m:(j+1)*m], t.Param[j*m:(j+1)*m]
-			pn := norm2(p)
+			pn, gn := c.pn[j], c.gn[j]
 			if math.IsNaN(pn) || math.IsInf(pn, 0) {
 				return Stats{}, nonFinite(t.Name, "parameter", t.Param, ErrNonFiniteParam)
 			}
-			gn := norm2(g)
 			maxNorm := c.lambda * math.Max(pn, c.eps)
 			s := 1.0
 			if !(gn < maxNorm) {
@@ -95,16 +125,7 @@ func (c *agc[F]) Clip(ts []Tensor[F]) (Stats, error) {
 			}
 		}
 		if changed {
-			var s float64
-			for j := range k {
-				g := t.Grad[j*m : (j+1)*m]
-				if c.scales[u+j] == 1 {
-					s += sumSq(g)
-				} else {
-					s += scale(g, c.scales[u+j])
-				}
-			}
-			c.after[i] = math.Sqrt(s)
+			c.after[i] = math.Sqrt(scaleUnits(t.Grad, k, m, c.scales[u:u+k]))
 		}
 		u += k
 	}

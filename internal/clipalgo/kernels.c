@@ -9,6 +9,7 @@
 
 #pragma GCC optimize("O3", "fp-contract=off")
 
+#include <math.h>
 #include "kernels.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -120,4 +121,19 @@ CLONES float cl_maxabs(const float *x, ptrdiff_t n) {
 		r = m[j] > r ? m[j] : r;
 	}
 	return anynan ? (0.0f / 0.0f) : r;
+}
+
+// cl_rownorms sets out[r] to the L2 norm of row r of the rows×cols matrix x
+// (a float32 sum of squares cannot overflow a double).
+void cl_rownorms(double *out, const float *x, ptrdiff_t rows, ptrdiff_t cols) {
+	for (ptrdiff_t r = 0; r < rows; r++) out[r] = sqrt(cl_sumsq(x + r * cols, cols));
+}
+
+// cl_rowscale multiplies row r of the rows×cols matrix x by s[r] (rows with
+// s[r] = 1 are left alone) and returns Σ x² of the result.
+double cl_rowscale(float *x, ptrdiff_t rows, ptrdiff_t cols, const double *s) {
+	double t = 0;
+	for (ptrdiff_t r = 0; r < rows; r++)
+		t += s[r] == 1 ? cl_sumsq(x + r * cols, cols) : cl_scale(x + r * cols, cols, s[r]);
+	return t;
 }

@@ -7,6 +7,7 @@ package clipalgo
 
 /*
 #cgo CFLAGS: -O3
+#cgo LDFLAGS: -lm
 #include "kernels.h"
 */
 import "C"
@@ -46,4 +47,21 @@ func maxAbs32(x []float32) float64 {
 		return 0
 	}
 	return float64(C.cl_maxabs((*C.float)(unsafe.Pointer(&x[0])), C.ptrdiff_t(len(x))))
+}
+
+// rowNorms32 sets out[r] to the L2 norm of row r of x, rows of cols each.
+func rowNorms32(out []float64, x []float32, rows, cols int) {
+	if rows == 0 || cols == 0 {
+		clear(out[:rows])
+		return
+	}
+	C.cl_rownorms((*C.double)(unsafe.Pointer(&out[0])), (*C.float)(unsafe.Pointer(&x[0])), C.ptrdiff_t(rows), C.ptrdiff_t(cols))
+}
+
+// rowScale32 multiplies row r of x by s[r] and returns Σ x² of the result.
+func rowScale32(x []float32, rows, cols int, s []float64) float64 {
+	if rows == 0 || cols == 0 {
+		return 0
+	}
+	return float64(C.cl_rowscale((*C.float)(unsafe.Pointer(&x[0])), C.ptrdiff_t(rows), C.ptrdiff_t(cols), (*C.double)(unsafe.Pointer(&s[0]))))
 }
