@@ -37,11 +37,8 @@ func benchData(b *testing.B) string {
 	return dir
 }
 
-// BenchmarkGrid trains benchGrid on 1 and on 2 workers, each iteration on
-// a fresh database (issue 4: the goal is a speed-up of at least 1.9 on two
-// cores). Compare the two with benchstat or by their ns/op.
-func BenchmarkGrid(b *testing.B) {
-	dir := benchData(b)
+// benchConfigs parses and expands benchGrid.
+func benchConfigs(b *testing.B) (*grid.Experiment, []grid.Config) {
 	exp, err := grid.Parse("bench.yaml", []byte(benchGrid))
 	if err != nil {
 		b.Fatal(err)
@@ -50,6 +47,15 @@ func BenchmarkGrid(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return exp, cfgs
+}
+
+// BenchmarkGrid trains benchGrid on 1 and on 2 workers, each iteration on
+// a fresh database (issue 4: the goal is a speed-up of at least 1.9 on two
+// cores). Compare the two with benchstat or by their ns/op.
+func BenchmarkGrid(b *testing.B) {
+	dir := benchData(b)
+	exp, cfgs := benchConfigs(b)
 	for _, workers := range []int{1, 2} {
 		b.Run(map[int]string{1: "workers=1", 2: "workers=2"}[workers], func(b *testing.B) {
 			for b.Loop() {
@@ -86,14 +92,7 @@ func (nopSink) Eval(train.Eval) error { return nil }
 // cost of logging (issue 4: under 2% of the training time).
 func BenchmarkLogging(b *testing.B) {
 	dir := benchData(b)
-	exp, err := grid.Parse("bench.yaml", []byte(benchGrid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfgs, err := exp.Expand()
-	if err != nil {
-		b.Fatal(err)
-	}
+	exp, cfgs := benchConfigs(b)
 	c := cfgs[0]
 	c.EvalEvery = 1 << 30 // evaluations only at the end, as cheap as possible
 	ds, err := data.Load(c.Dataset, train.DataOptions(c, dir))
