@@ -91,6 +91,18 @@ func Load(name string, o Options) (Dataset, error) {
 	return nil, fmt.Errorf("data: unknown dataset %q (allowed: %s)", name, strings.Join(Names, ", "))
 }
 
+// evalSize returns the number of examples of split; it panics for an
+// unknown split.
+func (o Options) evalSize(split string) int {
+	switch split {
+	case SplitTest:
+		return o.TestSize
+	case SplitTrain:
+		return o.TrainEvalSize
+	}
+	panic(fmt.Sprintf("data: unknown split %q (want %q or %q)", split, SplitTest, SplitTrain))
+}
+
 // checkSizes checks the sizes common to every dataset: each at least 1,
 // TrainEvalSize at most TrainSize, and none above the limits given
 // (non-positive: no limit).

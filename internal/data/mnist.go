@@ -84,24 +84,14 @@ func (s *mnistSet) TrainBatch(dst *Batch, epoch, i, b int) {
 }
 
 func (s *mnistSet) NumEvalBatches(split string, b int) int {
-	return numBatches(s.evalSize(split), b)
-}
-
-func (s *mnistSet) evalSize(split string) int {
-	switch split {
-	case SplitTest:
-		return s.o.TestSize
-	case SplitTrain:
-		return s.o.TrainEvalSize
-	}
-	panic(fmt.Sprintf("data: unknown split %q (want %q or %q)", split, SplitTest, SplitTrain))
+	return numBatches(s.o.evalSize(split), b)
 }
 
 // EvalBatch takes the split's examples in file order: the test split is
 // the first TestSize test images, the train split the first TrainEvalSize
 // training images.
 func (s *mnistSet) EvalBatch(dst *Batch, split string, i, b int) {
-	lo, hi := span(s.evalSize(split), i, b)
+	lo, hi := span(s.o.evalSize(split), i, b)
 	images, labels := s.m.TrainImages, s.m.TrainLabels
 	if split == SplitTest {
 		images, labels = s.m.TestImages, s.m.TestLabels

@@ -82,23 +82,13 @@ func (s *seqSet) TrainBatch(dst *Batch, epoch, i, b int) {
 }
 
 func (s *seqSet) NumEvalBatches(split string, b int) int {
-	return numBatches(s.evalSize(split), b)
-}
-
-func (s *seqSet) evalSize(split string) int {
-	switch split {
-	case SplitTest:
-		return s.o.TestSize
-	case SplitTrain:
-		return s.o.TrainEvalSize
-	}
-	panic(fmt.Sprintf("data: unknown split %q (want %q or %q)", split, SplitTest, SplitTrain))
+	return numBatches(s.o.evalSize(split), b)
 }
 
 // EvalBatch generates batch i of the test stream, or for the train split
 // the first sequences of epoch 0's training batch i.
 func (s *seqSet) EvalBatch(dst *Batch, split string, i, b int) {
-	lo, hi := span(s.evalSize(split), i, b)
+	lo, hi := span(s.o.evalSize(split), i, b)
 	if split == SplitTest {
 		seedPCG(&s.pcg, s.o.Seed, streamTest, 0, uint64(i))
 	} else {
