@@ -373,15 +373,7 @@ func (p *parser) arch(n *yaml.Node, field string) (nn.ArchSpec, bool) {
 	if len(p.errs) > before {
 		return raw, false
 	}
-	norm := raw.Normalize()
-	if err := norm.Validate(); err != nil {
-		p.specErr(err, field, given, n)
-		return raw, false
-	}
-	if !keptByNormalize(&p.checker, archFields, given, raw, norm, field) {
-		return raw, false
-	}
-	return norm, true
+	return resolveSpec(&p.checker, archFields, given, raw, field, n)
 }
 
 // axis reads field name given in section sec ("grid", "train" or "data").
@@ -553,15 +545,7 @@ func (p *parser) optimizer(n *yaml.Node, field string) (nn.OptimSpec, bool) {
 	if len(p.errs) > before {
 		return raw, false
 	}
-	norm := raw.Normalize()
-	if err := norm.Validate(); err != nil {
-		p.specErr(err, field, given, n)
-		return raw, false
-	}
-	if !keptByNormalize(&p.checker, optimOptions, given, raw, norm, field) {
-		return raw, false
-	}
-	return norm, true
+	return resolveSpec(&p.checker, optimOptions, given, raw, field, n)
 }
 
 // clipAxis reads grid.clip: a list of entries, each a method with its

@@ -138,6 +138,24 @@ func readOption[S any](c *checker, s *S, opt option[S], n *yaml.Node, field stri
 	panic(fmt.Sprintf("grid: option of unexpected type %T", opt.ptr(s)))
 }
 
+// resolveSpec returns raw normalized, after checking that the result
+// validates and that Normalize replaced no value the file gave (both
+// reported at their field, or at n). On failure it returns raw, false.
+func resolveSpec[S interface {
+	Normalize() S
+	Validate() error
+}](c *checker, table map[string]option[S], given map[string]*yaml.Node, raw S, field string, n *yaml.Node) (S, bool) {
+	norm := raw.Normalize()
+	if err := norm.Validate(); err != nil {
+		c.specErr(err, field, given, n)
+		return raw, false
+	}
+	if !keptByNormalize(c, table, given, raw, norm, field) {
+		return raw, false
+	}
+	return norm, true
+}
+
 // keptByNormalize reports every field given in the file whose value Normalize
 // replaced: the spec types read a zero value as "unset", so an explicit 0
 // (or "") would silently become the default, and the key would not say so.
