@@ -21,6 +21,43 @@ type recurrent interface {
 	flops(b, T int) int64
 }
 
+// recurrentCore is what the tanh RNN and the LSTM share: PyTorch's four
+// parameters, with G = gates·H rows, and the last forward's input and
+// hidden states.
+type recurrentCore struct {
+	d, h               int
+	wih, whh, bih, bhh *Param
+	x                  []float32 // input of the last forward (T·B, D), not owned
+	hs                 []float32 // h_1 … h_T, (T·B, H)
+	T, b               int
+}
+
+func newRecurrentCore(ps *paramSet, name string, d, h, gates int) recurrentCore {
+	g := gates * h
+	return recurrentCore{
+		d: d, h: h,
+		wih: ps.add(name+".weight_ih_l0", RecurrentWeight, g, d),
+		whh: ps.add(name+".weight_hh_l0", RecurrentWeight, g, h),
+		bih: ps.add(name+".bias_ih_l0", Bias, g),
+		bhh: ps.add(name+".bias_hh_l0", Bias, g),
+	}
+}
+
+// paramGrads sets the parameter gradients from da, the gradients of the
+// pre-activations of every step, (T·B, G): the recurrent weight sees
+// h_1 … h_{T−1} (h_0 is zero), both biases the same column sums.
+func (l *recurrentCore) paramGrads(da []float32, G int) {
+	H, b, T := l.h, l.b, l.T
+	if T > 1 {
+		sgemm(true, false, G, H, (T-1)*b, 1, da[b*G:], G, l.hs, H, 0, l.whh.G, H)
+	} else {
+		clear(l.whh.G)
+	}
+	sgemm(true, false, G, l.d, T*b, 1, da, G, l.x, l.d, 0, l.wih.G, l.d)
+	colSum(l.bih.G, da[:T*b*G])
+	copy(l.bhh.G, l.bih.G)
+}
+
 // rnnTanh is torch.nn.RNN(D, H, nonlinearity='tanh'):
 // h_t = tanh(x_t·W_ihᵀ + b_ih + h_{t−1}·W_hhᵀ + b_hh).
 //
@@ -28,22 +65,12 @@ type recurrent interface {
 // recurrence, and the weight gradients are one GEMM each over all steps
 // after it, so only the B×H×H products run step by step.
 type rnnTanh struct {
-	d, h               int
-	wih, whh, bih, bhh *Param
-	x                  []float32 // input of the last forward (T·B, D), not owned
-	hs                 []float32 // h_1 … h_T, (T·B, H)
-	da, dh             []float32 // (T·B, H) pre-activation gradients, (B, H)
-	T, b               int
+	recurrentCore
+	da, dh []float32 // (T·B, H) pre-activation gradients, (B, H)
 }
 
 func newRNNTanh(ps *paramSet, name string, d, h int) *rnnTanh {
-	return &rnnTanh{
-		d: d, h: h,
-		wih: ps.add(name+".weight_ih_l0", RecurrentWeight, h, d),
-		whh: ps.add(name+".weight_hh_l0", RecurrentWeight, h, h),
-		bih: ps.add(name+".bias_ih_l0", Bias, h),
-		bhh: ps.add(name+".bias_hh_l0", Bias, h),
-	}
+	return &rnnTanh{recurrentCore: newRecurrentCore(ps, name, d, h, 1)}
 }
 
 // initRecurrent is PyTorch's RNNBase.reset_parameters: every weight and
@@ -100,14 +127,7 @@ func (l *rnnTanh) backward(dhT []float32) {
 			sgemm(false, false, b, H, H, 1, da, H, l.whh.W, H, 0, dh, H)
 		}
 	}
-	if T > 1 {
-		sgemm(true, false, H, H, (T-1)*b, 1, l.da[bh:], H, l.hs, H, 0, l.whh.G, H)
-	} else {
-		clear(l.whh.G)
-	}
-	sgemm(true, false, H, l.d, T*b, 1, l.da, H, l.x, l.d, 0, l.wih.G, l.d)
-	colSum(l.bih.G, l.da[:T*bh])
-	copy(l.bhh.G, l.bih.G)
+	l.paramGrads(l.da, H)
 }
 
 // flops: 2 per multiply-add of the input projection, the recurrence and
@@ -126,23 +146,14 @@ func (l *rnnTanh) flops(b, T int) int64 {
 // 4H axis of W_ih (4H, D), W_hh (4H, H), b_ih and b_hh (4H);
 // c_t = f⊙c_{t−1} + i⊙g, h_t = o⊙tanh(c_t), with i, f, o sigmoids and g tanh.
 type lstm struct {
-	d, h               int
-	wih, whh, bih, bhh *Param
-	x                  []float32 // (T·B, D), not owned
-	gates              []float32 // activated gates (T·B, 4H)
-	cs, tc, hs         []float32 // c_t, tanh(c_t), h_t: (T·B, H)
-	da, dh, dc         []float32 // (T·B, 4H), (B, H), (B, H)
-	T, b               int
+	recurrentCore
+	gates      []float32 // activated gates (T·B, 4H)
+	cs, tc     []float32 // c_t, tanh(c_t): (T·B, H)
+	da, dh, dc []float32 // (T·B, 4H), (B, H), (B, H)
 }
 
 func newLSTM(ps *paramSet, name string, d, h int) *lstm {
-	return &lstm{
-		d: d, h: h,
-		wih: ps.add(name+".weight_ih_l0", RecurrentWeight, 4*h, d),
-		whh: ps.add(name+".weight_hh_l0", RecurrentWeight, 4*h, h),
-		bih: ps.add(name+".bias_ih_l0", Bias, 4*h),
-		bhh: ps.add(name+".bias_hh_l0", Bias, 4*h),
-	}
+	return &lstm{recurrentCore: newRecurrentCore(ps, name, d, h, 4)}
 }
 
 func (l *lstm) forward(x []float32, T, b int) []float32 {
@@ -190,14 +201,7 @@ func (l *lstm) backward(dhT []float32) {
 			sgemm(false, false, b, H, G, 1, l.da[t*bg:(t+1)*bg], G, l.whh.W, H, 0, dh, H)
 		}
 	}
-	if T > 1 {
-		sgemm(true, false, G, H, (T-1)*b, 1, l.da[bg:], G, l.hs, H, 0, l.whh.G, H)
-	} else {
-		clear(l.whh.G)
-	}
-	sgemm(true, false, G, l.d, T*b, 1, l.da, G, l.x, l.d, 0, l.wih.G, l.d)
-	colSum(l.bih.G, l.da[:T*bg])
-	copy(l.bhh.G, l.bih.G)
+	l.paramGrads(l.da, G)
 }
 
 // flops: as rnnTanh with four gates, plus about 10 element operations per
