@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -85,11 +86,23 @@ func Open(path string, o Options) (*DB, error) {
 		d.w.SetMaxOpenConns(1)
 		d.w.SetConnMaxIdleTime(0)
 	}
-	if err := d.checkAndMigrate(o.ReadOnly); err != nil {
-		d.Close()
-		return nil, err
+	// SQLite answers "database is locked" without waiting where waiting
+	// could deadlock: switching a new file to WAL holds a shared lock while
+	// it asks for an exclusive one, and a second process opening the same
+	// new file at that moment is refused at once. So the whole check is
+	// retried until the busy timeout.
+	deadline := time.Now().Add(o.BusyTimeout)
+	for {
+		err := d.checkAndMigrate(o.ReadOnly)
+		if err == nil {
+			return d, nil
+		}
+		if !IsBusy(err) || time.Now().After(deadline) {
+			d.Close()
+			return nil, err
+		}
+		time.Sleep(time.Duration(5+rand.IntN(20)) * time.Millisecond)
 	}
-	return d, nil
 }
 
 // checkFile refuses, before SQLite touches it, a path whose folder is
@@ -162,6 +175,10 @@ func (d *DB) checkAndMigrate(readOnly bool) (err error) {
 		}
 	}()
 	var appID, version, tables int
+	var mode string
+	if err := conn.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return d.wrapOpen(err)
+	}
 	if err := conn.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
 		return d.wrapOpen(err)
 	}
@@ -199,10 +216,11 @@ func (d *DB) checkAndMigrate(readOnly bool) (err error) {
 	}
 	committed = true
 	// WAL only now that the file is known to be ours: switching rewrites
-	// the header. It persists in the file; setting it again is a no-op.
-	var mode string
-	if err := conn.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
-		return d.wrapOpen(err)
+	// the header. It persists in the file, so only a new file switches.
+	if mode != "wal" {
+		if err := conn.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
+			return d.wrapOpen(err)
+		}
 	}
 	return nil
 }
