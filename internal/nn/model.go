@@ -129,16 +129,21 @@ func buildMLP(spec ArchSpec, in Input, rng *rand.Rand) Model {
 	act, _ := parseActivation(spec.Activation)
 	m := &sequential{in: in.C * in.H * in.W}
 	var names torchNames
-	d := m.in
-	for _, h := range spec.Hidden {
+	m.denseHead(&names, m.in, spec.Hidden, in.Outputs, act)
+	m.init(rng)
+	return m
+}
+
+// denseHead appends the hidden dense layers (with act) on d inputs and the
+// classifier, whose tensors it marks Last.
+func (m *sequential) denseHead(names *torchNames, d int, hidden []int, outputs int, act activation) {
+	for _, h := range hidden {
 		m.layers = append(m.layers, newDense(&m.ps, names.next(1), d, h, act))
 		d = h
 	}
-	fc := newDense(&m.ps, names.next(0), d, in.Outputs, actNone)
+	fc := newDense(&m.ps, names.next(0), d, outputs, actNone)
 	fc.w.Last, fc.b.Last = true, true
 	m.layers = append(m.layers, fc)
-	m.init(rng)
-	return m
 }
 
 // buildCNN: nn.Sequential(Conv2d, act, MaxPool2d, …, Flatten, Linear, act,
@@ -165,14 +170,7 @@ func buildCNN(spec ArchSpec, in Input, rng *rand.Rand) Model {
 			h, w = p.ho, p.wo
 		}
 	}
-	d := c * h * w
-	for _, hd := range spec.Hidden {
-		m.layers = append(m.layers, newDense(&m.ps, names.next(1), d, hd, act))
-		d = hd
-	}
-	fc := newDense(&m.ps, names.next(0), d, in.Outputs, actNone)
-	fc.w.Last, fc.b.Last = true, true
-	m.layers = append(m.layers, fc)
+	m.denseHead(&names, c*h*w, spec.Hidden, in.Outputs, act)
 	m.init(rng)
 	return m
 }
