@@ -16,7 +16,7 @@ import (
 	"strings"
 	"sync"
 
-	"cliplab/internal/db"
+	"cliplab/internal/record"
 )
 
 // statusLine says how many runs stand where: "189 runs: 150 done (140
@@ -29,7 +29,7 @@ func (rep *report) statusLine() string {
 		n, o[trained]+o[atChance], o[trained], o[atChance], o[diverged], o[failed])
 	if o[missing] > 0 {
 		var parts []string
-		for _, st := range []string{db.Running, db.Interrupted, db.Pending} {
+		for _, st := range []record.Status{record.Running, record.Interrupted, record.Pending} {
 			if k := rep.ByStatus[st]; k > 0 {
 				parts = append(parts, fmt.Sprintf("%d %s", k, st))
 			}

@@ -17,6 +17,7 @@ import (
 
 	"cliplab/internal/clipalgo"
 	"cliplab/internal/db"
+	"cliplab/internal/record"
 )
 
 // curveBins is how many points a run's training curve is cut into (in SQL).
@@ -140,7 +141,7 @@ type report struct {
 	Settings   []*setting
 	Series     []series
 	Workloads  []workload
-	ByStatus   map[string]int
+	ByStatus   map[record.Status]int
 	Outcomes   [5]int
 	// Unknown lists datasets whose chance level is not known (treated as 0).
 	Unknown []string
@@ -166,7 +167,7 @@ func load(ctx context.Context, d *db.DB, experiment string, target float64) (*re
 // build is load without the database: rs ordered by id, evals and curves
 // ordered by run id then step.
 func build(experiment string, target float64, rs []db.ReportRun, evals []db.EvalPoint, curves []db.CurvePoint) (*report, error) {
-	rep := &report{Experiment: experiment, Target: target, ByStatus: map[string]int{}}
+	rep := &report{Experiment: experiment, Target: target, ByStatus: map[record.Status]int{}}
 	byID := map[int64]*runRec{}
 	for i := range rs {
 		r := &runRec{ReportRun: rs[i], Score: math.NaN(), ValScore: math.NaN(), StepsToTarget: math.NaN(), SecondsToTarget: math.NaN()}
@@ -205,7 +206,7 @@ func build(experiment string, target float64, rs []db.ReportRun, evals []db.Eval
 			unknown[r.Dataset] = true
 		}
 		switch r.Status {
-		case db.Done:
+		case record.Done:
 			r.Outcome = trained
 			if !(r.TestAcc > trainBar(ch)) {
 				r.Outcome = atChance
@@ -217,10 +218,10 @@ func build(experiment string, target float64, rs []db.ReportRun, evals []db.Eval
 			if math.IsNaN(r.ValScore) {
 				r.ValScore = r.Score
 			}
-		case db.Diverged:
+		case record.Diverged:
 			r.Outcome = diverged
 			r.Score, r.ValScore = ch, ch
-		case db.Failed:
+		case record.Failed:
 			r.Outcome = failed
 		default:
 			r.Outcome = missing
@@ -325,7 +326,7 @@ func (rep *report) group() error {
 		return strings.Join(parts, " ")
 	}
 
-	// Series: methods in clipalgo.Methods order, then options.
+	// Series: methods in clipalgo.Methods() order, then options.
 	seriesOf := map[[2]string]int{}
 	var keys [][2]string
 	optOf := map[*setting]string{}
@@ -488,7 +489,7 @@ func (rep *report) aggregate() {
 			case trained:
 				s.Trained++
 			}
-			if r.Status == db.Done {
+			if r.Status == record.Done {
 				s.Done++
 				if !math.IsNaN(r.TrainAcc) && !math.IsNaN(r.TestAcc) {
 					gaps = append(gaps, r.TrainAcc-r.TestAcc)
@@ -588,14 +589,9 @@ func runsOf(ss []*setting) int {
 	return n
 }
 
-// methodRank is a method's position in clipalgo.Methods; unknown methods
+// methodRank is a method's position in clipalgo.Methods(); unknown methods
 // come after, by name.
-func methodRank(m string) int {
-	if i := slices.Index(clipalgo.Methods, m); i >= 0 {
-		return i
-	}
-	return len(clipalgo.Methods)
-}
+func methodRank(m string) int { return clipalgo.Rank(m) }
 
 // flatten writes the leaves of a decoded JSON value as path → JSON text.
 func flatten(prefix string, v any, out map[string]string) {

@@ -76,7 +76,7 @@ var glyphs8 = []draw.GlyphDrawer{
 }
 
 // styleFor returns the style of the variant-th series of the method at
-// rank (its index in clipalgo.Methods): the method fixes the colour, and
+// rank (its index in clipalgo.Methods()): the method fixes the colour, and
 // variants of one method (other options) get other dashes and markers.
 func styleFor(rank, variant int) style {
 	return style{

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"cliplab/internal/db"
+	"cliplab/internal/record"
 
 	"gonum.org/v1/plot/cmpimg"
 )
@@ -21,10 +22,10 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 // handRun is a run of the hand-computed database: test accuracy at steps 5
 // and 10, train-sample accuracy at step 10; diverged runs stop at step 6
 // with only the step-5 evaluation.
-func handRun(method string, th float64, seed uint64, acc5, acc10, train10 float64, status string) fakeRun {
+func handRun(method string, th float64, seed uint64, acc5, acc10, train10 float64, status record.Status) fakeRun {
 	r := fakeRun{Arch: "mlp2", Dataset: "mnist", Method: method, Threshold: th, LR: 0.1, Seed: seed, Status: status, Wall: 1, FLOPs: 1e6}
 	n := 10
-	if status == db.Diverged {
+	if status == record.Diverged {
 		n = 6
 	}
 	for t := 1; t <= n; t++ {
@@ -32,15 +33,15 @@ func handRun(method string, th float64, seed uint64, acc5, acc10, train10 float6
 		if method != "none" && t%2 == 0 {
 			frac = 1
 		}
-		s := db.Step{Step: t, Loss: 1, GradNorm: 1, ClippedNorm: 1, ClipFraction: frac, Threshold: th, LR: 0.1, ElapsedS: float64(t)}
-		if t == 6 && status == db.Diverged {
+		s := record.Step{Step: t, Loss: 1, GradNorm: 1, ClippedNorm: 1, ClipFraction: frac, Threshold: th, LR: 0.1, ElapsedS: float64(t)}
+		if t == 6 && status == record.Diverged {
 			s.Loss = math.Inf(1)
 		}
 		r.Steps = append(r.Steps, s)
 	}
-	r.Evals = append(r.Evals, db.Eval{Step: 5, Split: "test", Acc: acc5, ElapsedS: 5.5}, db.Eval{Step: 5, Split: "train", Acc: acc5, ElapsedS: 5.5})
-	if status == db.Done {
-		r.Evals = append(r.Evals, db.Eval{Step: 10, Split: "test", Acc: acc10, ElapsedS: 10.5}, db.Eval{Step: 10, Split: "train", Acc: train10, ElapsedS: 10.5})
+	r.Evals = append(r.Evals, record.Eval{Step: 5, Split: "test", Acc: acc5, ElapsedS: 5.5}, record.Eval{Step: 5, Split: "train", Acc: acc5, ElapsedS: 5.5})
+	if status == record.Done {
+		r.Evals = append(r.Evals, record.Eval{Step: 10, Split: "test", Acc: acc10, ElapsedS: 10.5}, record.Eval{Step: 10, Split: "train", Acc: train10, ElapsedS: 10.5})
 	}
 	return r
 }
@@ -49,12 +50,12 @@ func handRun(method string, th float64, seed uint64, acc5, acc10, train10 float6
 // diverged) and norm with threshold 1, plus one pending norm run at lr 1.
 func handDB(t *testing.T) string {
 	runs := []fakeRun{
-		handRun("none", 0, 1, 0.50, 0.80, 0.85, db.Done),
-		handRun("none", 0, 2, 0.60, 0.82, 0.86, db.Done),
-		handRun("none", 0, 3, 0.40, 0, 0, db.Diverged),
-		handRun("norm", 1, 1, 0.70, 0.85, 0.88, db.Done),
-		handRun("norm", 1, 2, 0.90, 0.86, 0.89, db.Done),
-		handRun("norm", 1, 3, 0.75, 0.87, 0.90, db.Done),
+		handRun("none", 0, 1, 0.50, 0.80, 0.85, record.Done),
+		handRun("none", 0, 2, 0.60, 0.82, 0.86, record.Done),
+		handRun("none", 0, 3, 0.40, 0, 0, record.Diverged),
+		handRun("norm", 1, 1, 0.70, 0.85, 0.88, record.Done),
+		handRun("norm", 1, 2, 0.90, 0.86, 0.89, record.Done),
+		handRun("norm", 1, 3, 0.75, 0.87, 0.90, record.Done),
 		{Arch: "mlp2", Dataset: "mnist", Method: "norm", Threshold: 1, LR: 1, Seed: 1, Pending: true},
 	}
 	return tempDB(t, "hand", runs)
@@ -176,7 +177,7 @@ func TestChanceAndCollapse(t *testing.T) {
 		{"addition", 0.67, atChance}, {"addition", 0.68, trained},
 	}
 	for _, tt := range tests {
-		rs := []db.ReportRun{{ID: 1, ConfigJSON: `{"seed":1}`, Dataset: tt.dataset, Method: "none", Status: db.Done, TestAcc: tt.acc, TrainAcc: tt.acc, Threshold: math.NaN()}}
+		rs := []db.ReportRun{{ID: 1, ConfigJSON: `{"seed":1}`, Dataset: tt.dataset, Method: "none", Status: record.Done, TestAcc: tt.acc, TrainAcc: tt.acc, Threshold: math.NaN()}}
 		rep, err := build("e", 0.9, rs, nil, nil)
 		if err != nil {
 			t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"cliplab/internal/db"
+	"cliplab/internal/record"
 )
 
 // fakeRun is one run to write: its configuration and what it logs.
@@ -29,16 +30,16 @@ type fakeRun struct {
 
 	// What happened. Status "" leaves the run running (claimed, never
 	// finished); Pending leaves it unclaimed (pending runs must come last).
-	Status  string
+	Status  record.Status
 	Pending bool
 	Error   string
-	Steps   []db.Step
-	Evals   []db.Eval
+	Steps   []record.Step
+	Evals   []record.Eval
 	Wall    float64
 	FLOPs   float64
 }
 
-// config returns the run's canonical config JSON, shaped like grid.Config.
+// config returns the run's canonical config JSON, shaped like config.Config.
 func (f fakeRun) config() []byte {
 	clip := map[string]any{"method": f.Method}
 	switch f.Method {
@@ -116,7 +117,7 @@ func writeDB(tb testing.TB, path, experiment string, runs []fakeRun) {
 				tb.Fatal(err)
 			}
 		}
-		if err := d.Finish(ctx, c.ID, c.Attempt, nil, r.Evals, db.Result{Status: r.Status, Error: r.Error, WallSeconds: r.Wall, TrainFLOPs: r.FLOPs, Steps: len(r.Steps)}); err != nil {
+		if err := d.Finish(ctx, c.ID, c.Attempt, nil, r.Evals, record.Result{Status: r.Status, Error: r.Error, WallSeconds: r.Wall, TrainFLOPs: r.FLOPs, Steps: len(r.Steps)}); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -126,7 +127,7 @@ func writeDB(tb testing.TB, path, experiment string, runs []fakeRun) {
 // learning rate sets the speed and the risk of divergence, clipping damps
 // the risk at some cost in speed. Randomness is seeded by the config, so a
 // database is the same every time.
-func synth(r fakeRun, steps int, status string) fakeRun {
+func synth(r fakeRun, steps int, status record.Status) fakeRun {
 	h := fnv.New64a()
 	h.Write(r.config())
 	rng := rand.New(rand.NewPCG(h.Sum64(), 2))
@@ -153,9 +154,9 @@ func synth(r fakeRun, steps int, status string) fakeRun {
 	divergeAt := steps + 1
 	collapse := false
 	if status == "" {
-		r.Status = db.Done
+		r.Status = record.Done
 		if u := rng.Float64(); risk > 1.2+0.6*u {
-			r.Status = db.Diverged
+			r.Status = record.Diverged
 			divergeAt = int(float64(steps) * (0.2 + 0.6*rng.Float64()))
 		} else if risk > 1.0+0.6*u {
 			collapse = true
@@ -163,7 +164,7 @@ func synth(r fakeRun, steps int, status string) fakeRun {
 	} else {
 		r.Status = status
 	}
-	if r.Status == db.Failed {
+	if r.Status == record.Failed {
 		r.Error = "train: synthetic failure"
 		divergeAt = steps / 3
 	}
@@ -180,7 +181,7 @@ func synth(r fakeRun, steps int, status string) fakeRun {
 		if collapse {
 			loss = 2.3 + 0.1*rng.Float64()
 		}
-		if r.Status == db.Diverged && t > divergeAt-10 {
+		if r.Status == record.Diverged && t > divergeAt-10 {
 			grow := math.Pow(10, float64(t-divergeAt+10)/2)
 			loss *= grow
 			norm *= grow
@@ -192,8 +193,8 @@ func synth(r fakeRun, steps int, status string) fakeRun {
 		} else if norm*strength > 0.3 {
 			frac = 1
 		}
-		s := db.Step{Step: t, Loss: loss, GradNorm: norm, ClippedNorm: math.Min(norm, 1), ClipFraction: frac, Threshold: th, LR: r.LR, ElapsedS: float64(t) * flopsPerStep / 1e8}
-		if t == divergeAt && r.Status == db.Diverged {
+		s := record.Step{Step: t, Loss: loss, GradNorm: norm, ClippedNorm: math.Min(norm, 1), ClipFraction: frac, Threshold: th, LR: r.LR, ElapsedS: float64(t) * flopsPerStep / 1e8}
+		if t == divergeAt && r.Status == record.Diverged {
 			s.Loss, s.GradNorm = math.Inf(1), math.NaN()
 		}
 		r.Steps = append(r.Steps, s)
@@ -201,8 +202,8 @@ func synth(r fakeRun, steps int, status string) fakeRun {
 			a := acc(t)
 			gap := 0.01 + 0.03*(1-strength)
 			r.Evals = append(r.Evals,
-				db.Eval{Step: t, Split: "test", Acc: a, Loss: loss * 1.1, ElapsedS: float64(t) * flopsPerStep / 1e8},
-				db.Eval{Step: t, Split: "train", Acc: math.Min(1, a+gap), Loss: loss, ElapsedS: float64(t) * flopsPerStep / 1e8})
+				record.Eval{Step: t, Split: "test", Acc: a, Loss: loss * 1.1, ElapsedS: float64(t) * flopsPerStep / 1e8},
+				record.Eval{Step: t, Split: "train", Acc: math.Min(1, a+gap), Loss: loss, ElapsedS: float64(t) * flopsPerStep / 1e8})
 		}
 	}
 	n := len(r.Steps)
@@ -236,7 +237,7 @@ func fakeGrid(archs []string, lrs []float64, seeds int, steps int) []fakeRun {
 			runs[i].Pending = true
 		case len(runs) - 2: // running
 		case 7:
-			runs[i] = synth(runs[i], steps, db.Failed)
+			runs[i] = synth(runs[i], steps, record.Failed)
 		default:
 			runs[i] = synth(runs[i], steps, "")
 		}

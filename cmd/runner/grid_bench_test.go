@@ -7,9 +7,11 @@ import (
 	"runtime"
 	"testing"
 
+	"cliplab/internal/config"
 	"cliplab/internal/data"
 	"cliplab/internal/db"
 	"cliplab/internal/grid"
+	"cliplab/internal/record"
 	"cliplab/internal/train"
 )
 
@@ -38,7 +40,7 @@ func benchData(b *testing.B) string {
 }
 
 // benchConfigs parses and expands benchGrid.
-func benchConfigs(b *testing.B) (*grid.Experiment, []grid.Config) {
+func benchConfigs(b *testing.B) (*grid.Experiment, []config.Config) {
 	exp, err := grid.Parse("bench.yaml", []byte(benchGrid))
 	if err != nil {
 		b.Fatal(err)
@@ -84,8 +86,8 @@ func BenchmarkGrid(b *testing.B) {
 // nopSink drops every metric.
 type nopSink struct{}
 
-func (nopSink) Step(train.Step) error { return nil }
-func (nopSink) Eval(train.Eval) error { return nil }
+func (nopSink) Step(record.Step) error { return nil }
+func (nopSink) Eval(record.Eval) error { return nil }
 
 // BenchmarkLogging trains one configuration logging every step into a real
 // database (sink=db) and into nothing (sink=none): the difference is the
@@ -134,7 +136,7 @@ func BenchmarkLogging(b *testing.B) {
 				b.Fatal(err)
 			}
 			// Finish with status failed so RetryFailed hands it back.
-			if err := d.Finish(ctx, cl.ID, cl.Attempt, sink.steps, sink.evals, db.Result{Status: db.Failed, Steps: res.Steps}); err != nil {
+			if err := d.Finish(ctx, cl.ID, cl.Attempt, sink.steps, sink.evals, record.Result{Status: record.Failed, Steps: res.Steps}); err != nil {
 				b.Fatal(err)
 			}
 		}

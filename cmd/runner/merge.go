@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"cliplab/internal/db"
+	"cliplab/internal/record"
 )
 
 func init() { subcommands["merge"] = cmdMerge }
@@ -83,7 +84,7 @@ func cmdMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	for _, c := range cs {
 		fmt.Fprintf(stdout, "%s: %s: %s\n", *out, c.Experiment, countLine(c))
-		if left := c.ByStatus[db.Pending] + c.ByStatus[db.Running] + c.ByStatus[db.Interrupted]; left > 0 {
+		if left := c.ByStatus[record.Pending] + c.ByStatus[record.Running] + c.ByStatus[record.Interrupted]; left > 0 {
 			fmt.Fprintf(stdout, "%s: %d runs not finished in their shards: run (or resubmit) those shards again, then merge again\n", c.Experiment, left)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"text/tabwriter"
 
+	"cliplab/internal/config"
 	"cliplab/internal/grid"
 )
 
@@ -37,11 +38,11 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		return nil
 	}
-	fmt.Fprintf(stdout, "experiment %s: %d configurations (dataset %s), grid %s\n", exp.Name, len(cfgs), exp.Dataset, grid.GridHash(cfgs)[:12])
+	fmt.Fprintf(stdout, "experiment %s: %d configurations (dataset %s), grid %s\n", exp.Name, len(cfgs), exp.Dataset, config.GridHash(cfgs)[:12])
 	for _, w := range exp.Warnings {
 		fmt.Fprintf(stderr, "runner: warning: %s\n", w)
 	}
-	axes := grid.VaryingAxes(cfgs)
+	axes := config.VaryingAxes(cfgs)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\tkey\tconfiguration")
 	for i, c := range cfgs {
@@ -52,7 +53,7 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // label is a claimed run's short description, from its config JSON.
 func label(configJSON []byte) string {
-	c, err := grid.DecodeConfig(configJSON)
+	c, err := config.DecodeConfig(configJSON)
 	if err != nil {
 		return "?"
 	}

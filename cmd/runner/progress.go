@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"cliplab/internal/db"
+	"cliplab/internal/record"
 )
 
 // progress shows how a grid advances: a bar on a terminal (runs finished of
@@ -42,8 +43,8 @@ func newProgress(ctx context.Context, d *db.DB, exp, mode string, w io.Writer) (
 	if len(cs) == 1 {
 		c := cs[0]
 		p.total = c.Total
-		p.ended = c.ByStatus[db.Done] + c.ByStatus[db.Diverged] + c.ByStatus[db.Failed]
-		p.div, p.failed = c.ByStatus[db.Diverged], c.ByStatus[db.Failed]
+		p.ended = c.ByStatus[record.Done] + c.ByStatus[record.Diverged] + c.ByStatus[record.Failed]
+		p.div, p.failed = c.ByStatus[record.Diverged], c.ByStatus[record.Failed]
 	}
 	if mode == "auto" {
 		mode = "lines"
@@ -84,23 +85,23 @@ func (p *progress) finished(c *db.Claim, o outcome) {
 	lbl := p.labels[c.ID]
 	delete(p.labels, c.ID)
 	switch o.status {
-	case db.Done, db.Diverged, db.Failed:
+	case record.Done, record.Diverged, record.Failed:
 		p.ended++
 		p.mine++
 	}
 	switch o.status {
-	case db.Diverged:
+	case record.Diverged:
 		p.div++
-	case db.Failed:
+	case record.Failed:
 		p.failed++
 	}
 	if p.lines {
 		acc := ""
-		if o.acc >= 0 && o.status != db.Failed {
+		if o.acc >= 0 && o.status != record.Failed {
 			acc = fmt.Sprintf(" test_acc=%.4f", o.acc)
 		}
 		why := ""
-		if o.status != db.Done && o.reason != "" {
+		if o.status != record.Done && o.reason != "" {
 			why = " (" + firstLine(o.reason) + ")"
 		}
 		fmt.Fprintf(p.w, "run %d/%d %-8s %s%s steps=%d %.1fs%s\n", p.ended, p.total, o.status, lbl, acc, o.steps, o.wall, why)
@@ -147,12 +148,12 @@ func (p *progress) summary(ctx context.Context, w io.Writer) error {
 	c := cs[0]
 	fmt.Fprintf(w, "%s: %s\n", p.exp, countLine(c))
 	if ctx.Err() != nil {
-		return fmt.Errorf("interrupted: %d runs marked interrupted; run the same command again to resume", c.ByStatus[db.Interrupted])
+		return fmt.Errorf("interrupted: %d runs marked interrupted; run the same command again to resume", c.ByStatus[record.Interrupted])
 	}
-	if n := c.ByStatus[db.Running]; n > 0 {
+	if n := c.ByStatus[record.Running]; n > 0 {
 		fmt.Fprintf(w, "%d runs are held by other runner processes; they finish them (a dead one's runs are taken over after -stale)\n", n)
 	}
-	if n := c.ByStatus[db.Failed]; n > 0 {
+	if n := c.ByStatus[record.Failed]; n > 0 {
 		fmt.Fprintf(w, "%d runs failed (see runner status -failed); -retry-failed trains them again\n", n)
 	}
 	return nil
@@ -162,7 +163,7 @@ func (p *progress) summary(ctx context.Context, w io.Writer) error {
 func countLine(c db.Count) string {
 	s := fmt.Sprintf("%d runs:", c.Total)
 	sep := " "
-	for _, st := range db.Statuses {
+	for _, st := range record.Statuses {
 		if n := c.ByStatus[st]; n > 0 {
 			s += fmt.Sprintf("%s%d %s", sep, n, st)
 			sep = ", "

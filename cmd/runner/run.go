@@ -13,9 +13,11 @@ import (
 	"sync"
 	"time"
 
+	"cliplab/internal/config"
 	"cliplab/internal/data"
 	"cliplab/internal/db"
 	"cliplab/internal/grid"
+	"cliplab/internal/record"
 	"cliplab/internal/train"
 )
 
@@ -90,7 +92,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	defer d.Close()
 	g := gridOf(exp, cfgs)
-	g.Hash = grid.GridHash(all) // a shard records the whole grid's hash, so merge can match shards
+	g.Hash = config.GridHash(all) // a shard records the whole grid's hash, so merge can match shards
 	added, err := d.AddGrid(ctx, g, f.extend)
 	if err != nil {
 		if errors.Is(err, db.ErrGridChanged) {
@@ -145,7 +147,7 @@ func openDB(path string) (*db.DB, error) {
 
 // checkData loads every dataset the grid needs once, so that missing files
 // are reported before anything is written.
-func checkData(cfgs []grid.Config, dir string) error {
+func checkData(cfgs []config.Config, dir string) error {
 	seen := map[string]bool{}
 	for _, c := range cfgs {
 		o := train.DataOptions(c, dir)
@@ -162,8 +164,8 @@ func checkData(cfgs []grid.Config, dir string) error {
 }
 
 // gridOf is what the database records of an expanded grid.
-func gridOf(exp *grid.Experiment, cfgs []grid.Config) db.Grid {
-	g := db.Grid{Experiment: exp.Name, Hash: grid.GridHash(cfgs), Source: exp.Source}
+func gridOf(exp *grid.Experiment, cfgs []config.Config) db.Grid {
+	g := db.Grid{Experiment: exp.Name, Hash: config.GridHash(cfgs), Source: exp.Source}
 	for _, c := range cfgs {
 		g.Runs = append(g.Runs, db.NewRun{
 			Key: c.Key(), ConfigJSON: c.Canonical(), Arch: c.ArchName, Dataset: c.Dataset, Optimizer: c.Optimizer.Name,
@@ -263,7 +265,7 @@ func trainAll(ctx context.Context, d *db.DB, experiment string, f runFlags, stdo
 
 // outcome is how one claimed run ended for this process.
 type outcome struct {
-	status string
+	status record.Status
 	reason string
 	acc    float64 // final test accuracy, NaN if none
 	steps  int
@@ -277,15 +279,15 @@ func trainOne(ctx context.Context, d *db.DB, c *db.Claim, dataDir string) (out o
 	wctx := context.WithoutCancel(ctx) // the run's last rows are written even after Ctrl-C
 	sink := &dbSink{ctx: wctx, d: d, id: c.ID, attempt: c.Attempt, lastFlush: time.Now(), acc: -1}
 	fail := func(msg string) outcome {
-		err := d.Finish(wctx, c.ID, c.Attempt, sink.steps, sink.evals, db.Result{Status: db.Failed, Error: msg})
-		return outcome{status: db.Failed, reason: msg, err: err}
+		err := d.Finish(wctx, c.ID, c.Attempt, sink.steps, sink.evals, record.Result{Status: record.Failed, Error: msg})
+		return outcome{status: record.Failed, reason: msg, err: err}
 	}
 	defer func() {
 		if p := recover(); p != nil {
 			out = fail(fmt.Sprintf("panic: %v\n%s", p, debug.Stack()))
 		}
 	}()
-	cfg, err := grid.DecodeConfig(c.ConfigJSON)
+	cfg, err := config.DecodeConfig(c.ConfigJSON)
 	if err != nil {
 		return fail(fmt.Sprintf("decode config: %v", err))
 	}
@@ -300,12 +302,12 @@ func trainOne(ctx context.Context, d *db.DB, c *db.Claim, dataDir string) (out o
 		}
 		return fail(err.Error())
 	}
-	r := db.Result{Status: res.Status, WallSeconds: res.WallSeconds, TrainFLOPs: res.TrainFLOPs, Steps: res.Steps}
-	if res.Status == train.Diverged {
-		r.Error = res.Reason
+	err = d.Finish(wctx, c.ID, c.Attempt, sink.steps, sink.evals, res)
+	reason := res.Error
+	if res.Status == record.Interrupted {
+		reason = "interrupted"
 	}
-	err = d.Finish(wctx, c.ID, c.Attempt, sink.steps, sink.evals, r)
-	return outcome{status: res.Status, reason: res.Reason, acc: sink.acc, steps: res.Steps, wall: res.WallSeconds, err: err}
+	return outcome{status: res.Status, reason: reason, acc: sink.acc, steps: res.Steps, wall: res.WallSeconds, err: err}
 }
 
 // dbSink buffers a run's metrics and writes them in batches: every
@@ -315,8 +317,8 @@ type dbSink struct {
 	d         *db.DB
 	id        int64
 	attempt   int
-	steps     []db.Step
-	evals     []db.Eval
+	steps     []record.Step
+	evals     []record.Eval
 	lastFlush time.Time
 	acc       float64 // last test accuracy
 }
@@ -326,13 +328,13 @@ const (
 	flushEvery = 2 * time.Second
 )
 
-func (s *dbSink) Step(st train.Step) error {
-	s.steps = append(s.steps, db.Step(st))
+func (s *dbSink) Step(st record.Step) error {
+	s.steps = append(s.steps, st)
 	return s.maybeFlush()
 }
 
-func (s *dbSink) Eval(e train.Eval) error {
-	s.evals = append(s.evals, db.Eval(e))
+func (s *dbSink) Eval(e record.Eval) error {
+	s.evals = append(s.evals, e)
 	if e.Split == data.SplitTest {
 		s.acc = e.Acc
 	}

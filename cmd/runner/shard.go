@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"cliplab/internal/grid"
+	"cliplab/internal/config"
 )
 
 // shardSpec is shard I of N, 0 ≤ I < N. The zero value (N == 0) is the
@@ -69,7 +69,7 @@ func (s *shardSpec) Set(v string) error {
 // grid's order or size, so shards never overlap, their union is the grid,
 // and a configuration stays in its shard when others are added or removed.
 // shardOf panics if n < 1 or key does not start with 16 hex digits (keys
-// come from grid.Config.Key).
+// come from config.Config.Key).
 func shardOf(key string, n int) int {
 	if n < 1 {
 		panic(fmt.Sprintf("runner: shardOf with n = %d", n))
@@ -86,11 +86,11 @@ func shardOf(key string, n int) int {
 
 // filter returns the configurations of cfgs in shard s, in their order; the
 // whole grid (cfgs itself) when s is the zero shardSpec.
-func (s shardSpec) filter(cfgs []grid.Config) []grid.Config {
+func (s shardSpec) filter(cfgs []config.Config) []config.Config {
 	if s.N == 0 {
 		return cfgs
 	}
-	var out []grid.Config
+	var out []config.Config
 	for _, c := range cfgs {
 		if shardOf(c.Key(), s.N) == s.I {
 			out = append(out, c)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"cliplab/internal/config"
 	"cliplab/internal/grid"
 )
 
@@ -151,7 +152,7 @@ func TestShardFilter(t *testing.T) {
 					t.Fatalf("n=%d: %.12s in shards %d and %d", n, k, seen[k], i)
 				}
 				seen[k] = i
-				pos = append(pos, slices.IndexFunc(cfgs, func(x grid.Config) bool { return x.Key() == k }))
+				pos = append(pos, slices.IndexFunc(cfgs, func(x config.Config) bool { return x.Key() == k }))
 			}
 			if !slices.IsSorted(pos) {
 				t.Errorf("n=%d shard %d: configurations out of the grid's order: %v", n, i, pos)

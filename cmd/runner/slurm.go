@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"cliplab/internal/config"
 	"cliplab/internal/grid"
 )
 
@@ -142,13 +143,13 @@ func cmdSlurm(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := writeIfChanged(paths.grid, exp.Source, stderr); err != nil {
 		return err
 	}
-	script := slurmScript(exp.Name, len(cfgs), grid.GridHash(cfgs), f, paths, args)
+	script := slurmScript(exp.Name, len(cfgs), config.GridHash(cfgs), f, paths, args)
 	if err := os.WriteFile(paths.script, []byte(script), 0o755); err != nil {
 		return fmt.Errorf("write script: %w", err)
 	}
 
 	fmt.Fprintf(stdout, "experiment %s: %d configurations in %d shards (%s), grid %s\n",
-		exp.Name, len(cfgs), f.shards, shardSizes(sizes), grid.GridHash(cfgs)[:12])
+		exp.Name, len(cfgs), f.shards, shardSizes(sizes), config.GridHash(cfgs)[:12])
 	if empty := countZero(sizes); empty > 0 {
 		fmt.Fprintf(stderr, "runner: warning: %d of %d shards hold no configuration (their tasks end at once); fewer shards would do\n", empty, f.shards)
 	}

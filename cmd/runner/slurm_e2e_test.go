@@ -26,6 +26,7 @@ import (
 
 	"cliplab/internal/db"
 	"cliplab/internal/grid"
+	"cliplab/internal/record"
 )
 
 // slurmBinaries are what TestSlurmE2E needs; Debian's slurm-wlm and munge
@@ -100,7 +101,7 @@ func TestSlurmE2E(t *testing.T) {
 		job := submit(t, c, file, out, runner)
 		shardDB := filepath.Join(out, fmt.Sprintf("slurm-long.shard-%d-of-3.db", victim))
 		c.until(t, fmt.Sprintf("a run of shard %d done", victim), func() bool {
-			return countStatus(t, ctx, shardDB, "slurm-long")[db.Done] >= 1
+			return countStatus(t, ctx, shardDB, "slurm-long")[record.Done] >= 1
 		})
 		c.scontrol(t, "scancel", fmt.Sprintf("%s_%d", job, victim))
 		states := c.wait(t, job, 3)
@@ -114,10 +115,10 @@ func TestSlurmE2E(t *testing.T) {
 			}
 		}
 		counts := countStatus(t, ctx, shardDB, "slurm-long")
-		if counts[db.Done] >= sizes[victim] {
+		if counts[record.Done] >= sizes[victim] {
 			t.Fatalf("shard %d finished all its %d runs before scancel took effect; make slurm_long.yaml longer", victim, sizes[victim])
 		}
-		if counts[db.Running] > 0 {
+		if counts[record.Running] > 0 {
 			t.Errorf("shard %d after scancel: %v; want no run left running (SIGTERM marks them interrupted)", victim, counts)
 		}
 		t.Logf("shard %d after scancel: %v of %d", victim, counts, sizes[victim])
@@ -140,7 +141,7 @@ func TestSlurmE2E(t *testing.T) {
 		}
 		checkShards(t, file, shards)
 		stdout = runOK(t, "merge", "-db", merged, shards[0], shards[1], shards[2])
-		want := fmt.Sprintf("%d replaced", sizes[victim]-counts[db.Done])
+		want := fmt.Sprintf("%d replaced", sizes[victim]-counts[record.Done])
 		if !strings.Contains(stdout, want) {
 			t.Errorf("merge after the resubmission printed\n%s\nwant %q for shard %d", stdout, want, victim)
 		}
@@ -155,7 +156,7 @@ func TestSlurmE2E(t *testing.T) {
 		task := fmt.Sprintf("%s_%d", job, victim)
 		shardDB := filepath.Join(out, fmt.Sprintf("slurm-long.shard-%d-of-3.db", victim))
 		c.until(t, fmt.Sprintf("a run of shard %d done", victim), func() bool {
-			return countStatus(t, ctx, shardDB, "slurm-long")[db.Done] >= 1
+			return countStatus(t, ctx, shardDB, "slurm-long")[record.Done] >= 1
 		})
 		c.scontrol(t, "scontrol", "requeue", task)
 		// Slurm holds a requeued job back for a while (reason BeginTime);
@@ -180,7 +181,7 @@ func TestSlurmE2E(t *testing.T) {
 		if n := strings.Count(string(text), head); n != 2 || !strings.Contains(string(text), "restart 1,") {
 			t.Errorf("%s holds %d task starts, want 2, the second a restart:\n%s", logf, n, text)
 		}
-		if n := countStatus(t, ctx, shardDB, "slurm-long"); n[db.Done] != sizes[victim] {
+		if n := countStatus(t, ctx, shardDB, "slurm-long"); n[record.Done] != sizes[victim] {
 			t.Errorf("shard %d after the requeued task: %v, want all %d done", victim, n, sizes[victim])
 		}
 		shards := shardFiles(t, out, "slurm-long", 3)
@@ -524,19 +525,19 @@ func checkShards(t *testing.T, file string, shards []string) {
 
 // countStatus counts the runs of experiment by status in the database at
 // path (empty while the file does not exist yet).
-func countStatus(t *testing.T, ctx context.Context, path, experiment string) map[string]int {
+func countStatus(t *testing.T, ctx context.Context, path, experiment string) map[record.Status]int {
 	t.Helper()
 	if _, err := os.Stat(path); err != nil {
-		return map[string]int{}
+		return map[record.Status]int{}
 	}
 	d, err := db.Open(path, db.Options{ReadOnly: true})
 	if err != nil {
-		return map[string]int{} // being created by the task
+		return map[record.Status]int{} // being created by the task
 	}
 	defer d.Close()
 	cs, err := d.Counts(ctx, experiment)
 	if err != nil || len(cs) == 0 {
-		return map[string]int{}
+		return map[record.Status]int{}
 	}
 	return cs[0].ByStatus
 }

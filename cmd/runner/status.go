@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"cliplab/internal/db"
+	"cliplab/internal/record"
 )
 
 func init() { subcommands["status"] = cmdStatus }
@@ -45,16 +46,16 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "experiment\t")
-	for _, s := range db.Statuses {
+	for _, s := range record.Statuses {
 		fmt.Fprintf(tw, "%s\t", s)
 	}
 	fmt.Fprint(tw, "total\tleft\t\n")
 	for _, c := range cs {
 		fmt.Fprintf(tw, "%s\t", c.Experiment)
-		for _, s := range db.Statuses {
+		for _, s := range record.Statuses {
 			fmt.Fprintf(tw, "%d\t", c.ByStatus[s])
 		}
-		left := c.ByStatus[db.Pending] + c.ByStatus[db.Running] + c.ByStatus[db.Interrupted]
+		left := c.ByStatus[record.Pending] + c.ByStatus[record.Running] + c.ByStatus[record.Interrupted]
 		fmt.Fprintf(tw, "%d\t%d\t\n", c.Total, left)
 	}
 	return tw.Flush()

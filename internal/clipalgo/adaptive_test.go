@@ -6,11 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"cliplab/internal/tensor"
 )
 
 // vec returns a one-tensor model whose gradient is n·(0.6, 0.8), of norm n.
 func vec(n float64) []Tensor[float64] {
-	return []Tensor[float64]{{Name: "g", Role: Bias, Shape: []int{2}, Grad: []float64{0.6 * n, 0.8 * n}}}
+	return []Tensor[float64]{{Name: "g", Role: tensor.Bias, Shape: []int{2}, Grad: []float64{0.6 * n, 0.8 * n}}}
 }
 
 // step is one Clip call on vec(norm) and what it must report.
@@ -84,7 +86,7 @@ func TestAutoClipHand(t *testing.T) {
 		{norm: 0.5, threshold: 2, coef: 1},
 	}, nil)
 	// optax's rescale: unchanged below the threshold, c/N above it.
-	runSteps(t, Spec{Method: "autoclip", Threshold: 90, Variant: "optax"}, []step{
+	runSteps(t, Spec{Method: "autoclip", Threshold: 90}.With("variant", "optax"), []step{
 		{norm: 1, threshold: 1, coef: 1},
 		// [1 4]: index 0.9 → 4 - 3·0.1 = 3.7.
 		{norm: 4, threshold: 3.7, coef: 3.7 / 4, fraction: 1},
@@ -137,7 +139,7 @@ func TestZClipHand(t *testing.T) {
 			t.Errorf("after step %d: μ %.17g σ² %.17g initialised %v, want %.17g %.17g", i, m, v, ok, state[i-1].mean, state[i-1].vari)
 		}
 	}
-	s := Spec{Method: "zclip", Threshold: 2.5, WarmupSteps: 2, MaxGradNorm: -1}
+	s := Spec{Method: "zclip", Threshold: 2.5}.With("warmup_steps", 2).With("max_grad_norm", -1.0)
 	t.Run("no cap", func(t *testing.T) { runSteps(t, s, steps, checkState) })
 
 	// With the default cap max_grad_norm = 1.0: warm-up steps go through
@@ -145,7 +147,7 @@ func TestZClipHand(t *testing.T) {
 	// min(clip, 1.0) (line 164) applied as 1/(N+1e-6) when N > 1 (line 149);
 	// the EMA still takes the uncapped clip value (line 210), so μ and σ²
 	// are those above. Step 4's N = 2 exceeds the cap alone.
-	s.MaxGradNorm = 0
+	s = s.With("max_grad_norm", 1.0)
 	capped := []step{
 		{norm: 1, threshold: 1, coef: 1 / (1 + 1e-6)},
 		{norm: 3, threshold: 1, coef: 1 / (3 + 1e-6), fraction: 1},
@@ -157,7 +159,7 @@ func TestZClipHand(t *testing.T) {
 
 	// clip_option mean (line 135): clip to μ; skip_update_on_spike (line
 	// 206) leaves μ, σ² at the warm-up values after step 3's spike.
-	s = Spec{Method: "zclip", Threshold: 2.5, WarmupSteps: 2, MaxGradNorm: -1, ClipOption: "mean", SkipUpdateOnSpike: true}
+	s = Spec{Method: "zclip", Threshold: 2.5}.With("warmup_steps", 2).With("max_grad_norm", -1.0).With("clip_option", "mean").With("skip_update_on_spike", true)
 	runSteps(t, s, []step{
 		{norm: 1, threshold: math.Inf(1), coef: 1},
 		{norm: 3, threshold: math.Inf(1), coef: 1},
@@ -251,7 +253,7 @@ func TestAdaptiveReference(t *testing.T) {
 				ts := make([]Tensor[float64], len(st.Grad))
 				for j := range st.Grad {
 					ts[j] = Tensor[float64]{Name: "t", Shape: r.Shapes[j], Grad: append([]float64(nil), st.Grad[j]...)}
-					ts[j].Role = [...]Role{Dense, Bias}[len(r.Shapes[j])%2]
+					ts[j].Role = [...]tensor.Role{tensor.DenseWeight, tensor.Bias}[len(r.Shapes[j])%2]
 				}
 				stats, err := c.Clip(ts)
 				if err != nil {

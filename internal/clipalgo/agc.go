@@ -10,6 +10,24 @@ const agcDivEps = 1e-6
 
 var _ Clipper[float32] = (*agc[float32])(nil)
 
+var agcMethod = Method{
+	Name:      "agc",
+	Doc:       "adaptive gradient clipping, unit-wise: G_u scaled to at most c·max(‖W_u‖, eps); fraction: of the units it may clip",
+	Reference: "optax.adaptive_grad_clip (Brock et al. 2021)",
+	Threshold: Threshold{Takes: true, Unit: "λ", Doc: "λ, the clip ratio of gradient to parameter norm"},
+	Options: []Option{
+		{Name: "exclude_last", Kind: KindBool, Default: false,
+			Doc: "leave the final classifier layer unclipped (Brock et al. 2021, §4.1)"},
+		{Name: "eps", Kind: KindFloat, Default: 1e-3, Check: positiveCheck,
+			Doc: "the floor on a unit's parameter norm (optax's default)"},
+	},
+	build: build(newAGC[float32], newAGC[float64]),
+}
+
+func newAGC[F Float](s Spec) *agc[F] {
+	return &agc[F]{lambda: s.Threshold, eps: s.Float("eps"), excludeLast: s.Bool("exclude_last")}
+}
+
 // agc is adaptive gradient clipping, unit-wise, as optax.adaptive_grad_clip.
 type agc[F Float] struct {
 	buffers

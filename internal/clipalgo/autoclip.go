@@ -1,11 +1,31 @@
 package clipalgo
 
 import (
+	"fmt"
 	"math"
 	"sort"
 )
 
 var _ Clipper[float32] = (*autoClip[float32])(nil)
+
+var autoClipMethod = Method{
+	Name:      "autoclip",
+	Doc:       "AutoClip: the global norm clipped to the c-th percentile of every norm seen so far",
+	Reference: "pseeth/autoclip autoclip.py (Seetharaman et al. 2020)",
+	Threshold: Threshold{Takes: true, Unit: "percentile", Doc: "the percentile p in (0, 100]",
+		Check: func(x float64) string {
+			if x > 100 {
+				return fmt.Sprintf("autoclip's percentile must be in (0, 100], got %v", x)
+			}
+			return ""
+		}},
+	Options: []Option{variantOption("the final rescale, as norm's")},
+	build:   build(newAutoClip[float32], newAutoClip[float64]),
+}
+
+func newAutoClip[F Float](s Spec) *autoClip[F] {
+	return &autoClip[F]{p: s.Threshold, optax: s.Str("variant") == "optax"}
+}
 
 // autoClip is AutoClip (Seetharaman et al. 2020) as pseeth/autoclip's
 // autoclip.py does it: append the global L2 norm to the full history, take

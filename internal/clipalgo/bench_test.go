@@ -3,18 +3,20 @@ package clipalgo
 import (
 	"math/rand/v2"
 	"testing"
+
+	"cliplab/internal/tensor"
 )
 
 // benchModels are the parameter shapes of the mlp2 (784→256→256→10) and rnn
 // (28 inputs, 128 hidden, 10 classes) architectures, in PyTorch's layout.
 var benchModels = []struct {
 	name   string
-	roles  []Role
+	roles  []tensor.Role
 	shapes [][]int
 }{
-	{"mlp2", []Role{Dense, Bias, Dense, Bias, Dense, Bias},
+	{"mlp2", []tensor.Role{tensor.DenseWeight, tensor.Bias, tensor.DenseWeight, tensor.Bias, tensor.DenseWeight, tensor.Bias},
 		[][]int{{256, 784}, {256}, {256, 256}, {256}, {10, 256}, {10}}},
-	{"rnn", []Role{Dense, Recurrent, Bias, Bias, Dense, Bias},
+	{"rnn", []tensor.Role{tensor.DenseWeight, tensor.RecurrentWeight, tensor.Bias, tensor.Bias, tensor.DenseWeight, tensor.Bias},
 		[][]int{{128, 28}, {128, 128}, {128}, {128}, {10, 128}, {10}}},
 }
 
@@ -23,7 +25,7 @@ var benchSpecs = []Spec{
 	{Method: "none"},
 	{Method: "value", Threshold: 1e-3},
 	{Method: "norm", Threshold: 0.1},
-	{Method: "norm", Threshold: 0.1, NormType: "inf"},
+	Spec{Method: "norm", Threshold: 0.1}.With("norm_type", "inf"),
 	{Method: "layer_norm", Threshold: 0.01},
 	{Method: "block_rms", Threshold: 1e-4},
 	{Method: "agc", Threshold: 0.01},
@@ -50,7 +52,7 @@ func BenchmarkClip(b *testing.B) {
 		}
 		for _, s := range benchSpecs {
 			name := m.name + "/" + s.Method
-			if s.NormType == "inf" {
+			if optionIs(s, "norm_type", "inf") {
 				name += "_inf"
 			}
 			b.Run(name, func(b *testing.B) {

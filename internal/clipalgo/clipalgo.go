@@ -4,59 +4,20 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"cliplab/internal/tensor"
 )
 
 // Float is the element type of gradients and parameters. Training runs in
 // float32; the golden-vector tests run the same code in float64.
 type Float interface{ ~float32 | ~float64 }
 
-// Role says what a tensor is. Unit-wise methods (agc) find output units from
-// the shape as optax does (a row of a dense or recurrent weight, a filter of
-// a conv weight, a whole bias); Role documents the tensor and is checked
-// against the shape's rank.
-type Role uint8
-
-const (
-	Dense     Role = iota // weight (out, in)
-	Conv                  // weight (out, in, kh, kw)
-	Bias                  // (out,)
-	Recurrent             // recurrent weight (out, in), e.g. (H, H) or (4H, H)
-)
-
-// String returns the role's name as the golden files spell it.
-func (r Role) String() string {
-	switch r {
-	case Dense:
-		return "dense"
-	case Conv:
-		return "conv"
-	case Bias:
-		return "bias"
-	case Recurrent:
-		return "recurrent"
-	}
-	return fmt.Sprintf("Role(%d)", uint8(r))
-}
-
-// rank is the number of dimensions a tensor of role r has (0: unknown role).
-func (r Role) rank() int {
-	switch r {
-	case Dense, Recurrent:
-		return 2
-	case Conv:
-		return 4
-	case Bias:
-		return 1
-	}
-	return 0
-}
-
 // Tensor is one parameter with its gradient, laid out as PyTorch lays it out
 // (row-major, C order). Clippers read Param and modify Grad in place. Param
 // may be nil for every method but agc.
 type Tensor[F Float] struct {
 	Name  string
-	Role  Role
+	Role  tensor.Role // checked against the shape's rank; agc finds units from the shape, as optax does
 	Shape []int
 	Param []F
 	Grad  []F
@@ -102,34 +63,28 @@ type Clipper[F Float] interface {
 	Clip(ts []Tensor[F]) (Stats, error)
 }
 
-// New returns the Clipper that s describes. s is normalized and validated
-// first; the error is Validate's when s is invalid. The Clipper allocates on
-// its first call (buffers sized to the model) and not after, except for
-// autoclip's history, which grows by amortised appends.
+// New returns the Clipper that s describes, for a method that needs batch
+// gradients. s is normalized and validated first; the error is Validate's
+// when s is invalid. The Clipper allocates on its first call (buffers sized
+// to the model) and not after, except for autoclip's history, which grows by
+// amortised appends.
 func New[F Float](s Spec) (Clipper[F], error) {
 	s = s.Normalize()
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	switch s.Method {
-	case "none":
-		return &none[F]{}, nil
-	case "value":
-		return &value[F]{c: s.Threshold}, nil
-	case "norm":
-		return &globalNorm[F]{c: s.Threshold, inf: s.NormType == "inf", optax: s.Variant == "optax"}, nil
-	case "layer_norm":
-		return &layerNorm[F]{c: s.Threshold}, nil
-	case "block_rms":
-		return &blockRMS[F]{c: s.Threshold}, nil
-	case "agc":
-		return &agc[F]{lambda: s.Threshold, eps: s.Eps, excludeLast: s.ExcludeLast}, nil
-	case "autoclip":
-		return &autoClip[F]{p: s.Threshold, optax: s.Variant == "optax"}, nil
-	case "zclip":
-		return newZClip[F](s), nil
+	m, _ := Lookup(s.Method)
+	if m.Needs != BatchGradients {
+		return nil, fmt.Errorf("method: %s needs %s, which this engine cannot give yet", m.Name, m.Needs)
 	}
-	panic("clipalgo: validated method " + s.Method + " has no clipper")
+	var c any
+	switch any(F(0)).(type) {
+	case float32:
+		c = m.build.f32(s)
+	case float64:
+		c = m.build.f64(s)
+	}
+	return c.(Clipper[F]), nil
 }
 
 // GlobalNorm returns the global p-norm of the gradients of ts, accumulated in

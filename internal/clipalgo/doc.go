@@ -5,7 +5,11 @@
 //
 // A model is a []Tensor: each holds a parameter and its gradient, laid out
 // as PyTorch lays them out (a dense weight (out, in), a conv weight
-// (out, in, kh, kw), a bias (out,)). New turns a Spec into a Clipper; one
+// (out, in, kh, kw), a bias (out,)). Each method is declared once (Method:
+// its name, threshold, options with kinds, defaults and checks, what it
+// Needs from the engine, its constructor; registry.go lists them in report
+// order), and a Spec names a method with its threshold and options. New
+// turns a Spec into a Clipper; one
 // Clip call per step modifies the gradients in place and returns Stats.
 // Clippers are generic over float32 (training) and float64 (the golden
 // tests); every norm is accumulated in float64. N below is the global L2
@@ -38,7 +42,7 @@
 //     (kept sorted); the threshold is its c-th percentile with numpy's
 //     default linear interpolation, bit for bit; then clipped as norm (L2,
 //     torch by default). Note that the first step's threshold is N itself.
-//   - zclip: ZClip, as the reference code does it (defaults in Spec). The
+//   - zclip: ZClip, as the reference code does it (defaults in its declaration). The
 //     first warmup_steps norms are collected; the step that completes them
 //     sets the EMA mean μ and variance σ² to their mean and population
 //     variance. Warm-up steps are clipped to max_grad_norm with

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"cliplab/internal/tensor"
 )
 
 // TestEdgeCases holds each method to values worked out by hand from its
@@ -13,8 +15,8 @@ import (
 // gradients, parameters far below AGC's eps, AGC's div_eps, norms exactly
 // at the threshold, the L∞ norm, and optax's squeeze of an (out, 1) weight.
 func TestEdgeCases(t *testing.T) {
-	type tensor struct {
-		role        Role
+	type tcase struct {
+		role        tensor.Role
 		shape       []int
 		param, grad []float64
 		last        bool
@@ -23,75 +25,75 @@ func TestEdgeCases(t *testing.T) {
 	cases := []struct {
 		name     string
 		spec     Spec
-		ts       []tensor
+		ts       []tcase
 		fraction float64
 	}{
 		// Zero gradients: nothing to clip. torch's coef is c/(0+1e-6),
 		// clamped to 1; optax's trigger 0 < c keeps them; AGC's ‖G‖ = 0 is
 		// below λ·max(‖W‖, eps) > 0.
-		{"norm torch zeros", Spec{Method: "norm", Threshold: 1}, []tensor{{Bias, []int{3}, nil, []float64{0, 0, 0}, false, []float64{0, 0, 0}}}, 0},
-		{"norm optax zeros", Spec{Method: "norm", Threshold: 1, Variant: "optax"}, []tensor{{Bias, []int{2}, nil, []float64{0, 0}, false, []float64{0, 0}}}, 0},
-		{"norm inf zeros", Spec{Method: "norm", Threshold: 1, NormType: "inf"}, []tensor{{Bias, []int{2}, nil, []float64{0, 0}, false, []float64{0, 0}}}, 0},
-		{"layer_norm zeros", Spec{Method: "layer_norm", Threshold: 1}, []tensor{{Bias, []int{2}, nil, []float64{0, 0}, false, []float64{0, 0}}}, 0},
-		{"block_rms zeros", Spec{Method: "block_rms", Threshold: 1}, []tensor{{Bias, []int{2}, nil, []float64{0, 0}, false, []float64{0, 0}}}, 0},
-		{"value zeros", Spec{Method: "value", Threshold: 1}, []tensor{{Bias, []int{2}, nil, []float64{0, 0}, false, []float64{0, 0}}}, 0},
-		{"agc zeros, zero weights", Spec{Method: "agc", Threshold: 0.01}, []tensor{{Dense, []int{2, 2}, []float64{0, 0, 0, 0}, []float64{0, 0, 0, 0}, false, []float64{0, 0, 0, 0}}}, 0},
-		{"autoclip zeros", Spec{Method: "autoclip", Threshold: 50}, []tensor{{Bias, []int{2}, nil, []float64{0, 0}, false, []float64{0, 0}}}, 0},
-		{"zclip zeros", Spec{Method: "zclip", Threshold: 2.5}, []tensor{{Bias, []int{2}, nil, []float64{0, 0}, false, []float64{0, 0}}}, 0},
+		{"norm torch zeros", Spec{Method: "norm", Threshold: 1}, []tcase{{tensor.Bias, []int{3}, nil, []float64{0, 0, 0}, false, []float64{0, 0, 0}}}, 0},
+		{"norm optax zeros", Spec{Method: "norm", Threshold: 1}.With("variant", "optax"), []tcase{{tensor.Bias, []int{2}, nil, []float64{0, 0}, false, []float64{0, 0}}}, 0},
+		{"norm inf zeros", Spec{Method: "norm", Threshold: 1}.With("norm_type", "inf"), []tcase{{tensor.Bias, []int{2}, nil, []float64{0, 0}, false, []float64{0, 0}}}, 0},
+		{"layer_norm zeros", Spec{Method: "layer_norm", Threshold: 1}, []tcase{{tensor.Bias, []int{2}, nil, []float64{0, 0}, false, []float64{0, 0}}}, 0},
+		{"block_rms zeros", Spec{Method: "block_rms", Threshold: 1}, []tcase{{tensor.Bias, []int{2}, nil, []float64{0, 0}, false, []float64{0, 0}}}, 0},
+		{"value zeros", Spec{Method: "value", Threshold: 1}, []tcase{{tensor.Bias, []int{2}, nil, []float64{0, 0}, false, []float64{0, 0}}}, 0},
+		{"agc zeros, zero weights", Spec{Method: "agc", Threshold: 0.01}, []tcase{{tensor.DenseWeight, []int{2, 2}, []float64{0, 0, 0, 0}, []float64{0, 0, 0, 0}, false, []float64{0, 0, 0, 0}}}, 0},
+		{"autoclip zeros", Spec{Method: "autoclip", Threshold: 50}, []tcase{{tensor.Bias, []int{2}, nil, []float64{0, 0}, false, []float64{0, 0}}}, 0},
+		{"zclip zeros", Spec{Method: "zclip", Threshold: 2.5}, []tcase{{tensor.Bias, []int{2}, nil, []float64{0, 0}, false, []float64{0, 0}}}, 0},
 
 		// Weights far below eps: max = λ·eps = 0.01·1e-3 = 1e-5; ‖G‖ = 5e-5,
 		// so G·1e-5/5e-5 = G·0.2.
-		{"agc tiny weights", Spec{Method: "agc", Threshold: 0.01}, []tensor{{Bias, []int{2}, []float64{1e-9, 0}, []float64{3e-5, 4e-5}, false, []float64{6e-6, 8e-6}}}, 1},
+		{"agc tiny weights", Spec{Method: "agc", Threshold: 0.01}, []tcase{{tensor.Bias, []int{2}, []float64{1e-9, 0}, []float64{3e-5, 4e-5}, false, []float64{6e-6, 8e-6}}}, 1},
 		// div_eps: max = 1e-4·1e-3 = 1e-7 ≤ ‖G‖ = 5e-7 < 1e-6, so optax
 		// scales by 1e-7/max(5e-7, 1e-6) = 0.1, below max itself.
-		{"agc div_eps", Spec{Method: "agc", Threshold: 1e-4}, []tensor{{Bias, []int{2}, []float64{0, 0}, []float64{3e-7, 4e-7}, false, []float64{3e-8, 4e-8}}}, 1},
+		{"agc div_eps", Spec{Method: "agc", Threshold: 1e-4}, []tcase{{tensor.Bias, []int{2}, []float64{0, 0}, []float64{3e-7, 4e-7}, false, []float64{3e-8, 4e-8}}}, 1},
 		// Unit-wise: row 0 has ‖W‖ = 5, max 0.25, ‖G‖ = 0.5 → ·0.5; row 1 has
 		// ‖W‖ = 0 → max 0.05·1e-3 = 5e-5, ‖G‖ = 0.1 → ·5e-4; the zero bias is
 		// a third unit, unclipped: 2 of 3 units.
-		{"agc units", Spec{Method: "agc", Threshold: 0.05}, []tensor{
-			{Dense, []int{2, 2}, []float64{3, 4, 0, 0}, []float64{0.3, 0.4, 0.06, 0.08}, false, []float64{0.15, 0.2, 3e-5, 4e-5}},
-			{Bias, []int{2}, []float64{0, 0}, []float64{0, 0}, false, []float64{0, 0}},
+		{"agc units", Spec{Method: "agc", Threshold: 0.05}, []tcase{
+			{tensor.DenseWeight, []int{2, 2}, []float64{3, 4, 0, 0}, []float64{0.3, 0.4, 0.06, 0.08}, false, []float64{0.15, 0.2, 3e-5, 4e-5}},
+			{tensor.Bias, []int{2}, []float64{0, 0}, []float64{0, 0}, false, []float64{0, 0}},
 		}, 2.0 / 3},
 		// exclude_last leaves the Last tensors alone and out of the count.
-		{"agc exclude_last", Spec{Method: "agc", Threshold: 0.05, ExcludeLast: true}, []tensor{
-			{Dense, []int{1, 2}, []float64{3, 4}, []float64{0.3, 0.4}, false, []float64{0.15, 0.2}},
-			{Dense, []int{1, 2}, []float64{3, 4}, []float64{0.3, 0.4}, true, []float64{0.3, 0.4}},
+		{"agc exclude_last", Spec{Method: "agc", Threshold: 0.05}.With("exclude_last", true), []tcase{
+			{tensor.DenseWeight, []int{1, 2}, []float64{3, 4}, []float64{0.3, 0.4}, false, []float64{0.15, 0.2}},
+			{tensor.DenseWeight, []int{1, 2}, []float64{3, 4}, []float64{0.3, 0.4}, true, []float64{0.3, 0.4}},
 		}, 1},
 		// An (out, 1) weight is (1, out) in optax's layout, which squeezes to
 		// a vector: one unit, ‖W‖ = 5, max 0.25, ‖G‖ = 0.5 → ·0.5 (per row
 		// it would give 0.15, 0.2).
-		{"agc (out,1) is one unit", Spec{Method: "agc", Threshold: 0.05}, []tensor{
-			{Dense, []int{2, 1}, []float64{3, 4}, []float64{0.4, 0.3}, false, []float64{0.2, 0.15}},
+		{"agc (out,1) is one unit", Spec{Method: "agc", Threshold: 0.05}, []tcase{
+			{tensor.DenseWeight, []int{2, 1}, []float64{3, 4}, []float64{0.4, 0.3}, false, []float64{0.2, 0.15}},
 		}, 1},
 		// ‖G‖ = max = 0.1·5 = 0.5 exactly: optax takes the clipped branch
 		// (not ‖G‖ < max) with factor 0.5/0.5 = 1: unchanged, not counted.
-		{"agc at max", Spec{Method: "agc", Threshold: 0.1}, []tensor{{Bias, []int{2}, []float64{5, 0}, []float64{0.5, 0}, false, []float64{0.5, 0}}}, 0},
+		{"agc at max", Spec{Method: "agc", Threshold: 0.1}, []tcase{{tensor.Bias, []int{2}, []float64{5, 0}, []float64{0.5, 0}, false, []float64{0.5, 0}}}, 0},
 
 		// A norm of exactly the threshold: torch still multiplies by
 		// 5/(5+1e-6); optax leaves it (5 < 5 is false, factor 5/5 = 1).
-		{"norm torch at threshold", Spec{Method: "norm", Threshold: 5}, []tensor{{Bias, []int{2}, nil, []float64{3, 4}, false, []float64{3 * 5 / (5 + 1e-6), 4 * 5 / (5 + 1e-6)}}}, 0},
-		{"norm optax at threshold", Spec{Method: "norm", Threshold: 5, Variant: "optax"}, []tensor{{Bias, []int{2}, nil, []float64{3, 4}, false, []float64{3, 4}}}, 0},
+		{"norm torch at threshold", Spec{Method: "norm", Threshold: 5}, []tcase{{tensor.Bias, []int{2}, nil, []float64{3, 4}, false, []float64{3 * 5 / (5 + 1e-6), 4 * 5 / (5 + 1e-6)}}}, 0},
+		{"norm optax at threshold", Spec{Method: "norm", Threshold: 5}.With("variant", "optax"), []tcase{{tensor.Bias, []int{2}, nil, []float64{3, 4}, false, []float64{3, 4}}}, 0},
 		// L∞: the largest |g| is 4, coef 2/(4+1e-6).
-		{"norm inf", Spec{Method: "norm", Threshold: 2, NormType: "inf"}, []tensor{
-			{Bias, []int{2}, nil, []float64{3, -4}, false, []float64{3 * 2 / (4 + 1e-6), -4 * 2 / (4 + 1e-6)}},
-			{Bias, []int{1}, nil, []float64{1}, false, []float64{2 / (4 + 1e-6)}},
+		{"norm inf", Spec{Method: "norm", Threshold: 2}.With("norm_type", "inf"), []tcase{
+			{tensor.Bias, []int{2}, nil, []float64{3, -4}, false, []float64{3 * 2 / (4 + 1e-6), -4 * 2 / (4 + 1e-6)}},
+			{tensor.Bias, []int{1}, nil, []float64{1}, false, []float64{2 / (4 + 1e-6)}},
 		}, 1},
-		{"norm inf optax", Spec{Method: "norm", Threshold: 2, NormType: "inf", Variant: "optax"}, []tensor{
-			{Bias, []int{3}, nil, []float64{3, -4, 1}, false, []float64{1.5, -2, 0.5}},
+		{"norm inf optax", Spec{Method: "norm", Threshold: 2}.With("norm_type", "inf").With("variant", "optax"), []tcase{
+			{tensor.Bias, []int{3}, nil, []float64{3, -4, 1}, false, []float64{1.5, -2, 0.5}},
 		}, 1},
 		// clamp_: ±2 themselves are not clamped: 1 of 4.
-		{"value", Spec{Method: "value", Threshold: 2}, []tensor{{Dense, []int{2, 2}, nil, []float64{-3, 0.5, 2, -2}, false, []float64{-2, 0.5, 2, -2}}}, 0.25},
+		{"value", Spec{Method: "value", Threshold: 2}, []tcase{{tensor.DenseWeight, []int{2, 2}, nil, []float64{-3, 0.5, 2, -2}, false, []float64{-2, 0.5, 2, -2}}}, 0.25},
 		// ‖(3, 4)‖ = 5 → ·1/5; ‖(0.3, 0.4)‖ = 0.5 ≤ 1 stays.
-		{"layer_norm", Spec{Method: "layer_norm", Threshold: 1}, []tensor{
-			{Bias, []int{2}, nil, []float64{3, 4}, false, []float64{0.6, 0.8}},
-			{Bias, []int{2}, nil, []float64{0.3, 0.4}, false, []float64{0.3, 0.4}},
+		{"layer_norm", Spec{Method: "layer_norm", Threshold: 1}, []tcase{
+			{tensor.Bias, []int{2}, nil, []float64{3, 4}, false, []float64{0.6, 0.8}},
+			{tensor.Bias, []int{2}, nil, []float64{0.3, 0.4}, false, []float64{0.3, 0.4}},
 		}, 0.5},
 		// rms(3, 4) = √12.5 → ÷√12.5; rms(0.5, 0.5) = 0.5 ≤ 1 stays; rms of
 		// (1, 1) is exactly the threshold: max(1, 1) = 1, unchanged.
-		{"block_rms", Spec{Method: "block_rms", Threshold: 1}, []tensor{
-			{Bias, []int{2}, nil, []float64{3, 4}, false, []float64{3 / math.Sqrt(12.5), 4 / math.Sqrt(12.5)}},
-			{Bias, []int{2}, nil, []float64{0.5, 0.5}, false, []float64{0.5, 0.5}},
-			{Bias, []int{2}, nil, []float64{1, 1}, false, []float64{1, 1}},
+		{"block_rms", Spec{Method: "block_rms", Threshold: 1}, []tcase{
+			{tensor.Bias, []int{2}, nil, []float64{3, 4}, false, []float64{3 / math.Sqrt(12.5), 4 / math.Sqrt(12.5)}},
+			{tensor.Bias, []int{2}, nil, []float64{0.5, 0.5}, false, []float64{0.5, 0.5}},
+			{tensor.Bias, []int{2}, nil, []float64{1, 1}, false, []float64{1, 1}},
 		}, 1.0 / 3},
 	}
 	for _, tc := range cases {
@@ -189,17 +191,17 @@ func TestNonFinite(t *testing.T) {
 func TestShapeErrors(t *testing.T) {
 	for _, s := range specsForAll() {
 		c, _ := New[float32](s)
-		ts := []Tensor[float32]{{Name: "w", Role: Dense, Shape: []int{2, 3}, Param: make([]float32, 6), Grad: make([]float32, 5)}}
+		ts := []Tensor[float32]{{Name: "w", Role: tensor.DenseWeight, Shape: []int{2, 3}, Param: make([]float32, 6), Grad: make([]float32, 5)}}
 		if _, err := c.Clip(ts); !errors.Is(err, ErrShape) {
 			t.Errorf("%s: 5 gradients for (2, 3): err = %v, want ErrShape", s.Method, err)
 		}
-		ts = []Tensor[float32]{{Name: "w", Role: Conv, Shape: []int{2, 3}, Param: make([]float32, 6), Grad: make([]float32, 6)}}
+		ts = []Tensor[float32]{{Name: "w", Role: tensor.ConvWeight, Shape: []int{2, 3}, Param: make([]float32, 6), Grad: make([]float32, 6)}}
 		if _, err := c.Clip(ts); !errors.Is(err, ErrShape) {
 			t.Errorf("%s: conv of rank 2: err = %v, want ErrShape", s.Method, err)
 		}
 	}
 	c, _ := New[float32](Spec{Method: "agc", Threshold: 0.01})
-	ts := []Tensor[float32]{{Name: "w", Role: Bias, Shape: []int{3}, Grad: make([]float32, 3)}}
+	ts := []Tensor[float32]{{Name: "w", Role: tensor.Bias, Shape: []int{3}, Grad: make([]float32, 3)}}
 	if _, err := c.Clip(ts); !errors.Is(err, ErrShape) {
 		t.Errorf("agc without parameters: err = %v, want ErrShape", err)
 	}
@@ -221,12 +223,12 @@ func specsForAll() []Spec {
 		{Method: "none"},
 		{Method: "value", Threshold: 0.1},
 		{Method: "norm", Threshold: 1},
-		{Method: "norm", Threshold: 1, NormType: "inf", Variant: "optax"},
+		Spec{Method: "norm", Threshold: 1}.With("norm_type", "inf").With("variant", "optax"),
 		{Method: "layer_norm", Threshold: 1},
 		{Method: "block_rms", Threshold: 0.1},
 		{Method: "agc", Threshold: 0.01},
 		{Method: "autoclip", Threshold: 10},
-		{Method: "zclip", Threshold: 2.5, WarmupSteps: 3},
+		Spec{Method: "zclip", Threshold: 2.5}.With("warmup_steps", 3),
 	}
 }
 
@@ -243,8 +245,8 @@ func smallModel(k float64) []Tensor[float64] {
 		gb[i] *= k
 	}
 	return []Tensor[float64]{
-		{Name: "w0", Role: Dense, Shape: []int{2, 3}, Param: w, Grad: g},
-		{Name: "b1", Role: Bias, Shape: []int{2}, Param: b, Grad: gb},
+		{Name: "w0", Role: tensor.DenseWeight, Shape: []int{2, 3}, Param: w, Grad: g},
+		{Name: "b1", Role: tensor.Bias, Shape: []int{2}, Param: b, Grad: gb},
 	}
 }
 

@@ -16,6 +16,57 @@ var (
 	_ Clipper[float32] = (*blockRMS[float32])(nil)
 )
 
+var noneMethod = Method{
+	Name:      "none",
+	Doc:       "gradients unchanged; the statistics are still recorded",
+	Reference: "the baseline",
+	build:     build(func(Spec) *none[float32] { return &none[float32]{} }, func(Spec) *none[float64] { return &none[float64]{} }),
+}
+
+var valueMethod = Method{
+	Name:      "value",
+	Doc:       "every element clamped to [-c, c]; fraction: of elements beyond ±c",
+	Reference: "torch.nn.utils.clip_grad_value_, optax.clip",
+	Threshold: Threshold{Takes: true, Unit: "value c", Doc: "the clip value c"},
+	build:     build(newValue[float32], newValue[float64]),
+}
+
+var normMethod = Method{
+	Name:      "norm",
+	Doc:       "all gradients scaled together when their global norm exceeds c",
+	Reference: "torch.nn.utils.clip_grad_norm_, optax.clip_by_global_norm",
+	Threshold: Threshold{Takes: true, Unit: "norm c", Doc: "the max norm c"},
+	Options: []Option{
+		{Name: "norm_type", Kind: KindText, Default: "2", Allowed: []string{"2", "inf"},
+			Doc: "the global norm: L2 (2) or the largest absolute element (inf)"},
+		variantOption("torch: ·min(1, c/(N+1e-6)) always; optax: ·c/N only when N ≥ c"),
+	},
+	build: build(newGlobalNorm[float32], newGlobalNorm[float64]),
+}
+
+var layerNormMethod = Method{
+	Name:      "layer_norm",
+	Doc:       "each tensor on its own scaled to norm at most c: g·c/max(‖g‖, c); fraction: of tensors",
+	Reference: "tf.clip_by_norm (Keras clipnorm)",
+	Threshold: Threshold{Takes: true, Unit: "norm c", Doc: "the max norm c of each tensor"},
+	build:     build(newLayerNorm[float32], newLayerNorm[float64]),
+}
+
+var blockRMSMethod = Method{
+	Name:      "block_rms",
+	Doc:       "each tensor divided by max(1, rms(g)/c); fraction: of tensors",
+	Reference: "optax.clip_by_block_rms",
+	Threshold: Threshold{Takes: true, Unit: "RMS c", Doc: "the RMS threshold c"},
+	build:     build(newBlockRMS[float32], newBlockRMS[float64]),
+}
+
+func newValue[F Float](s Spec) *value[F]         { return &value[F]{c: s.Threshold} }
+func newLayerNorm[F Float](s Spec) *layerNorm[F] { return &layerNorm[F]{c: s.Threshold} }
+func newBlockRMS[F Float](s Spec) *blockRMS[F]   { return &blockRMS[F]{c: s.Threshold} }
+func newGlobalNorm[F Float](s Spec) *globalNorm[F] {
+	return &globalNorm[F]{c: s.Threshold, inf: s.Str("norm_type") == "inf", optax: s.Str("variant") == "optax"}
+}
+
 // buffers holds the per-tensor norms one Clip call needs, reused between calls.
 type buffers struct {
 	before, after []float64

@@ -130,7 +130,7 @@ func checkShape[F Float](t *Tensor[F], withParam bool) error {
 	if withParam && len(t.Param) != n {
 		return fmt.Errorf("tensor %q: %d parameter elements for shape %v: %w", t.Name, len(t.Param), t.Shape, ErrShape)
 	}
-	if want := t.Role.rank(); want != 0 && len(t.Shape) != want {
+	if want := t.Role.Rank(); want != 0 && len(t.Shape) != want {
 		return fmt.Errorf("tensor %q: role %v wants rank %d, shape is %v: %w", t.Name, t.Role, want, t.Shape, ErrShape)
 	}
 	return nil

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"cliplab/internal/tensor"
 )
 
 // randomModel returns a small model with gradients on very different scales:
@@ -12,11 +14,11 @@ import (
 // ten thousand times larger than others.
 func randomModel[F Float](rng *rand.Rand) []Tensor[F] {
 	shapes := []struct {
-		role  Role
+		role  tensor.Role
 		shape []int
 	}{
-		{Dense, []int{8, 5}}, {Bias, []int{8}}, {Conv, []int{3, 2, 3, 3}}, {Bias, []int{3}},
-		{Recurrent, []int{4, 4}}, {Dense, []int{4, 1}}, {Dense, []int{2, 8}}, {Bias, []int{2}},
+		{tensor.DenseWeight, []int{8, 5}}, {tensor.Bias, []int{8}}, {tensor.ConvWeight, []int{3, 2, 3, 3}}, {tensor.Bias, []int{3}},
+		{tensor.RecurrentWeight, []int{4, 4}}, {tensor.DenseWeight, []int{4, 1}}, {tensor.DenseWeight, []int{2, 8}}, {tensor.Bias, []int{2}},
 	}
 	global := math.Pow(10, rng.Float64()*6-3)
 	ts := make([]Tensor[F], len(shapes))
@@ -67,15 +69,15 @@ func properties[F Float](t *testing.T) {
 	specs := []Spec{
 		{Method: "none"},
 		{Method: "value", Threshold: 0.01}, {Method: "value", Threshold: 1},
-		{Method: "norm", Threshold: 0.5}, {Method: "norm", Threshold: 10, Variant: "optax"},
-		{Method: "norm", Threshold: 0.5, NormType: "inf"}, {Method: "norm", Threshold: 2, NormType: "inf", Variant: "optax"},
+		{Method: "norm", Threshold: 0.5}, Spec{Method: "norm", Threshold: 10}.With("variant", "optax"),
+		Spec{Method: "norm", Threshold: 0.5}.With("norm_type", "inf"), Spec{Method: "norm", Threshold: 2}.With("norm_type", "inf").With("variant", "optax"),
 		{Method: "layer_norm", Threshold: 0.3},
 		{Method: "block_rms", Threshold: 0.05},
-		{Method: "agc", Threshold: 0.01}, {Method: "agc", Threshold: 0.1, ExcludeLast: true},
-		{Method: "autoclip", Threshold: 10}, {Method: "autoclip", Threshold: 75, Variant: "optax"},
-		{Method: "zclip", Threshold: 2.5, WarmupSteps: 5},
-		{Method: "zclip", Threshold: 2, WarmupSteps: 5, MaxGradNorm: -1, Variant: "optax"},
-		{Method: "zclip", Threshold: 1.5, WarmupSteps: 3, MaxGradNorm: -1, Mode: "percentile"},
+		{Method: "agc", Threshold: 0.01}, Spec{Method: "agc", Threshold: 0.1}.With("exclude_last", true),
+		{Method: "autoclip", Threshold: 10}, Spec{Method: "autoclip", Threshold: 75}.With("variant", "optax"),
+		Spec{Method: "zclip", Threshold: 2.5}.With("warmup_steps", 5),
+		Spec{Method: "zclip", Threshold: 2}.With("warmup_steps", 5).With("max_grad_norm", -1.0).With("variant", "optax"),
+		Spec{Method: "zclip", Threshold: 1.5}.With("warmup_steps", 3).With("max_grad_norm", -1.0).With("mode", "percentile"),
 	}
 	for _, s := range specs {
 		c, err := New[F](s)
@@ -142,7 +144,7 @@ func properties[F Float](t *testing.T) {
 				}
 			case "norm", "autoclip", "zclip":
 				p := 2.0
-				if ns.NormType == "inf" {
+				if nt, _ := ns.Option("norm_type"); nt == "inf" {
 					p = math.Inf(1)
 				}
 				nb, na := GlobalNorm(before, p), GlobalNorm(ts, p)
@@ -167,7 +169,7 @@ func properties[F Float](t *testing.T) {
 				if (nb > thr) != (st.Fraction == 1) && ns.Method != "zclip" {
 					fail("norm %v, threshold %v, fraction %v", nb, thr, st.Fraction)
 				}
-				if nb > thr && ns.Variant == "optax" && ns.Method != "zclip" && !close(na, thr, tol) {
+				if nb > thr && optionIs(ns, "variant", "optax") && ns.Method != "zclip" && !close(na, thr, tol) {
 					fail("optax clips to the threshold: %v, want %v", na, thr)
 				}
 				if nb > 0 && !close(na/nb, GlobalNorm(ts, 2)/GlobalNorm(before, 2), 1e-5) {
@@ -200,7 +202,7 @@ func properties[F Float](t *testing.T) {
 			case "agc":
 				n, total := 0, 0
 				for i := range ts {
-					if ns.ExcludeLast && ts[i].Last {
+					if optionIs(ns, "exclude_last", true) && ts[i].Last {
 						if !unchanged(i) {
 							fail("excluded tensor %d changed", i)
 						}
@@ -212,7 +214,7 @@ func properties[F Float](t *testing.T) {
 						w := norm2(ts[i].Param[u*m : (u+1)*m])
 						b := norm2(before[i].Grad[u*m : (u+1)*m])
 						a := norm2(ts[i].Grad[u*m : (u+1)*m])
-						mx := ns.Threshold * math.Max(w, ns.Eps)
+						mx := ns.Threshold * math.Max(w, ns.Float("eps"))
 						if a > mx*(1+tol) {
 							fail("tensor %d unit %d: %v → %v above %v", i, u, b, a, mx)
 						}
@@ -262,4 +264,11 @@ func TestAutoClipThreshold(t *testing.T) {
 			}
 		}
 	}
+}
+
+// optionIs reports whether s's option name is v (false where its method has
+// no such option).
+func optionIs(s Spec, name string, v any) bool {
+	x, ok := s.Option(name)
+	return ok && x == v
 }

@@ -1,208 +1,385 @@
 package clipalgo
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
+	"sort"
+	"strconv"
 	"strings"
 )
 
 // Spec says which method clips and how, as the experiment file writes it
-// (one entry of the grid's clip axis, with one threshold). Normalize fills in
-// the defaults of the method's options and clears the options that do not
-// apply, so that a resolved Spec marshals to the same canonical JSON however
-// the file spelled it.
+// (one entry of the grid's clip axis, with one threshold): the method's
+// name, its threshold, and the options its declaration lists. Normalize fills
+// in the defaults and drops the options that do not apply, so that a resolved
+// Spec marshals to the same canonical JSON however the file spelled it.
+//
+// The zero Spec is not valid; build one as Spec{Method: "norm", Threshold:
+// 1}.With("variant", "optax").
 type Spec struct {
-	Method string `json:"method" yaml:"method"`
-	// Threshold is the method's one number: the clip value (value), the max
-	// norm (norm, layer_norm), the RMS threshold (block_rms), λ (agc), the
-	// percentile in (0, 100] (autoclip), the z threshold z_thresh (zclip; the
-	// reference's default is 2.5). Unused by none.
-	Threshold float64 `json:"threshold,omitempty" yaml:"threshold"`
-
-	// norm: "2" (default) or "inf".
-	NormType string `json:"norm_type,omitempty" yaml:"norm_type"`
-	// norm, autoclip, zclip: how the final rescale is done. "torch" (default)
-	// is clip_grad_norm_: scale by min(1, c/(N+1e-6)); for zclip it is exactly
-	// the reference code, which uses clip_grad_norm_ during warm-up and, after
-	// it, scales by c/(N+1e-6) only when N > c. "optax" is
-	// clip_by_global_norm: scale by c/N only when N ≥ c.
-	Variant string `json:"variant,omitempty" yaml:"variant"`
-	// agc: leave the final classifier layer (tensors marked Last) unclipped
-	// (Brock et al. 2021, §4.1).
-	ExcludeLast bool `json:"exclude_last,omitempty" yaml:"exclude_last"`
-	// agc: the floor on a unit's parameter norm (default 1e-3, as optax's
-	// adaptive_grad_clip). zclip: added to the standard deviation in the
-	// z-score (default 1e-6, as ZClip's eps).
-	Eps float64 `json:"eps,omitempty" yaml:"eps"`
-
-	// zclip options, named and defaulted as bluorion-com/ZClip's ZClip
-	// constructor (zclip/zclip.py): EMA factor alpha (0.97); warmup_steps
-	// (25), the number of steps whose norms initialise the mean and variance;
-	// max_grad_norm (1.0), a cap on the clip threshold at every step, warm-up
-	// included; 0 or unset means the default 1.0, a negative value turns the
-	// cap off (the reference's None) and normalizes to -1.
-	Alpha       float64 `json:"alpha,omitempty" yaml:"alpha"`
-	WarmupSteps int     `json:"warmup_steps,omitempty" yaml:"warmup_steps"`
-	MaxGradNorm float64 `json:"max_grad_norm,omitempty" yaml:"max_grad_norm"`
-	// zclip: "zscore" (default) clips when the z-score exceeds the
-	// threshold; "percentile" clips to μ + z_thresh·σ whenever the norm
-	// exceeds it.
-	Mode string `json:"mode,omitempty" yaml:"mode"`
-	// zclip, zscore mode: "adaptive_scaling" (default) clips to
-	// μ + z_thresh²·σ/z, "mean" clips to μ.
-	ClipOption string `json:"clip_option,omitempty" yaml:"clip_option"`
-	// zclip, zscore mode with adaptive_scaling: multiplies the whole
-	// adaptive threshold (default 1.0; the reference code multiplies
-	// μ + z_thresh²·σ/z, not only its second term as its docstring says).
-	ClipFactor float64 `json:"clip_factor,omitempty" yaml:"clip_factor"`
-	// zclip: leave the mean and variance as they are on a step that clipped
-	// (default false: they are updated with the clip threshold).
-	SkipUpdateOnSpike bool `json:"skip_update_on_spike,omitempty" yaml:"skip_update_on_spike"`
+	Method string
+	// Threshold is the method's one number (see its declaration's
+	// Threshold.Doc): the clip value, a max norm, λ, a percentile, a z
+	// threshold. Zero for a method that takes none.
+	Threshold float64
+	opts      map[string]any // option name → float64, int, string or bool
 }
 
-// Methods are the method names a Spec accepts, in the order reports list them.
-var Methods = []string{"none", "value", "norm", "layer_norm", "block_rms", "agc", "autoclip", "zclip"}
-
-// optionsOf lists the options (YAML names) each method takes besides threshold.
-var optionsOf = map[string][]string{
-	"none":       nil,
-	"value":      nil,
-	"norm":       {"norm_type", "variant"},
-	"layer_norm": nil,
-	"block_rms":  nil,
-	"agc":        {"exclude_last", "eps"},
-	"autoclip":   {"variant"},
-	"zclip": {"variant", "alpha", "warmup_steps", "max_grad_norm", "eps",
-		"mode", "clip_option", "clip_factor", "skip_update_on_spike"},
+// With returns a copy of s with option name set to v (a float64, int, string
+// or bool). It does not check v; Validate does.
+func (s Spec) With(name string, v any) Spec {
+	opts := make(map[string]any, len(s.opts)+1)
+	for k, x := range s.opts {
+		opts[k] = x
+	}
+	opts[name] = v
+	s.opts = opts
+	return s
 }
 
-// Options returns the option names (as YAML spells them) that method takes
-// besides threshold, and whether the method exists.
-func Options(method string) ([]string, bool) {
-	o, ok := optionsOf[method]
-	return o, ok
+// Given reports whether s holds a value for option name (set by With, read
+// from JSON, or filled in by Normalize).
+func (s Spec) Given(name string) bool {
+	_, ok := s.opts[name]
+	return ok
 }
 
-// NeedsThreshold reports whether method takes a threshold.
-func NeedsThreshold(method string) bool { return method != "none" }
+// value is option name's value in s, its default when s holds none. It
+// panics if s's method does not declare the option.
+func (s Spec) value(name string) any {
+	if v, ok := s.opts[name]; ok {
+		return v
+	}
+	m, ok := Lookup(s.Method)
+	if !ok {
+		panic("clipalgo: option " + name + " of unknown method " + s.Method)
+	}
+	o := m.Option(name)
+	if o == nil {
+		panic("clipalgo: method " + s.Method + " declares no option " + name)
+	}
+	return o.Default
+}
 
-// Normalize returns s with the defaults of its method filled in and the
-// options its method does not take cleared. It does not validate.
+// Option returns option name's value in s (its default when s holds none),
+// and whether s's method declares the option.
+func (s Spec) Option(name string) (v any, declared bool) {
+	if v, ok := s.opts[name]; ok {
+		return v, true
+	}
+	m, ok := Lookup(s.Method)
+	if !ok || m.Option(name) == nil {
+		return nil, false
+	}
+	return m.Option(name).Default, true
+}
+
+// Float returns float option name (its default when not given). It panics
+// if the method declares no such option or it is of another kind.
+func (s Spec) Float(name string) float64 { return s.value(name).(float64) }
+
+// Int returns int option name, as Float.
+func (s Spec) Int(name string) int { return s.value(name).(int) }
+
+// Str returns string option name, as Float.
+func (s Spec) Str(name string) string { return s.value(name).(string) }
+
+// Bool returns bool option name, as Float.
+func (s Spec) Bool(name string) bool { return s.value(name).(bool) }
+
+// Normalize returns s with its threshold cleared if its method takes none,
+// every option its method declares filled in (the value given, or the
+// default) and normalized, and the options that do not apply, or that the
+// method does not declare, dropped. A Spec of an unknown method is returned
+// as it is. Normalize does not validate.
 func (s Spec) Normalize() Spec {
-	out := Spec{Method: s.Method}
-	if NeedsThreshold(s.Method) {
+	m, ok := Lookup(s.Method)
+	if !ok {
+		return s
+	}
+	out := Spec{Method: s.Method, opts: make(map[string]any, len(m.Options))}
+	if m.Threshold.Takes {
 		out.Threshold = s.Threshold
 	}
-	variant := func() string {
-		if s.Variant == "" {
-			return "torch"
-		}
-		return s.Variant
-	}
-	orDefault := func(x, def float64) float64 {
-		if x == 0 {
-			return def
-		}
-		return x
-	}
-	switch s.Method {
-	case "norm":
-		out.NormType = s.NormType
-		if out.NormType == "" {
-			out.NormType = "2"
-		}
-		out.Variant = variant()
-	case "agc":
-		out.ExcludeLast = s.ExcludeLast
-		out.Eps = orDefault(s.Eps, 1e-3)
-	case "autoclip":
-		out.Variant = variant()
-	case "zclip":
-		out.Variant = variant()
-		out.Alpha = orDefault(s.Alpha, 0.97)
-		out.WarmupSteps = s.WarmupSteps
-		if out.WarmupSteps == 0 {
-			out.WarmupSteps = 25
-		}
-		out.MaxGradNorm = orDefault(s.MaxGradNorm, 1.0)
-		if out.MaxGradNorm < 0 {
-			out.MaxGradNorm = -1
-		}
-		out.Eps = orDefault(s.Eps, 1e-6)
-		out.Mode = s.Mode
-		if out.Mode == "" {
-			out.Mode = "zscore"
-		}
-		out.SkipUpdateOnSpike = s.SkipUpdateOnSpike
-		if out.Mode == "zscore" {
-			out.ClipOption = s.ClipOption
-			if out.ClipOption == "" {
-				out.ClipOption = "adaptive_scaling"
+	for _, o := range m.Options {
+		v, given := s.opts[o.Name]
+		if !given || !kindOf(v, o.Kind) {
+			if given {
+				out.opts[o.Name] = v // of the wrong kind: kept for Validate
+				continue
 			}
-			if out.ClipOption == "adaptive_scaling" {
-				out.ClipFactor = orDefault(s.ClipFactor, 1.0)
-			}
+			v = o.Default
 		}
+		if o.Normalize != nil {
+			v = o.Normalize(v)
+		}
+		out.opts[o.Name] = v
+	}
+	for _, o := range m.Options {
+		if o.Applies != nil && !o.Applies(out) {
+			delete(out.opts, o.Name)
+		}
+	}
+	if len(out.opts) == 0 {
+		out.opts = nil
 	}
 	return out
 }
 
-// Validate reports the first thing wrong with s, naming the field and what
-// is allowed. Call it on a normalized Spec.
+// Validate reports the first thing wrong with s as "field: message", naming
+// what is allowed. Call it on a normalized Spec.
 func (s Spec) Validate() error {
-	if _, ok := optionsOf[s.Method]; !ok {
-		return fmt.Errorf("method: unknown clip method %q (allowed: %s)", s.Method, strings.Join(Methods, ", "))
+	m, ok := Lookup(s.Method)
+	if !ok {
+		return fmt.Errorf("method: unknown clip method %q (allowed: %s)", s.Method, strings.Join(MethodNames(), ", "))
 	}
-	bad := func(x float64) bool { return math.IsNaN(x) || math.IsInf(x, 0) }
-	if NeedsThreshold(s.Method) {
-		if bad(s.Threshold) || s.Threshold <= 0 {
-			return fmt.Errorf("threshold: method %s needs a threshold > 0, got %v", s.Method, s.Threshold)
+	if m.Threshold.Takes {
+		x := s.Threshold
+		if math.IsNaN(x) || math.IsInf(x, 0) || x <= 0 {
+			return fmt.Errorf("threshold: method %s needs a threshold > 0, got %v", s.Method, x)
 		}
-	}
-	switch s.Method {
-	case "norm":
-		if s.NormType != "2" && s.NormType != "inf" {
-			return fmt.Errorf("norm_type: %q is not allowed (allowed: 2, inf)", s.NormType)
-		}
-	case "agc":
-		if bad(s.Eps) || s.Eps <= 0 {
-			return fmt.Errorf("eps: must be > 0, got %v", s.Eps)
-		}
-	case "autoclip":
-		if s.Threshold > 100 {
-			return fmt.Errorf("threshold: autoclip's percentile must be in (0, 100], got %v", s.Threshold)
-		}
-	case "zclip":
-		if bad(s.Alpha) || s.Alpha <= 0 || s.Alpha >= 1 {
-			return fmt.Errorf("alpha: must be in (0, 1), got %v", s.Alpha)
-		}
-		if s.WarmupSteps < 1 {
-			return fmt.Errorf("warmup_steps: must be ≥ 1, got %d", s.WarmupSteps)
-		}
-		if bad(s.MaxGradNorm) || (s.MaxGradNorm <= 0 && s.MaxGradNorm != -1) {
-			return fmt.Errorf("max_grad_norm: must be > 0, or negative to turn the cap off, got %v", s.MaxGradNorm)
-		}
-		if bad(s.Eps) || s.Eps <= 0 {
-			return fmt.Errorf("eps: must be > 0, got %v", s.Eps)
-		}
-		switch s.Mode {
-		case "zscore":
-			if s.ClipOption != "adaptive_scaling" && s.ClipOption != "mean" {
-				return fmt.Errorf("clip_option: %q is not allowed (allowed: adaptive_scaling, mean)", s.ClipOption)
+		if m.Threshold.Check != nil {
+			if msg := m.Threshold.Check(x); msg != "" {
+				return fmt.Errorf("threshold: %s", msg)
 			}
-			if s.ClipOption == "adaptive_scaling" && (bad(s.ClipFactor) || s.ClipFactor <= 0) {
-				return fmt.Errorf("clip_factor: must be > 0, got %v", s.ClipFactor)
-			}
-		case "percentile":
-		default:
-			return fmt.Errorf("mode: %q is not allowed (allowed: zscore, percentile)", s.Mode)
+		}
+	} else if s.Threshold != 0 {
+		return fmt.Errorf("threshold: method %s takes no threshold", s.Method)
+	}
+	for _, name := range sortedNames(s.opts) {
+		if m.Option(name) == nil {
+			return fmt.Errorf("%s: method %s takes no option %q", name, s.Method, name)
 		}
 	}
-	switch s.Method {
-	case "norm", "autoclip", "zclip":
-		if s.Variant != "torch" && s.Variant != "optax" {
-			return fmt.Errorf("variant: %q is not allowed (allowed: torch, optax)", s.Variant)
+	for i := range m.Options {
+		o := &m.Options[i]
+		v, given := s.opts[o.Name]
+		if !given {
+			continue
+		}
+		if !kindOf(v, o.Kind) {
+			return fmt.Errorf("%s: expected a %s, got %T", o.Name, o.Kind, v)
+		}
+		if msg := o.check(v); msg != "" {
+			return fmt.Errorf("%s: %s", o.Name, msg)
 		}
 	}
 	return nil
+}
+
+// Equal reports whether s and o marshal to the same canonical JSON.
+func (s Spec) Equal(o Spec) bool {
+	a, errA := json.Marshal(s)
+	b, errB := json.Marshal(o)
+	return errA == nil && errB == nil && bytes.Equal(a, b)
+}
+
+// MarshalJSON writes s as the canonical JSON of run keys: method, then
+// threshold when not zero, then the options s holds in the order the method
+// declares them. An option whose value and default are both the zero value
+// (false, 0, "") is left out, so that an option added later with a zero
+// default leaves every existing key as it was.
+func (s Spec) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString(`{"method":`)
+	if err := writeJSON(&b, s.Method); err != nil {
+		return nil, err
+	}
+	if s.Threshold != 0 {
+		b.WriteString(`,"threshold":`)
+		if err := writeJSON(&b, s.Threshold); err != nil {
+			return nil, err
+		}
+	}
+	if len(s.opts) > 0 {
+		m, ok := Lookup(s.Method)
+		if !ok {
+			return nil, fmt.Errorf("clipalgo: options of unknown method %q", s.Method)
+		}
+		for _, name := range sortedNames(s.opts) {
+			if m.Option(name) == nil {
+				return nil, fmt.Errorf("clipalgo: method %s declares no option %q", s.Method, name)
+			}
+		}
+		for _, o := range m.Options {
+			v, ok := s.opts[o.Name]
+			if !ok || (v == zeroOf(o.Kind) && o.Default == zeroOf(o.Kind)) {
+				continue
+			}
+			b.WriteString(`,"` + o.Name + `":`)
+			if err := writeJSON(&b, v); err != nil {
+				return nil, err
+			}
+		}
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+func writeJSON(b *bytes.Buffer, v any) error {
+	js, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b.Write(js)
+	return nil
+}
+
+// UnmarshalJSON reads a Spec as MarshalJSON writes it, the options that
+// MarshalJSON leaves out for holding their zero default included, so that a
+// normalized Spec reads back equal (reflect.DeepEqual) to itself. A field
+// the method does not declare, or a value of the wrong kind, is an error;
+// values are not otherwise checked (Validate does).
+func (s *Spec) UnmarshalJSON(js []byte) error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(js, &fields); err != nil {
+		return err
+	}
+	out := Spec{}
+	raw, ok := fields["method"]
+	if !ok {
+		return errors.New("clip: no method")
+	}
+	if err := json.Unmarshal(raw, &out.Method); err != nil {
+		return fmt.Errorf("clip.method: %w", err)
+	}
+	m, ok := Lookup(out.Method)
+	if !ok {
+		return fmt.Errorf("clip.method: unknown clip method %q", out.Method)
+	}
+	for _, name := range sortedNames(fields) {
+		raw := fields[name]
+		switch name {
+		case "method":
+			continue
+		case "threshold":
+			if err := json.Unmarshal(raw, &out.Threshold); err != nil {
+				return fmt.Errorf("clip.threshold: %w", err)
+			}
+			continue
+		}
+		o := m.Option(name)
+		if o == nil {
+			return fmt.Errorf("clip: method %s takes no option %q", out.Method, name)
+		}
+		v, err := decodeKind(raw, o.Kind)
+		if err != nil {
+			return fmt.Errorf("clip.%s: %w", name, err)
+		}
+		if out.opts == nil {
+			out.opts = map[string]any{}
+		}
+		out.opts[name] = v
+	}
+	var filled []*Option
+	for i := range m.Options {
+		o := &m.Options[i]
+		if _, ok := out.opts[o.Name]; !ok && o.Default == zeroOf(o.Kind) {
+			if out.opts == nil {
+				out.opts = map[string]any{}
+			}
+			out.opts[o.Name] = o.Default
+			filled = append(filled, o)
+		}
+	}
+	for _, o := range filled {
+		if o.Applies != nil && !o.Applies(out) {
+			delete(out.opts, o.Name)
+		}
+	}
+	if len(out.opts) == 0 {
+		out.opts = nil
+	}
+	*s = out
+	return nil
+}
+
+func decodeKind(raw json.RawMessage, k Kind) (any, error) {
+	switch k {
+	case KindString, KindText:
+		var v string
+		err := json.Unmarshal(raw, &v)
+		return v, err
+	case KindBool:
+		var v bool
+		err := json.Unmarshal(raw, &v)
+		return v, err
+	case KindFloat:
+		var v float64
+		err := json.Unmarshal(raw, &v)
+		return v, err
+	case KindInt:
+		var v int32
+		err := json.Unmarshal(raw, &v)
+		return int(v), err
+	}
+	return nil, fmt.Errorf("kind %v", k)
+}
+
+// Label names s in a line: "none", "norm:0.5" or, with options off their
+// defaults, "agc:0.01,exclude_last" (see NonDefault).
+func (s Spec) Label() string {
+	out := s.Method
+	if m, ok := Lookup(s.Method); ok && m.Threshold.Takes {
+		out += ":" + FormatFloat(s.Threshold)
+	}
+	for _, kv := range s.NonDefault() {
+		out += "," + kv
+	}
+	return out
+}
+
+// NonDefault lists the options of s that differ from their defaults, in
+// declaration order, as "name=value", or "name" alone for a true bool: what a
+// label must show for a reader not to assume the reference method.
+func (s Spec) NonDefault() []string {
+	m, ok := Lookup(s.Method)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, o := range m.Options {
+		v, given := s.opts[o.Name]
+		if !given || v == o.Default {
+			continue
+		}
+		if b, ok := v.(bool); ok && b {
+			out = append(out, o.Name)
+			continue
+		}
+		out = append(out, o.Name+"="+FormatValue(v))
+	}
+	return out
+}
+
+// FormatValue writes an option value as the experiment file would: numbers
+// in their shortest form, strings as they are ("" for the empty string).
+func FormatValue(v any) string {
+	switch x := v.(type) {
+	case float64:
+		return FormatFloat(x)
+	case int:
+		return strconv.Itoa(x)
+	case string:
+		if x == "" {
+			return `""`
+		}
+		return x
+	}
+	return fmt.Sprint(v)
+}
+
+// FormatFloat is x in its shortest round-trip form ("0.5", "1e-06").
+func FormatFloat(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
+
+func sortedNames[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

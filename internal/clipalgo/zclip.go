@@ -19,13 +19,56 @@ type zClip[F Float] struct {
 	mean, vari  float64
 }
 
+var zClipMethod = Method{
+	Name:      "zclip",
+	Doc:       "ZClip: clips when the global norm's z-score against its EMA mean and variance exceeds c",
+	Reference: "bluorion-com/ZClip zclip/zclip.py (Kumar et al. 2025)",
+	Threshold: Threshold{Takes: true, Unit: "z", Doc: "the z threshold z_thresh (the reference's default is 2.5)"},
+	// In the order of the canonical JSON, which run keys fix.
+	Options: []Option{
+		variantOption("the rescale: torch (the reference) or optax"),
+		{Name: "eps", Kind: KindFloat, Default: 1e-6, Check: positiveCheck,
+			Doc: "added to the standard deviation in the z-score"},
+		{Name: "alpha", Kind: KindFloat, Default: 0.97, Check: openUnitCheck, Doc: "the EMA factor"},
+		{Name: "warmup_steps", Kind: KindInt, Default: 25, Check: positiveCheck,
+			Doc: "steps whose norms initialise the mean and variance"},
+		{Name: "max_grad_norm", Kind: KindFloat, Default: 1.0,
+			Check: func(v any) string {
+				if v.(float64) == 0 {
+					return "must be > 0, or negative to turn the cap off, got 0"
+				}
+				return ""
+			},
+			Normalize: func(v any) any {
+				if x := v.(float64); x < 0 {
+					return -1.0
+				}
+				return v
+			},
+			Doc: "a cap on the clip threshold at every step, warm-up included; negative (stored as -1): no cap (the reference's None)"},
+		{Name: "mode", Kind: KindString, Default: "zscore", Allowed: []string{"zscore", "percentile"},
+			Doc: "zscore clips when z > c; percentile clips to μ + c·σ whenever the norm exceeds it"},
+		{Name: "clip_option", Kind: KindString, Default: "adaptive_scaling", Allowed: []string{"adaptive_scaling", "mean"},
+			Applies: func(s Spec) bool { return s.Str("mode") == "zscore" },
+			Doc:     "mode zscore: clip to μ + c²σ/z (adaptive_scaling) or to μ (mean)"},
+		{Name: "clip_factor", Kind: KindFloat, Default: 1.0, Check: positiveCheck,
+			Applies: func(s Spec) bool { return s.Str("mode") == "zscore" && s.Str("clip_option") == "adaptive_scaling" },
+			Doc:     "adaptive_scaling: multiplies the whole adaptive threshold"},
+		{Name: "skip_update_on_spike", Kind: KindBool, Default: false,
+			Doc: "leave the mean and variance as they are on a step that clipped"},
+	},
+	build: build(newZClip[float32], newZClip[float64]),
+}
+
 func newZClip[F Float](s Spec) *zClip[F] {
+	// clip_option and clip_factor read their defaults where they do not
+	// apply, and are not used there.
 	return &zClip[F]{
-		zThresh: s.Threshold, alpha: s.Alpha, eps: s.Eps, clipFactor: s.ClipFactor,
-		maxGradNorm: s.MaxGradNorm, warmup: s.WarmupSteps,
-		optax: s.Variant == "optax", percentileMode: s.Mode == "percentile",
-		meanOpt: s.ClipOption == "mean", skipOnSpike: s.SkipUpdateOnSpike,
-		warm: make([]float64, 0, s.WarmupSteps),
+		zThresh: s.Threshold, alpha: s.Float("alpha"), eps: s.Float("eps"), clipFactor: s.Float("clip_factor"),
+		maxGradNorm: s.Float("max_grad_norm"), warmup: s.Int("warmup_steps"),
+		optax: s.Str("variant") == "optax", percentileMode: s.Str("mode") == "percentile",
+		meanOpt: s.Str("clip_option") == "mean", skipOnSpike: s.Bool("skip_update_on_spike"),
+		warm: make([]float64, 0, s.Int("warmup_steps")),
 	}
 }
 

@@ -1,6 +1,8 @@
 package db
 
 import (
+	"cliplab/internal/record"
+
 	"context"
 	"testing"
 )
@@ -18,12 +20,12 @@ func BenchmarkAppend(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	steps := make([]Step, 1000)
+	steps := make([]record.Step, 1000)
 	next := 1
 	b.ReportAllocs()
 	for b.Loop() {
 		for i := range steps {
-			steps[i] = Step{Step: next, Loss: 2.3, GradNorm: 1.5, ClippedNorm: 1, ClipFraction: 1, Threshold: 1, LR: 0.1, ElapsedS: float64(next) / 1000}
+			steps[i] = record.Step{Step: next, Loss: 2.3, GradNorm: 1.5, ClippedNorm: 1, ClipFraction: 1, Threshold: 1, LR: 0.1, ElapsedS: float64(next) / 1000}
 			next++
 		}
 		if err := d.Append(ctx, c.ID, c.Attempt, steps, nil); err != nil {

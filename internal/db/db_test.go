@@ -1,6 +1,8 @@
 package db
 
 import (
+	"cliplab/internal/record"
+
 	"context"
 	"database/sql"
 	"errors"
@@ -73,7 +75,7 @@ func counts(t *testing.T, d *DB, exp string) Count {
 		t.Fatal(err)
 	}
 	if len(cs) == 0 {
-		return Count{ByStatus: map[string]int{}}
+		return Count{ByStatus: map[record.Status]int{}}
 	}
 	return cs[0]
 }
@@ -101,15 +103,15 @@ func TestClaimLifecycle(t *testing.T) {
 	if c, err := d.Claim(ctx, "e", o); err != nil || c != nil {
 		t.Fatalf("fourth claim = %v, %v; want nothing", c, err)
 	}
-	steps := []Step{{Step: 1, Loss: 2.3, GradNorm: 1, ClippedNorm: 1, Threshold: math.NaN(), LR: 0.1}, {Step: 2, Loss: 2.0, GradNorm: 3, ClippedNorm: 1, ClipFraction: 1, Threshold: 1, LR: 0.1}}
+	steps := []record.Step{{Step: 1, Loss: 2.3, GradNorm: 1, ClippedNorm: 1, Threshold: math.NaN(), LR: 0.1}, {Step: 2, Loss: 2.0, GradNorm: 3, ClippedNorm: 1, ClipFraction: 1, Threshold: 1, LR: 0.1}}
 	if err := d.Append(ctx, claims[0].ID, 1, steps, nil); err != nil {
 		t.Fatal(err)
 	}
-	evals := []Eval{{Step: 2, Split: "test", Loss: 1.5, Acc: 0.6}, {Step: 2, Split: "train", Loss: 1.4, Acc: 0.62}}
-	if err := d.Finish(ctx, claims[0].ID, 1, nil, evals, Result{Status: Done, WallSeconds: 1.5, TrainFLOPs: 1e9, Steps: 2}); err != nil {
+	evals := []record.Eval{{Step: 2, Split: "test", Loss: 1.5, Acc: 0.6}, {Step: 2, Split: "train", Loss: 1.4, Acc: 0.62}}
+	if err := d.Finish(ctx, claims[0].ID, 1, nil, evals, record.Result{Status: record.Done, WallSeconds: 1.5, TrainFLOPs: 1e9, Steps: 2}); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Finish(ctx, claims[1].ID, 1, nil, nil, Result{Status: Interrupted, Steps: 0}); err != nil {
+	if err := d.Finish(ctx, claims[1].ID, 1, nil, nil, record.Result{Status: record.Interrupted, Steps: 0}); err != nil {
 		t.Fatal(err)
 	}
 	// A finished run can no longer be written by its attempt.
@@ -117,7 +119,7 @@ func TestClaimLifecycle(t *testing.T) {
 		t.Fatalf("append after finish: %v, want ErrLostClaim", err)
 	}
 	c := counts(t, d, "e")
-	if c.ByStatus[Done] != 1 || c.ByStatus[Interrupted] != 1 || c.ByStatus[Running] != 1 {
+	if c.ByStatus[record.Done] != 1 || c.ByStatus[record.Interrupted] != 1 || c.ByStatus[record.Running] != 1 {
 		t.Fatalf("counts %v", c.ByStatus)
 	}
 	// The interrupted run is claimed again, as attempt 2.
@@ -135,7 +137,7 @@ func TestClaimLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if status != Done || acc != 0.6 || maxNorm != 3 || frac != 0.5 || flops != 1e9 || steps64 != 2 {
+	if record.Status(status) != record.Done || acc != 0.6 || maxNorm != 3 || frac != 0.5 || flops != 1e9 || steps64 != 2 {
 		t.Fatalf("run_summary = %s %v %v %v %v %v", status, acc, maxNorm, frac, flops, steps64)
 	}
 }
@@ -150,7 +152,7 @@ func TestStaleRunIsReclaimedAndOldAttemptLocked(t *testing.T) {
 	if err != nil || c1 == nil {
 		t.Fatal(c1, err)
 	}
-	if err := d.Append(ctx, c1.ID, c1.Attempt, []Step{{Step: 1, Loss: 1}}, nil); err != nil {
+	if err := d.Append(ctx, c1.ID, c1.Attempt, []record.Step{{Step: 1, Loss: 1}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	// Not stale yet with a one-hour window.
@@ -170,7 +172,7 @@ func TestStaleRunIsReclaimedAndOldAttemptLocked(t *testing.T) {
 		t.Fatalf("steps of the dead attempt left: %d, %v", n, err)
 	}
 	// The presumed-dead worker wakes up: its writes are refused.
-	if err := d.Append(ctx, c1.ID, c1.Attempt, []Step{{Step: 2, Loss: 1}}, nil); !errors.Is(err, ErrLostClaim) {
+	if err := d.Append(ctx, c1.ID, c1.Attempt, []record.Step{{Step: 2, Loss: 1}}, nil); !errors.Is(err, ErrLostClaim) {
 		t.Fatalf("old attempt's append: %v, want ErrLostClaim", err)
 	}
 }
@@ -183,11 +185,11 @@ func TestRetryFailed(t *testing.T) {
 	}
 	o := ClaimOptions{Worker: "w"}
 	c, _ := d.Claim(ctx, "e", o)
-	if err := d.Finish(ctx, c.ID, c.Attempt, nil, nil, Result{Status: Failed, Error: "boom"}); err != nil {
+	if err := d.Finish(ctx, c.ID, c.Attempt, nil, nil, record.Result{Status: record.Failed, Error: "boom"}); err != nil {
 		t.Fatal(err)
 	}
 	c, _ = d.Claim(ctx, "e", o)
-	if err := d.Finish(ctx, c.ID, c.Attempt, nil, nil, Result{Status: Diverged}); err != nil {
+	if err := d.Finish(ctx, c.ID, c.Attempt, nil, nil, record.Result{Status: record.Diverged}); err != nil {
 		t.Fatal(err)
 	}
 	if c, err := d.Claim(ctx, "e", o); c != nil || err != nil {

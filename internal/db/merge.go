@@ -5,17 +5,19 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+
+	"cliplab/internal/record"
 )
 
 // rank orders the attempts of one configuration found in two databases:
 // the better one is kept by Merge.
-func rank(status string) int {
+func rank(status record.Status) int {
 	switch status {
-	case Done:
+	case record.Done:
 		return 3
-	case Diverged:
+	case record.Diverged:
 		return 2
-	case Failed:
+	case record.Failed:
 		return 1
 	}
 	return 0 // pending, running, interrupted: no result yet
@@ -99,7 +101,7 @@ func (d *DB) Merge(ctx context.Context, shardPath string) (MergeStats, error) {
 			}
 			outID, _ = res.LastInsertId()
 			st.Added++
-		case rank(r.status) > rank(r.outStatus.String):
+		case rank(record.Status(r.status)) > rank(record.Status(r.outStatus.String)):
 			outID = r.outID.Int64
 			if err := deleteMetrics(ctx, tx, outID); err != nil {
 				return st, err

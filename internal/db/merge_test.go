@@ -1,6 +1,8 @@
 package db
 
 import (
+	"cliplab/internal/record"
+
 	"context"
 	"errors"
 	"path/filepath"
@@ -9,7 +11,7 @@ import (
 
 // finishAll claims every run of exp in d and ends it with status(i), writing
 // a step and an eval per run.
-func finishAll(t *testing.T, d *DB, exp string, status func(key string) string) {
+func finishAll(t *testing.T, d *DB, exp string, status func(key string) record.Status) {
 	t.Helper()
 	ctx := context.Background()
 	for {
@@ -21,12 +23,12 @@ func finishAll(t *testing.T, d *DB, exp string, status func(key string) string) 
 			return
 		}
 		s := status(c.Key)
-		if s == Running {
+		if s == record.Running {
 			continue // leave it held
 		}
-		steps := []Step{{Step: 1, Loss: 1, GradNorm: 2}}
-		evals := []Eval{{Step: 1, Split: "test", Acc: 0.5}}
-		if err := d.Finish(ctx, c.ID, c.Attempt, steps, evals, Result{Status: s, Steps: 1}); err != nil {
+		steps := []record.Step{{Step: 1, Loss: 1, GradNorm: 2}}
+		evals := []record.Eval{{Step: 1, Split: "test", Acc: 0.5}}
+		if err := d.Finish(ctx, c.ID, c.Attempt, steps, evals, record.Result{Status: s, Steps: 1}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -55,17 +57,17 @@ func TestMerge(t *testing.T) {
 	if _, err := b.AddGrid(ctx, gb, false); err != nil {
 		t.Fatal(err)
 	}
-	finishAll(t, a, "e", func(k string) string {
+	finishAll(t, a, "e", func(k string) record.Status {
 		if k == g.Runs[1].Key {
-			return Failed
+			return record.Failed
 		}
-		return Done
+		return record.Done
 	})
-	finishAll(t, b, "e", func(k string) string {
+	finishAll(t, b, "e", func(k string) record.Status {
 		if k == g.Runs[3].Key {
-			return Running
+			return record.Running
 		}
-		return Done
+		return record.Done
 	})
 	out := open("out.db")
 	for i, step := range []struct {
@@ -86,7 +88,7 @@ func TestMerge(t *testing.T) {
 		}
 	}
 	c := counts(t, out, "e")
-	if c.Total != 4 || c.ByStatus[Done] != 3 || c.ByStatus[Interrupted] != 1 {
+	if c.Total != 4 || c.ByStatus[record.Done] != 3 || c.ByStatus[record.Interrupted] != 1 {
 		t.Fatalf("merged counts %v", c.ByStatus)
 	}
 	var steps, evals int

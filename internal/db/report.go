@@ -8,6 +8,8 @@ import (
 	"database/sql"
 	"fmt"
 	"math"
+
+	"cliplab/internal/record"
 )
 
 // ReportRun is one run of an experiment as the report reads it. Values a run
@@ -25,7 +27,7 @@ type ReportRun struct {
 	BatchSize  int
 	Epochs     int
 	Seed       int64
-	Status     string
+	Status     record.Status
 	Error      string
 
 	WallSeconds float64 // NaN until the run ends

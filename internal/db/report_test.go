@@ -1,6 +1,8 @@
 package db
 
 import (
+	"cliplab/internal/record"
+
 	"context"
 	"math"
 	"testing"
@@ -28,34 +30,34 @@ func reportFixture(t *testing.T) (*DB, [3]int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var steps []Step
+	var steps []record.Step
 	for i := 1; i <= 10; i++ {
 		frac := 0.0
 		if i%2 == 0 {
 			frac = 1
 		}
-		steps = append(steps, Step{Step: i, Loss: float64(i), GradNorm: 2 * float64(i), ClippedNorm: 1, ClipFraction: frac, Threshold: 1, LR: 0.1, ElapsedS: float64(i) / 10})
+		steps = append(steps, record.Step{Step: i, Loss: float64(i), GradNorm: 2 * float64(i), ClippedNorm: 1, ClipFraction: frac, Threshold: 1, LR: 0.1, ElapsedS: float64(i) / 10})
 	}
-	evals := []Eval{
+	evals := []record.Eval{
 		{Step: 5, Split: "test", Acc: 0.5, Loss: 1.5, ElapsedS: 0.55},
 		{Step: 5, Split: "train", Acc: 0.6, Loss: 1.2, ElapsedS: 0.56},
 		{Step: 10, Split: "test", Acc: 0.8, Loss: 0.7, ElapsedS: 1.05},
 		{Step: 10, Split: "train", Acc: 0.9, Loss: 0.4, ElapsedS: 1.06},
 	}
-	if err := d.Finish(ctx, c1.ID, c1.Attempt, steps, evals, Result{Status: Done, WallSeconds: 1.1, TrainFLOPs: 5e6, Steps: 10}); err != nil {
+	if err := d.Finish(ctx, c1.ID, c1.Attempt, steps, evals, record.Result{Status: record.Done, WallSeconds: 1.1, TrainFLOPs: 5e6, Steps: 10}); err != nil {
 		t.Fatal(err)
 	}
 	c2, err := d.Claim(ctx, "e", o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	div := []Step{
+	div := []record.Step{
 		{Step: 1, Loss: 2, GradNorm: 1, Threshold: 1},
 		{Step: 2, Loss: 4, GradNorm: 10, Threshold: 1},
 		{Step: 3, Loss: 8, GradNorm: 100, Threshold: 1},
 		{Step: 4, Loss: math.Inf(1), GradNorm: math.NaN(), Threshold: 1},
 	}
-	if err := d.Finish(ctx, c2.ID, c2.Attempt, div, nil, Result{Status: Diverged, WallSeconds: 0.4, TrainFLOPs: 2e6, Steps: 4}); err != nil {
+	if err := d.Finish(ctx, c2.ID, c2.Attempt, div, nil, record.Result{Status: record.Diverged, WallSeconds: 0.4, TrainFLOPs: 2e6, Steps: 4}); err != nil {
 		t.Fatal(err)
 	}
 	runs, err := d.ReportRuns(ctx, "e")
@@ -75,9 +77,9 @@ func TestReportRuns(t *testing.T) {
 	// Expected values follow from reportFixture's comment: clip fraction
 	// 5 clipped of 10 steps; max grad norm 2·10.
 	want := []ReportRun{
-		{ID: ids[0], Status: Done, WallSeconds: 1.1, TrainFLOPs: 5e6, Steps: 10, TestAcc: 0.8, TestLoss: 0.7, TrainAcc: 0.9, TrainLoss: 0.4, ClipFraction: 0.5, MaxGradNorm: 20, LastStep: 10},
-		{ID: ids[1], Status: Diverged, WallSeconds: 0.4, TrainFLOPs: 2e6, Steps: 4, TestAcc: nan, TestLoss: nan, TrainAcc: nan, TrainLoss: nan, ClipFraction: 0, MaxGradNorm: 100, LastStep: 4},
-		{ID: ids[2], Status: Pending, WallSeconds: nan, TrainFLOPs: nan, TestAcc: nan, TestLoss: nan, TrainAcc: nan, TrainLoss: nan, ClipFraction: nan, MaxGradNorm: nan},
+		{ID: ids[0], Status: record.Done, WallSeconds: 1.1, TrainFLOPs: 5e6, Steps: 10, TestAcc: 0.8, TestLoss: 0.7, TrainAcc: 0.9, TrainLoss: 0.4, ClipFraction: 0.5, MaxGradNorm: 20, LastStep: 10},
+		{ID: ids[1], Status: record.Diverged, WallSeconds: 0.4, TrainFLOPs: 2e6, Steps: 4, TestAcc: nan, TestLoss: nan, TrainAcc: nan, TrainLoss: nan, ClipFraction: 0, MaxGradNorm: 100, LastStep: 4},
+		{ID: ids[2], Status: record.Pending, WallSeconds: nan, TrainFLOPs: nan, TestAcc: nan, TestLoss: nan, TrainAcc: nan, TrainLoss: nan, ClipFraction: nan, MaxGradNorm: nan},
 	}
 	same := func(a, b float64) bool { return a == b || math.IsNaN(a) && math.IsNaN(b) }
 	for i, w := range want {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"cliplab/internal/record"
 )
 
 // ErrGridChanged is returned by AddGrid when the experiment name already
@@ -16,19 +18,6 @@ var ErrGridChanged = errors.New("db: a different grid is already stored under th
 // ErrLostClaim is returned when a run is no longer held by the attempt that
 // writes to it (it was presumed dead and claimed again by another worker).
 var ErrLostClaim = errors.New("db: run is no longer held by this attempt")
-
-// Status values of runs.status.
-const (
-	Pending     = "pending"
-	Running     = "running"
-	Done        = "done"
-	Diverged    = "diverged"
-	Failed      = "failed"
-	Interrupted = "interrupted"
-)
-
-// Statuses lists every status in the order status tables show them.
-var Statuses = []string{Done, Diverged, Failed, Running, Interrupted, Pending}
 
 // NewRun is one configuration of a grid, as AddGrid inserts it.
 type NewRun struct {
@@ -165,7 +154,7 @@ func (d *DB) Claim(ctx context.Context, experiment string, o ClaimOptions) (*Cla
 				rows.Close()
 				return err
 			}
-			if status != Running || hb < stale {
+			if record.Status(status) != record.Running || hb < stale {
 				id = rid
 				break
 			}
@@ -241,42 +230,10 @@ func (d *DB) RetryFailed(ctx context.Context, experiment string) (int, error) {
 	return int(n), nil
 }
 
-// Step is one row of the steps table.
-type Step struct {
-	Step         int
-	Epoch        int
-	Loss         float64
-	GradNorm     float64
-	ClippedNorm  float64
-	ClipFraction float64
-	Threshold    float64 // NaN is stored as NULL
-	LR           float64
-	ElapsedS     float64
-}
-
-// Eval is one row of the evals table.
-type Eval struct {
-	Step     int
-	Epoch    int
-	Split    string // test | train
-	Loss     float64
-	Acc      float64
-	ElapsedS float64
-}
-
-// Result is how a run ended.
-type Result struct {
-	Status      string // done, diverged, failed or interrupted
-	Error       string
-	WallSeconds float64
-	TrainFLOPs  float64
-	Steps       int
-}
-
 // Append writes a batch of a held run's metrics in one transaction and
 // renews its heartbeat. It returns ErrLostClaim if the run is no longer held
 // by attempt.
-func (d *DB) Append(ctx context.Context, id int64, attempt int, steps []Step, evals []Eval) error {
+func (d *DB) Append(ctx context.Context, id int64, attempt int, steps []record.Step, evals []record.Eval) error {
 	err := d.write(ctx, func(tx *sql.Tx) error {
 		if err := hold(ctx, tx, id, attempt); err != nil {
 			return err
@@ -291,11 +248,11 @@ func (d *DB) Append(ctx context.Context, id int64, attempt int, steps []Step, ev
 
 // Finish writes the last metrics of a held run and its result, in one
 // transaction.
-func (d *DB) Finish(ctx context.Context, id int64, attempt int, steps []Step, evals []Eval, r Result) error {
+func (d *DB) Finish(ctx context.Context, id int64, attempt int, steps []record.Step, evals []record.Eval, r record.Result) error {
 	switch r.Status {
-	case Done, Diverged, Failed, Interrupted:
+	case record.Done, record.Diverged, record.Failed, record.Interrupted:
 	default:
-		panic("db: Finish with status " + r.Status)
+		panic("db: Finish with status " + string(r.Status))
 	}
 	err := d.write(ctx, func(tx *sql.Tx) error {
 		if err := hold(ctx, tx, id, attempt); err != nil {
@@ -347,7 +304,7 @@ func (d *DB) Heartbeat(ctx context.Context, held map[int64]int) error {
 	})
 }
 
-func insertMetrics(ctx context.Context, tx *sql.Tx, id int64, steps []Step, evals []Eval) error {
+func insertMetrics(ctx context.Context, tx *sql.Tx, id int64, steps []record.Step, evals []record.Eval) error {
 	if len(steps) > 0 {
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO steps (run_id, step, epoch, loss, grad_norm, clipped_norm, clip_fraction, threshold, lr, elapsed_s)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
@@ -406,7 +363,7 @@ func (d *DB) write(ctx context.Context, f func(tx *sql.Tx) error) error {
 // Count is how many runs of an experiment are in each status.
 type Count struct {
 	Experiment string
-	ByStatus   map[string]int
+	ByStatus   map[record.Status]int
 	Total      int
 }
 
@@ -433,10 +390,10 @@ func (d *DB) Counts(ctx context.Context, experiment string) ([]Count, error) {
 			return nil, fmt.Errorf("count runs: %w", err)
 		}
 		if len(out) == 0 || out[len(out)-1].Experiment != e {
-			out = append(out, Count{Experiment: e, ByStatus: map[string]int{}})
+			out = append(out, Count{Experiment: e, ByStatus: map[record.Status]int{}})
 		}
 		c := &out[len(out)-1]
-		c.ByStatus[s] = n
+		c.ByStatus[record.Status(s)] = n
 		c.Total += n
 	}
 	return out, rows.Err()

@@ -103,12 +103,26 @@
 //   - seed: whole numbers, 0 ≤ seed < 2⁶³; a seed fixes the initial
 //     weights, the data order and the synthetic data.
 //   - clip: a list of entries (or one entry). An entry is a mapping with
-//     method (one of clipalgo.Methods), threshold (one number or a list,
-//     each giving its own configuration; required for every method but
-//     none, refused by none) and the options clipalgo.Options(method)
-//     lists, e.g. {method: norm, threshold: 1, norm_type: inf, variant:
-//     optax}. A bare method name (`- none`) is an entry too. `threshold: 0.5`
-//     and `threshold: [0.5]` are the same.
+//     method (one of the clip methods below), threshold (one number or a
+//     list, each giving its own configuration; required for every method
+//     but none, refused by none) and the options its method declares, e.g.
+//     {method: norm, threshold: 1, norm_type: inf, variant: optax}. A bare
+//     method name (`- none`) is an entry too. `threshold: 0.5` and
+//     `threshold: [0.5]` are the same.
+//
+// # Clip methods
+//
+// Written from the method declarations in internal/clipalgo (go test
+// ./internal/grid -run TestMethodDocs -update rewrites this list):
+//
+//   - none: gradients unchanged; the statistics are still recorded (the baseline). No threshold.
+//   - value: every element clamped to [-c, c]; fraction: of elements beyond ±c (torch.nn.utils.clip_grad_value_, optax.clip). threshold: the clip value c.
+//   - norm: all gradients scaled together when their global norm exceeds c (torch.nn.utils.clip_grad_norm_, optax.clip_by_global_norm). threshold: the max norm c. Options: norm_type (string, default 2): the global norm: L2 (2) or the largest absolute element (inf); variant (string, default torch): torch: ·min(1, c/(N+1e-6)) always; optax: ·c/N only when N ≥ c.
+//   - layer_norm: each tensor on its own scaled to norm at most c: g·c/max(‖g‖, c); fraction: of tensors (tf.clip_by_norm (Keras clipnorm)). threshold: the max norm c of each tensor.
+//   - block_rms: each tensor divided by max(1, rms(g)/c); fraction: of tensors (optax.clip_by_block_rms). threshold: the RMS threshold c.
+//   - agc: adaptive gradient clipping, unit-wise: G_u scaled to at most c·max(‖W_u‖, eps); fraction: of the units it may clip (optax.adaptive_grad_clip (Brock et al. 2021)). threshold: λ, the clip ratio of gradient to parameter norm. Options: exclude_last (bool, default false): leave the final classifier layer unclipped (Brock et al. 2021, §4.1); eps (number, default 0.001): the floor on a unit's parameter norm (optax's default).
+//   - autoclip: AutoClip: the global norm clipped to the c-th percentile of every norm seen so far (pseeth/autoclip autoclip.py (Seetharaman et al. 2020)). threshold: the percentile p in (0, 100]. Options: variant (string, default torch): the final rescale, as norm's.
+//   - zclip: ZClip: clips when the global norm's z-score against its EMA mean and variance exceeds c (bluorion-com/ZClip zclip/zclip.py (Kumar et al. 2025)). threshold: the z threshold z_thresh (the reference's default is 2.5). Options: variant (string, default torch): the rescale: torch (the reference) or optax; eps (number, default 1e-06): added to the standard deviation in the z-score; alpha (number, default 0.97): the EMA factor; warmup_steps (integer, default 25): steps whose norms initialise the mean and variance; max_grad_norm (number, default 1): a cap on the clip threshold at every step, warm-up included; negative (stored as -1): no cap (the reference's None); mode (string, default zscore): zscore clips when z > c; percentile clips to μ + c·σ whenever the norm exceeds it; clip_option (string, default adaptive_scaling): mode zscore: clip to μ + c²σ/z (adaptive_scaling) or to μ (mean); clip_factor (number, default 1): adaptive_scaling: multiplies the whole adaptive threshold; skip_update_on_spike (bool, default false): leave the mean and variance as they are on a step that clipped.
 //
 // # exclude:
 //
@@ -126,11 +140,14 @@
 //
 // # Zero values
 //
-// The spec types read a zero option as "unset" and fill in the default, so
-// an explicit zero that would be replaced (`momentum: 0`, `eps: 0`,
+// The optimizer and arch specs read a zero option as "unset" and fill in
+// the default, so an explicit zero that would be replaced (`momentum: 0`,
 // `kernel: 0`, adamw's `weight_decay: 0`) is an error rather than a silent
-// change; so is an option that does not apply with the entry's other
-// settings (zclip's clip_option in mode percentile).
+// change. Clip options are read as given (`eps: 0` is checked as 0, and
+// refused). An option that does not apply with the entry's other settings
+// (zclip's clip_option in mode percentile) is an error, and so is a value
+// that would be stored as another (a negative max_grad_norm is stored as
+// -1: write -1).
 //
 // # Errors
 //
@@ -149,13 +166,13 @@
 //
 // # Configurations and keys
 //
-// Expand resolves each combination to a Config: every field explicit,
+// Expand resolves each combination to a config.Config: every field explicit,
 // defaults filled in, arch, optimizer and clip specs normalized. Its order
 // is an odometer over seed, arch, seq_len, train_size, test_size,
 // train_eval_size, optimizer, batch_size, epochs, eval_every, log_every,
 // divergence_loss, lr, clip (seed slowest, so a grid stopped halfway has
 // every configuration of the first seeds; clip fastest), each axis's
-// values in file order. Config.Canonical is its JSON (encoding/json: struct
+// values in file order. config.Config.Canonical is its JSON (encoding/json: struct
 // order, shortest round-trip numbers; not the experiment's name), Key the
 // hex SHA-256 of that, GridHash the SHA-256 of the sorted keys. Two
 // spellings of one configuration have one key; two configurations of one

@@ -14,7 +14,7 @@ import (
 var ErrInvalid = errors.New("grid: invalid experiment file")
 
 // errBug marks a configuration that got past the positioned checks of Parse
-// and Expand but fails Config.Validate: a bug in this package, never the
+// and Expand but fails config.Config.Validate: a bug in this package, never the
 // user's. The fuzz targets fail on it.
 var errBug = errors.New("grid: internal error")
 

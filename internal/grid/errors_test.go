@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"cliplab/internal/config"
 )
 
 // base is a small valid file; the cases below change one thing each.
@@ -211,7 +213,7 @@ func checkError(t *testing.T, src, want string) {
 }
 
 // loadSource is Load on bytes: parse and expand.
-func loadSource(path string, src []byte) ([]Config, error) {
+func loadSource(path string, src []byte) ([]config.Config, error) {
 	e, err := Parse(path, src)
 	if err != nil {
 		return nil, err

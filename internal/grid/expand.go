@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 
+	"cliplab/internal/config"
 	"cliplab/internal/nn"
 )
 
@@ -28,7 +29,7 @@ var MaxConfigs = 100_000
 // combinations; an exclude entry that matches nothing (a typo, most likely);
 // excludes that remove everything; a batch_size or train_eval_size larger
 // than the train_size it is combined with.
-func (e *Experiment) Expand() ([]Config, error) {
+func (e *Experiment) Expand() ([]config.Config, error) {
 	if e == nil || e.gridNode == nil {
 		return nil, errors.New("grid: Expand needs an Experiment from Parse")
 	}
@@ -49,7 +50,7 @@ func (e *Experiment) Expand() ([]Config, error) {
 
 	hits := make([]int, len(e.excludes))
 	idx := make([]int, len(e.axes))
-	out := make([]Config, 0, total)
+	out := make([]config.Config, 0, total)
 	for range total {
 		c := e.base
 		for i, a := range e.axes {
@@ -106,7 +107,7 @@ func (e *Experiment) Expand() ([]Config, error) {
 
 // cross checks the constraints between fields of one combination, at the
 // position of the value that the user would change.
-func (e *Experiment) cross(l *checker, c *Config, idx []int, at map[string]int) {
+func (e *Experiment) cross(l *checker, c *config.Config, idx []int, at map[string]int) {
 	report := func(name, fallback, format string, args ...any) {
 		i, ok := at[name]
 		if !ok {
@@ -140,7 +141,7 @@ func cloneArch(a nn.ArchSpec) nn.ArchSpec {
 // Load reads, parses and expands the experiment file at path. A file that
 // cannot be read is an *Error naming it (errors.Is(err, fs.ErrNotExist)
 // holds for a missing one).
-func Load(path string) (*Experiment, []Config, error) {
+func Load(path string) (*Experiment, []config.Config, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		msg := err.Error()

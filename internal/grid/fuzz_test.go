@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"cliplab/internal/config"
+
 	"gopkg.in/yaml.v3"
 )
 
@@ -102,7 +104,7 @@ func checkAccepted(t *testing.T, e *Experiment, src []byte) {
 	}
 	checkConfigs(t, cfgs)
 	again, err := e.Expand()
-	if err != nil || GridHash(again) != GridHash(cfgs) {
+	if err != nil || config.GridHash(again) != config.GridHash(cfgs) {
 		t.Fatalf("a second Expand differs: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package grid
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
@@ -13,10 +14,11 @@ import (
 	"testing"
 
 	"cliplab/internal/clipalgo"
+	"cliplab/internal/config"
 	"cliplab/internal/nn"
 )
 
-func mustLoad(t testing.TB, src string) []Config {
+func mustLoad(t testing.TB, src string) []config.Config {
 	t.Helper()
 	cfgs, err := loadSource("t.yaml", []byte(src))
 	if err != nil {
@@ -27,7 +29,7 @@ func mustLoad(t testing.TB, src string) []Config {
 
 // checkConfigs checks what must hold of every expanded grid: each config
 // validates, keys are distinct, and the canonical JSON reads back to itself.
-func checkConfigs(t testing.TB, cfgs []Config) {
+func checkConfigs(t testing.TB, cfgs []config.Config) {
 	t.Helper()
 	seen := map[string]int{}
 	for i, c := range cfgs {
@@ -39,7 +41,7 @@ func checkConfigs(t testing.TB, cfgs []Config) {
 			t.Fatalf("configs %d and %d share key %s", j, i, k)
 		}
 		seen[k] = i
-		back, err := DecodeConfig(c.Canonical())
+		back, err := config.DecodeConfig(c.Canonical())
 		if err != nil {
 			t.Fatalf("config %d: DecodeConfig of its canonical JSON: %v", i, err)
 		}
@@ -119,7 +121,7 @@ func TestExperimentFiles(t *testing.T) {
 			if len(cfgs) != w.n {
 				t.Errorf("%d configurations, want %d", len(cfgs), w.n)
 			}
-			if got := VaryingAxes(cfgs); !slices.Equal(got, w.varying) {
+			if got := config.VaryingAxes(cfgs); !slices.Equal(got, w.varying) {
 				t.Errorf("varying axes %v, want %v", got, w.varying)
 			}
 		})
@@ -128,7 +130,7 @@ func TestExperimentFiles(t *testing.T) {
 
 // TestCanonicalGolden pins the canonical JSON of one configuration: the
 // first of the issue's example, as Canonical printed it, checked by hand
-// against the Config struct's field order and the defaults in doc.go. A
+// against the config.Config struct's field order and the defaults in doc.go. A
 // change here changes every key in every database.
 func TestCanonicalGolden(t *testing.T) {
 	_, cfgs, err := Load("testdata/issue4.yaml")
@@ -222,7 +224,7 @@ func TestEquivalentSpellings(t *testing.T) {
 					t.Errorf("config %d differs:\n%s\n%s", i, a[i].Canonical(), b[i].Canonical())
 				}
 			}
-			if GridHash(a) != GridHash(b) {
+			if config.GridHash(a) != config.GridHash(b) {
 				t.Errorf("grid hashes differ")
 			}
 		})
@@ -271,27 +273,27 @@ func TestExcludes(t *testing.T) {
 	cases := []struct {
 		exclude string
 		want    int
-		gone    func(Config) bool
+		gone    func(config.Config) bool
 	}{
-		{"[]", 32, func(Config) bool { return false }},
+		{"[]", 32, func(config.Config) bool { return false }},
 		// 1 arch × 1 lr × 2 seeds × 4 clips = 8 gone.
-		{"[{arch: a, lr: 1}]", 24, func(c Config) bool { return c.ArchName == "a" && c.LR == 1 }},
+		{"[{arch: a, lr: 1}]", 24, func(c config.Config) bool { return c.ArchName == "a" && c.LR == 1 }},
 		// lists match any value: 2 archs × 2 lrs × 2 seeds × 2 norm clips = 16 gone.
-		{"[{lr: [0.1, 1.0], method: norm}]", 16, func(c Config) bool { return c.Clip.Method == "norm" }},
+		{"[{lr: [0.1, 1.0], method: norm}]", 16, func(c config.Config) bool { return c.Clip.Method == "norm" }},
 		// one threshold: 2 × 2 × 2 × 1 = 8 gone.
-		{"[{threshold: 10}]", 24, func(c Config) bool { return c.Clip.Threshold == 10 }},
+		{"[{threshold: 10}]", 24, func(c config.Config) bool { return c.Clip.Threshold == 10 }},
 		// 2 × 2 × 1 seed × 1 clip = 4 gone.
-		{"[{method: none, seed: 2}]", 28, func(c Config) bool { return c.Clip.Method == "none" && c.Seed == 2 }},
+		{"[{method: none, seed: 2}]", 28, func(c config.Config) bool { return c.Clip.Method == "none" && c.Seed == 2 }},
 		// a clip option: only agc has exclude_last: 8 gone.
-		{"[{exclude_last: true}]", 24, func(c Config) bool { return c.Clip.Method == "agc" }},
+		{"[{exclude_last: true}]", 24, func(c config.Config) bool { return c.Clip.Method == "agc" }},
 		// the variant of norm is torch by default: 16 gone.
-		{"[{variant: torch}]", 16, func(c Config) bool { return c.Clip.Method == "norm" }},
+		{"[{variant: torch}]", 16, func(c config.Config) bool { return c.Clip.Method == "norm" }},
 		// an optimizer by name: every run of arch r, 16 gone.
-		{"[{optimizer: sgd, arch: r}]", 16, func(c Config) bool { return c.ArchName == "r" }},
+		{"[{optimizer: sgd, arch: r}]", 16, func(c config.Config) bool { return c.ArchName == "r" }},
 		// a field that is not an axis matches where its value agrees.
-		{"[{batch_size: 64, arch: r}]", 16, func(c Config) bool { return c.ArchName == "r" }},
+		{"[{batch_size: 64, arch: r}]", 16, func(c config.Config) bool { return c.ArchName == "r" }},
 		// overlapping entries: 16 + 16 − 8 = 24 gone.
-		{"[{arch: a}, {lr: 1}]", 8, func(c Config) bool { return c.ArchName == "a" || c.LR == 1 }},
+		{"[{arch: a}, {lr: 1}]", 8, func(c config.Config) bool { return c.ArchName == "a" || c.LR == 1 }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.exclude, func(t *testing.T) {
@@ -368,8 +370,8 @@ func TestRandomGrids(t *testing.T) {
 // TestDefaults checks the defaults doc.go promises.
 func TestDefaults(t *testing.T) {
 	c := mustLoad(t, "name: t\ndataset: mnist\narchs: {a: {type: mlp}}\ngrid: {arch: a, lr: 0.1, seed: 1, clip: none}\n")[0]
-	want := Config{
-		Dataset: "mnist", Data: DataSpec{TrainSize: 60000, TestSize: 10000, TrainEvalSize: 10000},
+	want := config.Config{
+		Dataset: "mnist", Data: config.DataSpec{TrainSize: 60000, TestSize: 10000, TrainEvalSize: 10000},
 		ArchName: "a", Arch: nn.ArchSpec{Type: "mlp", Activation: "relu"},
 		Optimizer: nn.OptimSpec{Name: "sgd"}, LR: 0.1, BatchSize: 64, Epochs: 1, EvalEvery: 0, LogEvery: 1,
 		DivergenceLoss: 1e4, Clip: clipalgo.Spec{Method: "none"}, Seed: 1,
@@ -379,7 +381,7 @@ func TestDefaults(t *testing.T) {
 	}
 	for _, ds := range []string{"addition", "temporal-order"} {
 		c := mustLoad(t, "name: t\ndataset: "+ds+"\ndata: {seq_len: 30}\narchs: {r: {type: rnn, hidden: 8}}\ngrid: {arch: r, lr: 0.1, seed: 1, clip: none}\n")[0]
-		if c.Data != (DataSpec{TrainSize: 10000, TestSize: 1000, TrainEvalSize: 1000, SeqLen: 30}) {
+		if c.Data != (config.DataSpec{TrainSize: 10000, TestSize: 1000, TrainEvalSize: 1000, SeqLen: 30}) {
 			t.Errorf("%s data defaults %+v", ds, c.Data)
 		}
 	}
@@ -398,13 +400,13 @@ func TestDataAxes(t *testing.T) {
 		t.Fatalf("%d configurations, want 3 × 2", len(cfgs))
 	}
 	// train_eval_size defaults to min(test_size, train_size), so it varies too.
-	if got := VaryingAxes(cfgs); !slices.Equal(got, []string{"seq_len", "test_size", "train_eval_size"}) {
+	if got := config.VaryingAxes(cfgs); !slices.Equal(got, []string{"seq_len", "test_size", "train_eval_size"}) {
 		t.Errorf("varying %v", got)
 	}
-	if cfgs[5].Data != (DataSpec{TrainSize: 2000, TestSize: 200, TrainEvalSize: 200, SeqLen: 100}) {
+	if cfgs[5].Data != (config.DataSpec{TrainSize: 2000, TestSize: 200, TrainEvalSize: 200, SeqLen: 100}) {
 		t.Errorf("last config's data %+v", cfgs[5].Data)
 	}
-	if got := cfgs[5].LabelAxes(VaryingAxes(cfgs)); got != "r none lr=0.1 seed=1 seq_len=100 test_size=200 train_eval_size=200" {
+	if got := cfgs[5].LabelAxes(config.VaryingAxes(cfgs)); got != "r none lr=0.1 seed=1 seq_len=100 test_size=200 train_eval_size=200" {
 		t.Errorf("label %q", got)
 	}
 }
@@ -429,16 +431,16 @@ func TestLabels(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("labels\n got %q\nwant %q", got, want)
 	}
-	if v := VaryingAxes(cfgs); !slices.Equal(v, []string{"optimizer", "clip"}) {
+	if v := config.VaryingAxes(cfgs); !slices.Equal(v, []string{"optimizer", "clip"}) {
 		t.Errorf("varying %v", v)
 	}
-	if VaryingAxes(nil) != nil || VaryingAxes(cfgs[:1]) != nil {
+	if config.VaryingAxes(nil) != nil || config.VaryingAxes(cfgs[:1]) != nil {
 		t.Errorf("one or no configuration varies on nothing")
 	}
 	if cfgs[0].AxisValue("nope") != "" {
 		t.Errorf("unknown axis has a value")
 	}
-	for _, a := range Axes {
+	for _, a := range config.Axes {
 		if cfgs[0].AxisValue(a) == "" {
 			t.Errorf("axis %s has no value", a)
 		}
@@ -473,13 +475,13 @@ func TestDecodeConfig(t *testing.T) {
 			if tc.js == js {
 				t.Fatalf("case did not change the JSON")
 			}
-			_, err := DecodeConfig([]byte(tc.js))
+			_, err := config.DecodeConfig([]byte(tc.js))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want %q", err, tc.want)
 			}
 		})
 	}
-	back, err := DecodeConfig([]byte(js))
+	back, err := config.DecodeConfig([]byte(js))
 	if err != nil || back.Key() != good.Key() {
 		t.Errorf("round trip: %v", err)
 	}
@@ -490,19 +492,19 @@ func TestGridHash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := GridHash(cfgs)
+	h := config.GridHash(cfgs)
 	rng := rand.New(rand.NewPCG(1, 2))
 	shuffled := slices.Clone(cfgs)
 	rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
-	if GridHash(shuffled) != h {
+	if config.GridHash(shuffled) != h {
 		t.Errorf("hash depends on order")
 	}
-	if GridHash(cfgs[1:]) == h {
+	if config.GridHash(cfgs[1:]) == h {
 		t.Errorf("hash does not see a missing configuration")
 	}
 	// sha256 of the empty string (FIPS 180-4 test vector).
-	if GridHash(nil) != "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" {
-		t.Errorf("empty grid hash %s", GridHash(nil))
+	if config.GridHash(nil) != "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" {
+		t.Errorf("empty grid hash %s", config.GridHash(nil))
 	}
 }
 
@@ -588,36 +590,21 @@ func yamlFields(v any) []string {
 	return out
 }
 
-// TestTablesCoverSpecs fails when a field is added to the spec types, or an
-// option to clipalgo, that this package does not know how to read.
+// TestTablesCoverSpecs fails when a field is added to the spec types that
+// this package does not know how to read. (Clip options are read from their
+// declarations: clipalgo's TestDeclarations.)
 func TestTablesCoverSpecs(t *testing.T) {
-	for _, f := range yamlFields(clipalgo.Spec{}) {
-		if _, ok := clipOptions[f]; !ok && f != "method" && f != "threshold" {
-			t.Errorf("clipalgo.Spec field %q has no entry in clipOptions", f)
-		}
-	}
-	for _, m := range clipalgo.Methods {
-		opts, ok := clipalgo.Options(m)
-		if !ok {
-			t.Errorf("method %s has no options entry", m)
-		}
-		for _, o := range opts {
-			if _, ok := clipOptions[o]; !ok {
-				t.Errorf("option %q of %s has no entry in clipOptions", o, m)
-			}
-		}
-	}
 	for _, f := range yamlFields(nn.OptimSpec{}) {
-		if _, ok := optimOptions[f]; !ok && f != "name" {
-			t.Errorf("nn.OptimSpec field %q has no entry in optimOptions", f)
+		if _, ok := config.OptimFields[f]; !ok && f != "name" {
+			t.Errorf("nn.OptimSpec field %q has no entry in config.OptimFields", f)
 		}
 	}
-	if !slices.Equal(sortedKeys(optimAllowed), slices.Sorted(slices.Values(nn.Optimizers))) {
-		t.Errorf("optimAllowed %v, nn.Optimizers %v", sortedKeys(optimAllowed), nn.Optimizers)
+	if !slices.Equal(sortedKeys(config.OptimAllowed), slices.Sorted(slices.Values(nn.Optimizers))) {
+		t.Errorf("config.OptimAllowed %v, nn.Optimizers %v", sortedKeys(config.OptimAllowed), nn.Optimizers)
 	}
 	for _, f := range yamlFields(nn.ArchSpec{}) {
-		if _, ok := archFields[f]; !ok && f != "type" {
-			t.Errorf("nn.ArchSpec field %q has no entry in archFields", f)
+		if _, ok := config.ArchFields[f]; !ok && f != "type" {
+			t.Errorf("nn.ArchSpec field %q has no entry in config.ArchFields", f)
 		}
 	}
 }
@@ -647,3 +634,41 @@ func TestDocExample(t *testing.T) {
 		t.Errorf("%d configurations, want 105", len(cfgs))
 	}
 }
+
+// TestMethodDocs checks that the clip method lists in doc.go and in the
+// README are the ones the declarations in internal/clipalgo write; -update
+// rewrites them (issue 10: the docs derive from the declarations).
+func TestMethodDocs(t *testing.T) {
+	list := strings.ReplaceAll(clipalgo.DocList(), "\n", "\n//")
+	list = "//" + strings.TrimSuffix(list, "//")
+	list = strings.ReplaceAll(list, "//  ", "//   ")
+	files := []struct {
+		path, begin, end, want string
+	}{
+		{"doc.go", "// ./internal/grid -run TestMethodDocs -update rewrites this list):\n//\n", "//\n// # exclude:", list},
+		{filepath.Join("..", "..", "README.md"), "rewrites it -->\n", "<!-- end methods -->", clipalgo.MarkdownTable()},
+	}
+	for _, f := range files {
+		src, err := os.ReadFile(f.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before, rest, ok1 := strings.Cut(string(src), f.begin)
+		old, after, ok2 := strings.Cut(rest, f.end)
+		if !ok1 || !ok2 {
+			t.Fatalf("%s: no method list between %q and %q", f.path, f.begin, f.end)
+		}
+		if old == f.want {
+			continue
+		}
+		if *updateDocs {
+			if err := os.WriteFile(f.path, []byte(before+f.begin+f.want+f.end+after), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		t.Errorf("%s: the method list differs from the declarations (go test -run TestMethodDocs -update rewrites it)\n got:\n%s\nwant:\n%s", f.path, old, f.want)
+	}
+}
+
+var updateDocs = flag.Bool("update", false, "rewrite the method lists in doc.go and README.md")

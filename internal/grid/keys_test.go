@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"cliplab/internal/config"
 )
 
 // TestKeysPinned checks that every configuration of the fixtures in
@@ -76,7 +78,7 @@ func TestKeysPinned(t *testing.T) {
 					t.Errorf("configuration %d: canonical JSON\n got %s\nwant %s", i+1, c.Canonical(), p.json[i])
 				}
 			}
-			if h := GridHash(cfgs); h != p.gridHash {
+			if h := config.GridHash(cfgs); h != p.gridHash {
 				t.Errorf("grid hash %s, pinned %s", h, p.gridHash)
 			}
 		})

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"cliplab/internal/config"
+
 	"gopkg.in/yaml.v3"
 )
 
@@ -251,7 +253,7 @@ func (c *checker) integer(n *yaml.Node, field string, lo, hi int64, why ...strin
 	switch {
 	case n != nil && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!int":
 		if err := n.Decode(&v); err != nil {
-			c.errAt(n, field, "must be %s, got %s%s", rangeText(lo, hi), n.Value, strings.Join(why, ""))
+			c.errAt(n, field, "must be %s, got %s%s", config.RangeText(lo, hi), n.Value, strings.Join(why, ""))
 			return 0, false
 		}
 	case n != nil && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float":
@@ -266,17 +268,10 @@ func (c *checker) integer(n *yaml.Node, field string, lo, hi int64, why ...strin
 		return 0, false
 	}
 	if v < lo || v > hi {
-		c.errAt(n, field, "must be %s, got %d%s", rangeText(lo, hi), v, strings.Join(why, ""))
+		c.errAt(n, field, "must be %s, got %d%s", config.RangeText(lo, hi), v, strings.Join(why, ""))
 		return 0, false
 	}
 	return v, true
-}
-
-func rangeText(lo, hi int64) string {
-	if hi == math.MaxInt64 || hi == math.MaxInt {
-		return fmt.Sprintf("≥ %d", lo)
-	}
-	return fmt.Sprintf("from %d to %d", lo, hi)
 }
 
 // join appends a key to a dotted field path.

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	"cliplab/internal/clipalgo"
+	"cliplab/internal/config"
 	"cliplab/internal/data"
 	"cliplab/internal/nn"
 
@@ -36,9 +38,9 @@ type Experiment struct {
 	// "path:line:col: field: message" (a data: field the dataset does not use).
 	Warnings []string
 
-	base     Config     // defaults
-	axes     []*axis    // in expansion order (see doc.go), one-value axes included
-	excludes []*exclude // in file order
+	base     config.Config // defaults
+	axes     []*axis       // in expansion order (see doc.go), one-value axes included
+	excludes []*exclude    // in file order
 	gridNode *yaml.Node
 	exclNode *yaml.Node // the exclude: list, nil if none
 }
@@ -46,7 +48,7 @@ type Experiment struct {
 // axis is one field's values: a grid: axis, or a train:/data: scalar as an
 // axis of one value.
 type axis struct {
-	name  string // as in Axes
+	name  string // as in config.Axes
 	field string // where the file gives it: "grid.lr", "train.lr"
 	list  bool   // given as a list: fields name elements, grid.lr[1]
 	vals  []axisVal
@@ -54,7 +56,7 @@ type axis struct {
 
 type axisVal struct {
 	node *yaml.Node
-	set  func(*Config)
+	set  func(*config.Config)
 	key  string // equal keys: the same value, a duplicate
 }
 
@@ -62,10 +64,10 @@ type axisVal struct {
 type exclude struct {
 	node  *yaml.Node
 	field string
-	tests []func(*Config) bool
+	tests []func(*config.Config) bool
 }
 
-func (x *exclude) matches(c *Config) bool {
+func (x *exclude) matches(c *config.Config) bool {
 	for _, t := range x.tests {
 		if !t(c) {
 			return false
@@ -81,7 +83,7 @@ var (
 	trainKeys = []string{"epochs", "batch_size", "optimizer", "eval_every", "log_every", "divergence_loss", "lr"}
 	gridKeys  = append([]string{"arch", "seed", "clip"}, append(append([]string(nil), trainKeys...), dataKeys...)...)
 	// expansionOrder: seed outermost, clip fastest.
-	expansionOrder = append([]string{"seed"}, Axes[:len(Axes)-1]...)
+	expansionOrder = append([]string{"seed"}, config.Axes[:len(config.Axes)-1]...)
 )
 
 // Defaults of train:.
@@ -204,8 +206,8 @@ func (p *parser) experiment(e *Experiment, root *yaml.Node) {
 	}
 	if kv, ok := sec["name"]; ok {
 		if s, ok := p.text(kv.val, "name"); ok {
-			if !nameRE.MatchString(s) {
-				p.errAt(kv.val, "name", "%q: use %s", s, nameRule)
+			if !config.ValidName(s) {
+				p.errAt(kv.val, "name", "%q: use %s", s, config.NameRule)
 			}
 			e.Name = s
 		}
@@ -221,15 +223,15 @@ func (p *parser) experiment(e *Experiment, root *yaml.Node) {
 	if !ok {
 		return
 	}
-	if _, known := datasets[ds]; !known {
+	info, known := config.Dataset(ds)
+	if !known {
 		p.errAt(kv.val, "dataset", "unknown dataset %q (allowed: %s)", ds, strings.Join(data.Names, ", "))
 		return
 	}
 	p.dataset, e.Dataset = ds, ds
-	info := datasets[ds]
-	e.base = Config{
+	e.base = config.Config{
 		Dataset:        ds,
-		Data:           DataSpec{TrainSize: info.defTrain, TestSize: info.defTest},
+		Data:           config.DataSpec{TrainSize: info.DefTrain, TestSize: info.DefTest},
 		Optimizer:      nn.OptimSpec{Name: DefaultOptimizer}.Normalize(),
 		BatchSize:      DefaultBatchSize,
 		Epochs:         DefaultEpochs,
@@ -280,7 +282,7 @@ func (p *parser) experiment(e *Experiment, root *yaml.Node) {
 	if _, ok := given["lr"]; !ok && e.gridNode != nil {
 		p.errAt(e.gridNode, "grid.lr", "missing: give a learning rate as train.lr or as the axis grid.lr")
 	}
-	if _, ok := given["seq_len"]; !ok && info.sequences {
+	if _, ok := given["seq_len"]; !ok && info.Sequences {
 		n := root
 		if kv, ok := sec["data"]; ok {
 			n = kv.val
@@ -293,7 +295,7 @@ func (p *parser) experiment(e *Experiment, root *yaml.Node) {
 		if !ok {
 			continue
 		}
-		if name == "seq_len" && !info.sequences && from[name] == "data" {
+		if name == "seq_len" && !info.Sequences && from[name] == "data" {
 			// The example gives seq_len with mnist: data: holds
 			// fields per dataset, and those a dataset does not use are
 			// ignored (a grid axis over one is an error: it repeats runs).
@@ -326,8 +328,8 @@ func (p *parser) archSection(e *Experiment, n *yaml.Node) {
 	p.archs = map[string]*yaml.Node{}
 	for _, kv := range pairs {
 		field := "archs." + kv.key
-		if !nameRE.MatchString(kv.key) {
-			p.errAt(kv.keyNode, field, "arch name %q: use %s", kv.key, nameRule)
+		if !config.ValidName(kv.key) {
+			p.errAt(kv.keyNode, field, "arch name %q: use %s", kv.key, config.NameRule)
 			continue
 		}
 		p.archs[kv.key] = kv.val
@@ -352,28 +354,28 @@ func (p *parser) arch(n *yaml.Node, field string) (nn.ArchSpec, bool) {
 	}
 	tn, ok := given["type"]
 	if !ok {
-		p.errAt(n, join(field, "type"), "missing (allowed: %s)", strings.Join(ArchTypes, ", "))
+		p.errAt(n, join(field, "type"), "missing (allowed: %s)", strings.Join(config.ArchTypes, ", "))
 		return raw, false
 	}
 	if raw.Type, ok = p.text(tn, join(field, "type")); !ok {
 		return raw, false
 	}
-	allowed, ok := archAllowed[raw.Type]
+	allowed, ok := config.ArchAllowed[raw.Type]
 	if !ok {
-		p.errAt(tn, join(field, "type"), "unknown arch type %q (allowed: %s)", raw.Type, strings.Join(ArchTypes, ", "))
+		p.errAt(tn, join(field, "type"), "unknown arch type %q (allowed: %s)", raw.Type, strings.Join(config.ArchTypes, ", "))
 		return raw, false
 	}
 	before := len(p.errs)
 	p.known(pairs, field, allowed)
 	for _, kv := range pairs {
-		if opt, ok := archFields[kv.key]; ok && contains(allowed, kv.key) {
+		if opt, ok := config.ArchFields[kv.key]; ok && contains(allowed, kv.key) {
 			readOption(&p.checker, &raw, opt, kv.val, join(field, kv.key))
 		}
 	}
 	if len(p.errs) > before {
 		return raw, false
 	}
-	return resolveSpec(&p.checker, archFields, given, raw, field, n)
+	return resolveSpec(&p.checker, config.ArchFields, given, raw, field, n)
 }
 
 // axis reads field name given in section sec ("grid", "train" or "data").
@@ -431,22 +433,22 @@ func (p *parser) value(name string, n *yaml.Node, field string) (axisVal, bool) 
 			return v, false
 		}
 		v.key = s
-		v.set = func(c *Config) { c.ArchName = s } // the spec is filled in by Expand
+		v.set = func(c *config.Config) { c.ArchName = s } // the spec is filled in by Expand
 		return v, true
 	case "lr", "divergence_loss":
 		x, ok := p.num(n, field)
 		if !ok {
 			return v, false
 		}
-		if m := positive(x); m != "" {
+		if m := config.Positive(x); m != "" {
 			p.errAt(n, field, "%s", m)
 			return v, false
 		}
-		v.key = formatFloat(x)
+		v.key = config.FormatFloat(x)
 		if name == "lr" {
-			v.set = func(c *Config) { c.LR = x }
+			v.set = func(c *config.Config) { c.LR = x }
 		} else {
-			v.set = func(c *Config) { c.DivergenceLoss = x }
+			v.set = func(c *config.Config) { c.DivergenceLoss = x }
 		}
 		return v, true
 	case "optimizer":
@@ -454,19 +456,20 @@ func (p *parser) value(name string, n *yaml.Node, field string) (axisVal, bool) 
 		if !ok {
 			return v, false
 		}
-		v.key = optimLabel(o)
-		v.set = func(c *Config) { c.Optimizer = o }
+		v.key = config.OptimLabel(o)
+		v.set = func(c *config.Config) { c.Optimizer = o }
 		return v, true
 	case "seq_len":
-		if !datasets[p.dataset].sequences {
+		if info, _ := config.Dataset(p.dataset); !info.Sequences {
 			p.errAt(n, field, "dataset %s takes no seq_len (only the sequence datasets addition and temporal-order do), so an axis over it would repeat every run", p.dataset)
 			return v, false
 		}
 	}
-	lo, hi := intRange(p.dataset, name)
+	lo, hi := config.IntRange(p.dataset, name)
 	why := ""
 	if p.dataset == "mnist" && (name == "train_size" || name == "test_size" || name == "train_eval_size") {
-		why = fmt.Sprintf(" (MNIST has %d training and %d test images)", mnistTrain, mnistTest)
+		info, _ := config.Dataset(p.dataset)
+		why = fmt.Sprintf(" (MNIST has %d training and %d test images)", info.MaxTrain, info.MaxTest)
 	}
 	x, ok := p.integer(n, field, lo, hi, why)
 	if !ok {
@@ -476,23 +479,23 @@ func (p *parser) value(name string, n *yaml.Node, field string) (axisVal, bool) 
 	i := int(x)
 	switch name {
 	case "seed":
-		v.set = func(c *Config) { c.Seed = uint64(x) }
+		v.set = func(c *config.Config) { c.Seed = uint64(x) }
 	case "batch_size":
-		v.set = func(c *Config) { c.BatchSize = i }
+		v.set = func(c *config.Config) { c.BatchSize = i }
 	case "epochs":
-		v.set = func(c *Config) { c.Epochs = i }
+		v.set = func(c *config.Config) { c.Epochs = i }
 	case "eval_every":
-		v.set = func(c *Config) { c.EvalEvery = i }
+		v.set = func(c *config.Config) { c.EvalEvery = i }
 	case "log_every":
-		v.set = func(c *Config) { c.LogEvery = i }
+		v.set = func(c *config.Config) { c.LogEvery = i }
 	case "train_size":
-		v.set = func(c *Config) { c.Data.TrainSize = i }
+		v.set = func(c *config.Config) { c.Data.TrainSize = i }
 	case "test_size":
-		v.set = func(c *Config) { c.Data.TestSize = i }
+		v.set = func(c *config.Config) { c.Data.TestSize = i }
 	case "train_eval_size":
-		v.set = func(c *Config) { c.Data.TrainEvalSize = i }
+		v.set = func(c *config.Config) { c.Data.TrainEvalSize = i }
 	case "seq_len":
-		v.set = func(c *Config) { c.Data.SeqLen = i }
+		v.set = func(c *config.Config) { c.Data.SeqLen = i }
 	default:
 		panic("grid: no setter for " + name)
 	}
@@ -523,7 +526,7 @@ func (p *parser) optimizer(n *yaml.Node, field string) (nn.OptimSpec, bool) {
 	if !ok {
 		return raw, false
 	}
-	allowed, ok := optimAllowed[name]
+	allowed, ok := config.OptimAllowed[name]
 	if !ok {
 		p.errAt(nameNode, field, "unknown optimizer %q (allowed: %s)", name, strings.Join(nn.Optimizers, ", "))
 		return raw, false
@@ -535,7 +538,7 @@ func (p *parser) optimizer(n *yaml.Node, field string) (nn.OptimSpec, bool) {
 		if kv.key == "name" {
 			continue
 		}
-		opt, known := optimOptions[kv.key]
+		opt, known := config.OptimFields[kv.key]
 		if !known || !contains(allowed, kv.key) {
 			p.errAt(kv.keyNode, join(field, kv.key), "%s takes no option %q (allowed: name, %s)", name, kv.key, strings.Join(allowed, ", "))
 			continue
@@ -545,7 +548,7 @@ func (p *parser) optimizer(n *yaml.Node, field string) (nn.OptimSpec, bool) {
 	if len(p.errs) > before {
 		return raw, false
 	}
-	return resolveSpec(&p.checker, optimOptions, given, raw, field, n)
+	return resolveSpec(&p.checker, config.OptimFields, given, raw, field, n)
 }
 
 // clipAxis reads grid.clip: a list of entries, each a method with its
@@ -563,9 +566,9 @@ func (p *parser) clipAxis(a *axis, n *yaml.Node) {
 		}
 		for _, v := range p.clipEntry(en, field) {
 			if first, dup := seen[v.key]; dup {
-				var c Config
+				var c config.Config
 				v.set(&c)
-				p.errAt(v.node, field, "duplicate clip setting %s (also at line %d, column %d)", clipLabel(c.Clip), first.Line, first.Column)
+				p.errAt(v.node, field, "duplicate clip setting %s (also at line %d, column %d)", c.Clip.Label(), first.Line, first.Column)
 				continue
 			}
 			seen[v.key] = v.node
@@ -589,23 +592,23 @@ func (p *parser) clipEntry(n *yaml.Node, field string) []axisVal {
 			given[kv.key] = kv.val
 		}
 		if methodNode = given["method"]; methodNode == nil {
-			p.errAt(n, join(field, "method"), "missing (allowed: %s)", strings.Join(clipalgo.Methods, ", "))
+			p.errAt(n, join(field, "method"), "missing (allowed: %s)", strings.Join(clipalgo.MethodNames(), ", "))
 			return nil
 		}
 	} else if n.Kind != yaml.ScalarNode {
 		p.errAt(n, field, "expected a clip entry such as {method: norm, threshold: [1, 10]}, got %s", describe(n))
 		return nil
 	}
-	method, ok := p.text(methodNode, join(field, "method"))
+	name, ok := p.text(methodNode, join(field, "method"))
 	if !ok {
 		return nil
 	}
-	opts, ok := clipalgo.Options(method)
+	m, ok := clipalgo.Lookup(name)
 	if !ok {
-		p.errAt(methodNode, join(field, "method"), "unknown clip method %q (allowed: %s)", method, strings.Join(clipalgo.Methods, ", "))
+		p.errAt(methodNode, join(field, "method"), "unknown clip method %q (allowed: %s)", name, strings.Join(clipalgo.MethodNames(), ", "))
 		return nil
 	}
-	raw := clipalgo.Spec{Method: method}
+	raw := clipalgo.Spec{Method: name}
 	before := len(p.errs)
 	var thresholds []*yaml.Node
 	for _, kv := range pairs {
@@ -614,40 +617,42 @@ func (p *parser) clipEntry(n *yaml.Node, field string) []axisVal {
 		case "method":
 			continue
 		case "threshold":
-			if !clipalgo.NeedsThreshold(method) {
-				p.errAt(kv.keyNode, f, "method %s takes no threshold", method)
+			if !m.Threshold.Takes {
+				p.errAt(kv.keyNode, f, "method %s takes no threshold", name)
 				continue
 			}
 			thresholds, _ = p.items(kv.val, f)
 			continue
 		}
-		opt, known := clipOptions[kv.key]
-		if !contains(opts, kv.key) || !known {
+		o := m.Option(kv.key)
+		if o == nil {
 			allowed := "threshold"
-			if !clipalgo.NeedsThreshold(method) {
+			if !m.Threshold.Takes {
 				allowed = "none"
 			}
-			if len(opts) > 0 {
-				allowed += ", " + strings.Join(opts, ", ")
+			if len(m.Options) > 0 {
+				allowed += ", " + strings.Join(m.OptionNames(), ", ")
 			}
-			p.errAt(kv.keyNode, f, "method %s takes no option %q (allowed: %s)", method, kv.key, allowed)
+			p.errAt(kv.keyNode, f, "method %s takes no option %q (allowed: %s)", name, kv.key, allowed)
 			continue
 		}
-		readOption(&p.checker, &raw, opt, kv.val, f)
+		if v, ok := p.clipOption(o.Kind, kv.val, f); ok {
+			raw = raw.With(o.Name, v)
+		}
 	}
-	if clipalgo.NeedsThreshold(method) && given["threshold"] == nil {
-		p.errAt(n, join(field, "threshold"), "missing: method %s needs a threshold, e.g. threshold: [0.1, 1]", method)
+	if m.Threshold.Takes && given["threshold"] == nil {
+		p.errAt(n, join(field, "threshold"), "missing: method %s needs a threshold, e.g. threshold: [0.1, 1]", name)
 	}
 	if len(p.errs) > before {
 		return nil
 	}
-	if !clipalgo.NeedsThreshold(method) {
+	if !m.Threshold.Takes {
 		thresholds = []*yaml.Node{n}
 	}
 	var out []axisVal
 	for _, tn := range thresholds {
 		s := raw
-		if clipalgo.NeedsThreshold(method) {
+		if m.Threshold.Takes {
 			t, ok := p.num(tn, join(field, "threshold"))
 			if !ok {
 				continue
@@ -664,13 +669,55 @@ func (p *parser) clipEntry(n *yaml.Node, field string) []axisVal {
 			p.specErr(err, field, at, n)
 			continue
 		}
-		if !keptByNormalize(&p.checker, clipOptions, given, s, norm, field) {
+		if !p.keptClipOptions(m, given, s, norm, field) {
 			return nil
 		}
 		key, _ := json.Marshal(norm)
-		out = append(out, axisVal{node: tn, key: string(key), set: func(c *Config) { c.Clip = norm }})
+		out = append(out, axisVal{node: tn, key: string(key), set: func(c *config.Config) { c.Clip = norm }})
 	}
 	return out
+}
+
+// clipOption reads one clip option's value of kind k.
+func (p *parser) clipOption(k clipalgo.Kind, n *yaml.Node, field string) (any, bool) {
+	switch k {
+	case clipalgo.KindString:
+		return p.str(n, field)
+	case clipalgo.KindText:
+		return p.text(n, field)
+	case clipalgo.KindBool:
+		return p.boolean(n, field)
+	case clipalgo.KindFloat:
+		return p.num(n, field)
+	case clipalgo.KindInt:
+		v, ok := p.integer(n, field, math.MinInt32, math.MaxInt32)
+		return int(v), ok
+	}
+	panic(fmt.Sprintf("grid: clip option of kind %v", k))
+}
+
+// keptClipOptions reports every option given in the file that Normalize
+// dropped (it does not apply with the entry's other settings) or changed
+// (zclip's negative max_grad_norm is stored as -1), so the key never holds a
+// value the file did not say.
+func (p *parser) keptClipOptions(m *clipalgo.Method, given map[string]*yaml.Node, raw, norm clipalgo.Spec, field string) bool {
+	ok := true
+	for _, o := range m.Options {
+		n := given[o.Name]
+		if n == nil {
+			continue
+		}
+		a, _ := raw.Option(o.Name)
+		switch b, _ := norm.Option(o.Name); {
+		case !norm.Given(o.Name):
+			p.errAt(n, join(field, o.Name), "does not apply with the other settings of this entry and would be dropped; leave it out")
+			ok = false
+		case a != b:
+			p.errAt(n, join(field, o.Name), "%s would be stored as %s; write %s", clipalgo.FormatValue(a), clipalgo.FormatValue(b), clipalgo.FormatValue(b))
+			ok = false
+		}
+	}
+	return ok
 }
 
 // fitsAll checks every arch of the grid against the dataset at every
@@ -692,7 +739,7 @@ func (p *parser) fitsAll(e *Experiment) {
 	if seqAxis != nil {
 		lens = lens[:0]
 		for _, v := range seqAxis.vals {
-			var c Config
+			var c config.Config
 			v.set(&c)
 			lens = append(lens, c.Data.SeqLen)
 		}
@@ -704,7 +751,7 @@ func (p *parser) fitsAll(e *Experiment) {
 			continue // its own error is reported
 		}
 		for _, T := range lens {
-			if err := fits(spec, p.dataset, T); err != nil {
+			if err := config.Fits(spec, p.dataset, T); err != nil {
 				field := archAxis.field
 				if archAxis.list {
 					field = index(field, i)
@@ -718,10 +765,10 @@ func (p *parser) fitsAll(e *Experiment) {
 
 // excludeKeys are the fields an exclude entry may test.
 func excludeKeys() []string {
-	keys := append([]string(nil), Axes...)
+	keys := append([]string(nil), config.Axes...)
 	keys = slices.DeleteFunc(keys, func(k string) bool { return k == "clip" })
 	keys = append(keys, "method", "threshold")
-	return append(keys, sortedKeys(clipOptions)...)
+	return append(keys, sortedKeys(clipalgo.OptionKinds())...)
 }
 
 // excludes reads exclude: a list of entries, each a mapping of fields to a
@@ -766,7 +813,7 @@ func (p *parser) excludes(e *Experiment, n *yaml.Node) {
 
 // excludeTest reads one field of an exclude entry: a value, or a list of
 // values any of which matches.
-func (p *parser) excludeTest(kv pair, field string) (func(*Config) bool, bool) {
+func (p *parser) excludeTest(kv pair, field string) (func(*config.Config) bool, bool) {
 	elems := []*yaml.Node{kv.val}
 	isList := kv.val.Kind == yaml.SequenceNode
 	if isList {
@@ -775,7 +822,7 @@ func (p *parser) excludeTest(kv pair, field string) (func(*Config) bool, bool) {
 			return nil, false
 		}
 	}
-	var tests []func(*Config) bool
+	var tests []func(*config.Config) bool
 	for i, n := range elems {
 		f := field
 		if isList {
@@ -787,7 +834,7 @@ func (p *parser) excludeTest(kv pair, field string) (func(*Config) bool, bool) {
 		}
 		tests = append(tests, t)
 	}
-	return func(c *Config) bool {
+	return func(c *config.Config) bool {
 		for _, t := range tests {
 			if t(c) {
 				return true
@@ -797,71 +844,56 @@ func (p *parser) excludeTest(kv pair, field string) (func(*Config) bool, bool) {
 	}, true
 }
 
-func (p *parser) excludeValue(key string, n *yaml.Node, field string) (func(*Config) bool, bool) {
+func (p *parser) excludeValue(key string, n *yaml.Node, field string) (func(*config.Config) bool, bool) {
 	switch key {
 	case "method":
 		m, ok := p.text(n, field)
 		if !ok {
 			return nil, false
 		}
-		if _, known := clipalgo.Options(m); !known {
-			p.errAt(n, field, "unknown clip method %q (allowed: %s)", m, strings.Join(clipalgo.Methods, ", "))
+		if _, known := clipalgo.Lookup(m); !known {
+			p.errAt(n, field, "unknown clip method %q (allowed: %s)", m, strings.Join(clipalgo.MethodNames(), ", "))
 			return nil, false
 		}
-		return func(c *Config) bool { return c.Clip.Method == m }, true
+		return func(c *config.Config) bool { return c.Clip.Method == m }, true
 	case "threshold":
 		t, ok := p.num(n, field)
 		if !ok {
 			return nil, false
 		}
-		return func(c *Config) bool { return clipalgo.NeedsThreshold(c.Clip.Method) && c.Clip.Threshold == t }, true
+		return func(c *config.Config) bool {
+			m, ok := clipalgo.Lookup(c.Clip.Method)
+			return ok && m.Threshold.Takes && c.Clip.Threshold == t
+		}, true
 	case "optimizer":
 		if n.Kind == yaml.ScalarNode {
 			name, ok := p.text(n, field)
 			if !ok {
 				return nil, false
 			}
-			if _, known := optimAllowed[name]; !known {
+			if _, known := config.OptimAllowed[name]; !known {
 				p.errAt(n, field, "unknown optimizer %q (allowed: %s)", name, strings.Join(nn.Optimizers, ", "))
 				return nil, false
 			}
-			return func(c *Config) bool { return c.Optimizer.Name == name }, true
+			return func(c *config.Config) bool { return c.Optimizer.Name == name }, true
 		}
 	}
-	if opt, ok := clipOptions[key]; ok {
-		var s clipalgo.Spec
-		if !readOption(&p.checker, &s, opt, n, field) {
+	if k, ok := clipalgo.OptionKinds()[key]; ok {
+		want, ok := p.clipOption(k, n, field)
+		if !ok {
 			return nil, false
 		}
-		want := opt.ptr(&s)
-		return func(c *Config) bool {
-			opts, _ := clipalgo.Options(c.Clip.Method)
-			if !contains(opts, key) {
-				return false
-			}
-			return equalPtr(opt.ptr(&c.Clip), want)
+		return func(c *config.Config) bool {
+			v, _ := c.Clip.Option(key)
+			return c.Clip.Given(key) && v == want
 		}, true
 	}
 	v, ok := p.value(key, n, field)
 	if !ok {
 		return nil, false
 	}
-	var ref Config
+	var ref config.Config
 	v.set(&ref)
 	want := ref.AxisValue(key)
-	return func(c *Config) bool { return c.AxisValue(key) == want }, true
-}
-
-func equalPtr(a, b any) bool {
-	switch x := a.(type) {
-	case *string:
-		return *x == *b.(*string)
-	case *bool:
-		return *x == *b.(*bool)
-	case *float64:
-		return *x == *b.(*float64)
-	case *int:
-		return *x == *b.(*int)
-	}
-	return false
+	return func(c *config.Config) bool { return c.AxisValue(key) == want }, true
 }

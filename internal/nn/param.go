@@ -1,36 +1,22 @@
 package nn
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
+
+	"cliplab/internal/tensor"
 )
 
-// Role says what a parameter tensor is, so that a clipping method can find
-// its output units (the first axis of every weight, as PyTorch lays it out).
-type Role uint8
+// Role is the shared role type (see package tensor): what a parameter
+// tensor is, so that a clipping method can find its output units.
+type Role = tensor.Role
 
 const (
-	DenseWeight     Role = iota // (out, in)
-	ConvWeight                  // (out, in, kh, kw)
-	Bias                        // (out)
-	RecurrentWeight             // RNN/LSTM weight_ih (G·H, D) or weight_hh (G·H, H); G = 1 (tanh) or 4 (LSTM)
+	DenseWeight     = tensor.DenseWeight
+	ConvWeight      = tensor.ConvWeight
+	Bias            = tensor.Bias
+	RecurrentWeight = tensor.RecurrentWeight
 )
-
-// String returns the role's name, e.g. "dense_weight".
-func (r Role) String() string {
-	switch r {
-	case DenseWeight:
-		return "dense_weight"
-	case ConvWeight:
-		return "conv_weight"
-	case Bias:
-		return "bias"
-	case RecurrentWeight:
-		return "recurrent_weight"
-	}
-	return fmt.Sprintf("Role(%d)", uint8(r))
-}
 
 // Param is one parameter tensor and its gradient, in PyTorch's layout and
 // under the name PyTorch's equivalent module gives it in its state_dict

@@ -13,59 +13,31 @@ import (
 	"time"
 
 	"cliplab/internal/clipalgo"
+	"cliplab/internal/config"
 	"cliplab/internal/data"
-	"cliplab/internal/grid"
 	"cliplab/internal/nn"
+	"cliplab/internal/record"
 )
-
-// Status values of a Result, as the database's runs.status names them.
-const (
-	Done        = "done"
-	Diverged    = "diverged"
-	Interrupted = "interrupted"
-)
-
-// Step is one logged training step.
-type Step struct {
-	Step         int     // optimizer steps taken so far (1-based)
-	Epoch        int     // 0-based
-	Loss         float64 // mean loss of this step's batch
-	GradNorm     float64 // global L2 norm before clipping
-	ClippedNorm  float64 // global L2 norm after clipping
-	ClipFraction float64
-	Threshold    float64 // in force; NaN for method none
-	LR           float64
-	ElapsedS     float64 // training seconds so far (evaluations excluded)
-}
-
-// Eval is one evaluation of a split ("test", or "train": the fixed training
-// sample). Acc is accuracy for classification, the fraction of sequences
-// solved for regression.
-type Eval struct {
-	Step     int
-	Epoch    int
-	Split    string
-	Loss     float64
-	Acc      float64
-	ElapsedS float64 // training seconds so far (evaluations excluded)
-}
 
 // Sink receives a run's metrics as they are made. Its methods are called
 // from the training goroutine; an error they return stops the run.
 type Sink interface {
-	Step(Step) error
-	Eval(Eval) error
+	Step(record.Step) error
+	Eval(record.Eval) error
 }
 
-// Result is how a run ended.
-type Result struct {
-	Status      string // Done, Diverged or Interrupted
-	Reason      string // why it diverged (or was interrupted)
-	Steps       int    // optimizer steps taken
-	TrainFLOPs  float64
-	WallSeconds float64 // the whole run, evaluations included
-	TrainSecs   float64 // training only
-}
+// ErrDiverged is matched (errors.Is) by the error of a step whose loss was
+// non-finite or above divergence_loss, or whose gradient held NaN or ±Inf.
+// Run turns it into a Diverged result whose Error says why.
+var ErrDiverged = errors.New("train: diverged")
+
+// divergence is the error a diverging step returns.
+type divergence struct{ why string }
+
+func (d *divergence) Error() string        { return "diverged: " + d.why }
+func (d *divergence) Is(target error) bool { return target == ErrDiverged }
+
+func diverged(format string, args ...any) error { return &divergence{fmt.Sprintf(format, args...)} }
 
 // EvalBatch is the batch size of evaluations; it does not change results.
 const EvalBatch = 500
@@ -76,158 +48,172 @@ func Input(s data.Shape) nn.Input {
 }
 
 // DataOptions returns the data.Options of a configuration.
-func DataOptions(c grid.Config, dir string) data.Options {
+func DataOptions(c config.Config, dir string) data.Options {
 	return data.Options{Dir: dir, TrainSize: c.Data.TrainSize, TestSize: c.Data.TestSize,
 		TrainEvalSize: c.Data.TrainEvalSize, SeqLen: c.Data.SeqLen, Seed: c.Seed}
 }
 
 // Run trains configuration c on ds (loaded with DataOptions(c, …)) and
 // sends its metrics to sink. It returns when the run is done, diverges, or
-// ctx is cancelled (after finishing the step in flight: Result.Status is
-// Interrupted). An error means the run failed.
+// ctx is cancelled (after finishing the step in flight): the Result's Status
+// is Done, Diverged (Error says why) or Interrupted. An error means the run
+// failed.
 //
 // The seed fixes everything: the weights are drawn from PCG(seed, initStream)
 // and the data order from the dataset's own seeded streams, so the same
 // configuration gives bit-identical metrics (timings aside) in any process
 // and beside any number of other runs.
-func Run(ctx context.Context, c grid.Config, ds data.Dataset, sink Sink) (Result, error) {
-	start := time.Now()
+func Run(ctx context.Context, c config.Config, ds data.Dataset, sink Sink) (record.Result, error) {
+	r, err := newTrainer(c, ds, sink)
+	if err != nil {
+		return record.Result{}, err
+	}
+	perEpoch := ds.NumTrainBatches(c.BatchSize)
+	for epoch := 0; epoch < c.Epochs; epoch++ {
+		for i := 0; i < perEpoch; i++ {
+			if ctx.Err() != nil {
+				return r.finish(record.Interrupted, ""), nil
+			}
+			err := r.step(epoch, i)
+			if d := (*divergence)(nil); errors.As(err, &d) {
+				return r.finish(record.Diverged, d.why), nil
+			}
+			if err != nil {
+				return record.Result{}, err
+			}
+			if c.EvalEvery > 0 && r.res.Steps%c.EvalEvery == 0 {
+				if err := r.evaluate(epoch); err != nil {
+					return record.Result{}, err
+				}
+			}
+		}
+		if c.EvalEvery == 0 && r.lastEval != r.res.Steps {
+			if err := r.evaluate(epoch); err != nil {
+				return record.Result{}, err
+			}
+		}
+	}
+	if r.lastEval != r.res.Steps {
+		if err := r.evaluate(c.Epochs - 1); err != nil {
+			return record.Result{}, err
+		}
+	}
+	return r.finish(record.Done, ""), nil
+}
+
+// trainer is one training run in progress.
+type trainer struct {
+	c       config.Config
+	ds      data.Dataset
+	sink    Sink
+	model   nn.Model
+	tensors []clipalgo.Tensor[float32]
+	clipper clipalgo.Clipper[float32]
+	opt     nn.Optimizer
+	loss    *loss
+	eval    evaluator
+	batch   data.Batch
+
+	res       record.Result
+	start     time.Time
+	trainTime time.Duration
+	lastEval  int // the step of the last evaluation, -1 before the first
+}
+
+func newTrainer(c config.Config, ds data.Dataset, sink Sink) (*trainer, error) {
+	r := &trainer{c: c, ds: ds, sink: sink, start: time.Now(), lastEval: -1}
 	shape := ds.Shape()
 	rng := rand.New(rand.NewPCG(c.Seed, initStream))
 	model, err := nn.Build(c.Arch, Input(shape), rng)
 	if err != nil {
-		return Result{}, fmt.Errorf("build %s: %w", c.ArchName, err)
+		return nil, fmt.Errorf("build %s: %w", c.ArchName, err)
 	}
-	params := model.Params()
-	tensors := Tensors(params)
-	clipper, err := clipalgo.New[float32](c.Clip)
-	if err != nil {
-		return Result{}, fmt.Errorf("clip: %w", err)
+	r.model = model
+	r.tensors = Tensors(model.Params())
+	if r.clipper, err = clipalgo.New[float32](c.Clip); err != nil {
+		return nil, fmt.Errorf("clip: %w", err)
 	}
-	opt, err := nn.NewOptimizer(c.Optimizer, params)
-	if err != nil {
-		return Result{}, fmt.Errorf("optimizer: %w", err)
+	if r.opt, err = nn.NewOptimizer(c.Optimizer, model.Params()); err != nil {
+		return nil, fmt.Errorf("optimizer: %w", err)
 	}
-	loss := newLoss(shape)
-	ev := evaluator{model: model, ds: ds, loss: loss}
+	r.loss = newLoss(shape)
+	r.eval = evaluator{model: model, ds: ds, loss: r.loss}
+	return r, nil
+}
 
-	var (
-		res       = Result{Status: Done}
-		batch     data.Batch
-		trainTime time.Duration
-		lastEval  = -1
-		perEpoch  = ds.NumTrainBatches(c.BatchSize)
-	)
-	evaluate := func(epoch int) error {
-		lastEval = res.Steps
-		for _, split := range []string{data.SplitTest, data.SplitTrain} {
-			l, acc := ev.run(split)
-			if err := sink.Eval(Eval{Step: res.Steps, Epoch: epoch, Split: split, Loss: l, Acc: acc, ElapsedS: trainTime.Seconds()}); err != nil {
-				return err
-			}
+// step trains on batch i of epoch: batch → forward → loss → backward → clip
+// → step → log. A step that diverges is logged (with NaN statistics, so the
+// curve ends where the run ended) and returns an error wrapping ErrDiverged.
+func (r *trainer) step(epoch, i int) error {
+	c, n := &r.c, r.res.Steps+1
+	t0 := time.Now()
+	r.ds.TrainBatch(&r.batch, epoch, i, c.BatchSize)
+	out := r.model.Forward(r.batch.X, r.batch.B, r.batch.Steps)
+	l := r.loss.forward(out, &r.batch)
+	var st clipalgo.Stats
+	var err error
+	switch {
+	case math.IsNaN(l) || math.IsInf(l, 0):
+		err = diverged("non-finite loss %v at step %d", l, n)
+	case l > c.DivergenceLoss:
+		err = diverged("loss %.4g above divergence_loss %g at step %d", l, c.DivergenceLoss, n)
+	default:
+		r.model.Backward(r.loss.grad)
+		st, err = r.clipper.Clip(r.tensors)
+		switch {
+		case errors.Is(err, clipalgo.ErrNonFinite):
+			err = diverged("%v at step %d", err, n)
+		case err != nil:
+			return fmt.Errorf("clip at step %d: %w", n, err)
+		default:
+			r.opt.Step(c.LR)
 		}
-		return nil
 	}
-	finish := func() (Result, error) {
-		res.WallSeconds = time.Since(start).Seconds()
-		res.TrainSecs = trainTime.Seconds()
-		return res, nil
+	r.res.Steps = n
+	r.res.TrainFLOPs += float64(r.model.FLOPs(r.batch.B, r.batch.Steps))
+	r.trainTime += time.Since(t0)
+	if err != nil {
+		st = clipalgo.Stats{NormBefore: math.NaN(), NormAfter: math.NaN(), Fraction: math.NaN(), Threshold: math.NaN()}
 	}
+	if err != nil || n%c.LogEvery == 0 {
+		if serr := r.sink.Step(record.Step{Step: n, Epoch: epoch, Loss: l, GradNorm: st.NormBefore,
+			ClippedNorm: st.NormAfter, ClipFraction: st.Fraction, Threshold: st.Threshold, LR: c.LR,
+			ElapsedS: r.trainTime.Seconds()}); serr != nil {
+			return serr
+		}
+	}
+	return err
+}
 
-train:
-	for epoch := 0; epoch < c.Epochs; epoch++ {
-		for i := 0; i < perEpoch; i++ {
-			if ctx.Err() != nil {
-				res.Status, res.Reason = Interrupted, "interrupted"
-				break train
-			}
-			t0 := time.Now()
-			ds.TrainBatch(&batch, epoch, i, c.BatchSize)
-			out := model.Forward(batch.X, batch.B, batch.Steps)
-			l := loss.forward(out, &batch)
-			diverged := ""
-			var st clipalgo.Stats
-			if math.IsNaN(l) || math.IsInf(l, 0) {
-				diverged = fmt.Sprintf("non-finite loss %v at step %d", l, res.Steps+1)
-			} else if l > c.DivergenceLoss {
-				diverged = fmt.Sprintf("loss %.4g above divergence_loss %g at step %d", l, c.DivergenceLoss, res.Steps+1)
-			} else {
-				model.Backward(loss.grad)
-				st, err = clipper.Clip(tensors)
-				if errors.Is(err, clipalgo.ErrNonFinite) {
-					diverged = fmt.Sprintf("%v at step %d", err, res.Steps+1)
-				} else if err != nil {
-					return Result{}, fmt.Errorf("clip at step %d: %w", res.Steps+1, err)
-				} else {
-					opt.Step(c.LR)
-				}
-			}
-			res.Steps++
-			res.TrainFLOPs += float64(model.FLOPs(batch.B, batch.Steps))
-			trainTime += time.Since(t0)
-			if diverged != "" {
-				// The step that diverged is always logged, so its curve ends
-				// where the run ended.
-				st = clipalgo.Stats{NormBefore: math.NaN(), NormAfter: math.NaN(), Fraction: math.NaN(), Threshold: math.NaN()}
-				if err := sink.Step(stepRow(res.Steps, epoch, l, st, c.LR, trainTime)); err != nil {
-					return Result{}, err
-				}
-				res.Status, res.Reason = Diverged, diverged
-				return finish()
-			}
-			if res.Steps%c.LogEvery == 0 {
-				if err := sink.Step(stepRow(res.Steps, epoch, l, st, c.LR, trainTime)); err != nil {
-					return Result{}, err
-				}
-			}
-			if c.EvalEvery > 0 && res.Steps%c.EvalEvery == 0 {
-				if err := evaluate(epoch); err != nil {
-					return Result{}, err
-				}
-			}
-		}
-		if c.EvalEvery == 0 && lastEval != res.Steps {
-			if err := evaluate(epoch); err != nil {
-				return Result{}, err
-			}
+// evaluate measures the test split and the training sample.
+func (r *trainer) evaluate(epoch int) error {
+	r.lastEval = r.res.Steps
+	for _, split := range []string{data.SplitTest, data.SplitTrain} {
+		l, acc := r.eval.run(split)
+		if err := r.sink.Eval(record.Eval{Step: r.res.Steps, Epoch: epoch, Split: split, Loss: l, Acc: acc,
+			ElapsedS: r.trainTime.Seconds()}); err != nil {
+			return err
 		}
 	}
-	if res.Status == Done && lastEval != res.Steps {
-		if err := evaluate(c.Epochs - 1); err != nil {
-			return Result{}, err
-		}
-	}
-	return finish()
+	return nil
+}
+
+func (r *trainer) finish(s record.Status, why string) record.Result {
+	r.res.Status, r.res.Error = s, why
+	r.res.WallSeconds = time.Since(r.start).Seconds()
+	r.res.TrainSecs = r.trainTime.Seconds()
+	return r.res
 }
 
 // initStream is the PCG stream of weight initialisation ("clipinit").
 const initStream = 0x636c6970696e6974
-
-func stepRow(step, epoch int, loss float64, st clipalgo.Stats, lr float64, elapsed time.Duration) Step {
-	return Step{Step: step, Epoch: epoch, Loss: loss, GradNorm: st.NormBefore, ClippedNorm: st.NormAfter,
-		ClipFraction: st.Fraction, Threshold: st.Threshold, LR: lr, ElapsedS: elapsed.Seconds()}
-}
 
 // Tensors returns clipalgo's view of a model's parameters: the same memory,
 // so clipping acts on the gradients the optimizer then reads.
 func Tensors(params []*nn.Param) []clipalgo.Tensor[float32] {
 	ts := make([]clipalgo.Tensor[float32], len(params))
 	for i, p := range params {
-		ts[i] = clipalgo.Tensor[float32]{Name: p.Name, Role: role(p.Role), Shape: p.Shape, Param: p.W, Grad: p.G, Last: p.Last}
+		ts[i] = clipalgo.Tensor[float32]{Name: p.Name, Role: p.Role, Shape: p.Shape, Param: p.W, Grad: p.G, Last: p.Last}
 	}
 	return ts
-}
-
-func role(r nn.Role) clipalgo.Role {
-	switch r {
-	case nn.DenseWeight:
-		return clipalgo.Dense
-	case nn.ConvWeight:
-		return clipalgo.Conv
-	case nn.Bias:
-		return clipalgo.Bias
-	case nn.RecurrentWeight:
-		return clipalgo.Recurrent
-	}
-	panic(fmt.Sprintf("train: no clipalgo role for %v", r))
 }

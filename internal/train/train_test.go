@@ -13,9 +13,11 @@ import (
 	"testing"
 
 	"cliplab/internal/clipalgo"
+	"cliplab/internal/config"
 	"cliplab/internal/data"
 	"cliplab/internal/grid"
 	"cliplab/internal/nn"
+	"cliplab/internal/record"
 )
 
 func TestMain(m *testing.M) {
@@ -37,17 +39,17 @@ func mnistDir(t testing.TB) string {
 
 // recorder is a Sink that keeps everything.
 type recorder struct {
-	steps []Step
-	evals []Eval
+	steps []record.Step
+	evals []record.Eval
 }
 
-func (r *recorder) Step(s Step) error { r.steps = append(r.steps, s); return nil }
-func (r *recorder) Eval(e Eval) error { r.evals = append(r.evals, e); return nil }
+func (r *recorder) Step(s record.Step) error { r.steps = append(r.steps, s); return nil }
+func (r *recorder) Eval(e record.Eval) error { r.evals = append(r.evals, e); return nil }
 
 // withoutTimes returns the metrics with timings zeroed, for comparing runs.
-func (r *recorder) withoutTimes() ([]Step, []Eval) {
-	s := append([]Step(nil), r.steps...)
-	e := append([]Eval(nil), r.evals...)
+func (r *recorder) withoutTimes() ([]record.Step, []record.Eval) {
+	s := append([]record.Step(nil), r.steps...)
+	e := append([]record.Eval(nil), r.evals...)
 	for i := range s {
 		s[i].ElapsedS = 0
 	}
@@ -58,7 +60,7 @@ func (r *recorder) withoutTimes() ([]Step, []Eval) {
 }
 
 // config parses a one-configuration experiment file written inline.
-func config(t testing.TB, yaml string) grid.Config {
+func parseConfig(t testing.TB, yaml string) config.Config {
 	t.Helper()
 	exp, err := grid.Parse("test.yaml", []byte(yaml))
 	if err != nil {
@@ -74,7 +76,7 @@ func config(t testing.TB, yaml string) grid.Config {
 	return cfgs[0]
 }
 
-func run(t testing.TB, ctx context.Context, c grid.Config, dir string) (Result, *recorder) {
+func run(t testing.TB, ctx context.Context, c config.Config, dir string) (record.Result, *recorder) {
 	t.Helper()
 	ds, err := data.Load(c.Dataset, DataOptions(c, dir))
 	if err != nil {
@@ -109,10 +111,10 @@ grid:
 // 0.886, 0.879, 0.896, 0.901, 0.889 for seeds 1–5; chance is 0.1.
 func TestMLPLearnsMNIST(t *testing.T) {
 	dir := mnistDir(t)
-	c := config(t, mlpYAML)
+	c := parseConfig(t, mlpYAML)
 	res, r := run(t, context.Background(), c, dir)
-	if res.Status != Done {
-		t.Fatalf("status %s (%s)", res.Status, res.Reason)
+	if res.Status != record.Done {
+		t.Fatalf("status %s (%s)", res.Status, res.Error)
 	}
 	if want := 3 * 79; res.Steps != want { // ⌈5000/64⌉ = 79 batches per epoch
 		t.Fatalf("steps %d, want %d", res.Steps, want)
@@ -150,7 +152,7 @@ func TestMLPLearnsMNIST(t *testing.T) {
 // does after about 2,000 steps (issue 2). Predicting the mean solves 64% of
 // sequences (cmd/report derives it), so 0.9 needs a working network.
 func TestRNNLearnsAddition(t *testing.T) {
-	c := config(t, `
+	c := parseConfig(t, `
 name: t
 dataset: addition
 data: {seq_len: 10, train_size: 32000, test_size: 1000, train_eval_size: 1000}
@@ -164,10 +166,10 @@ grid:
   clip: [{method: norm, threshold: 1}]
 `)
 	res, r := run(t, context.Background(), c, "")
-	if res.Status != Done {
-		t.Fatalf("status %s (%s)", res.Status, res.Reason)
+	if res.Status != record.Done {
+		t.Fatalf("status %s (%s)", res.Status, res.Error)
 	}
-	var test []Eval
+	var test []record.Eval
 	for _, e := range r.evals {
 		if e.Split == data.SplitTest {
 			test = append(test, e)
@@ -201,7 +203,7 @@ archs:
   cnn: {type: cnn, channels: [4, 8]}
 grid: {arch: [cnn], lr: [0.003], seed: [7], clip: [{method: agc, threshold: 0.05}]}
 `
-	c := config(t, yaml)
+	c := parseConfig(t, yaml)
 	_, alone := run(t, context.Background(), c, dir)
 	s0, e0 := alone.withoutTimes()
 
@@ -239,7 +241,7 @@ grid: {arch: [cnn], lr: [0.003], seed: [7], clip: [{method: agc, threshold: 0.05
 // divergence_loss, and that step is logged, so the curve ends there.
 func TestDivergence(t *testing.T) {
 	dir := mnistDir(t)
-	c := config(t, `
+	c := parseConfig(t, `
 name: t
 dataset: mnist
 data: {train_size: 2000, test_size: 200, train_eval_size: 200}
@@ -248,7 +250,7 @@ archs: {mlp: {type: mlp, hidden: [64]}}
 grid: {arch: [mlp], lr: [100], seed: [1], clip: [none]}
 `)
 	res, r := run(t, context.Background(), c, dir)
-	if res.Status != Diverged {
+	if res.Status != record.Diverged {
 		t.Fatalf("status %s, want diverged", res.Status)
 	}
 	if res.Steps >= 32 || res.Steps < 1 {
@@ -256,26 +258,26 @@ grid: {arch: [mlp], lr: [100], seed: [1], clip: [none]}
 	}
 	last := r.steps[len(r.steps)-1]
 	if last.Step != res.Steps || !(last.Loss > 100 || math.IsNaN(last.Loss) || math.IsInf(last.Loss, 0)) {
-		t.Fatalf("last logged step %+v; run ended at %d (%s)", last, res.Steps, res.Reason)
+		t.Fatalf("last logged step %+v; run ended at %d (%s)", last, res.Steps, res.Error)
 	}
 	if len(r.evals) != 0 {
 		t.Fatalf("a diverged run was evaluated: %+v", r.evals)
 	}
-	t.Logf("%s", res.Reason)
+	t.Logf("%s", res.Error)
 
 	// The same run with clipping trains.
 	c.Clip = clipalgo.Spec{Method: "norm", Threshold: 0.5}.Normalize()
 	c.LR = 1
 	res, _ = run(t, context.Background(), c, dir)
-	if res.Status != Done {
-		t.Fatalf("clipped run: %s (%s)", res.Status, res.Reason)
+	if res.Status != record.Done {
+		t.Fatalf("clipped run: %s (%s)", res.Status, res.Error)
 	}
 }
 
 // TestInterrupt: a cancelled context ends the run after the step in flight.
 func TestInterrupt(t *testing.T) {
 	dir := mnistDir(t)
-	c := config(t, mlpYAML)
+	c := parseConfig(t, mlpYAML)
 	ctx, cancel := context.WithCancel(context.Background())
 	ds, err := data.Load(c.Dataset, DataOptions(c, dir))
 	if err != nil {
@@ -286,7 +288,7 @@ func TestInterrupt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != Interrupted || res.Steps != 10 {
+	if res.Status != record.Interrupted || res.Steps != 10 {
 		t.Fatalf("status %s after %d steps, want interrupted after 10", res.Status, res.Steps)
 	}
 }
@@ -297,7 +299,7 @@ type cancelAt struct {
 	cancel func()
 }
 
-func (c *cancelAt) Step(s Step) error {
+func (c *cancelAt) Step(s record.Step) error {
 	if s.Step == c.at {
 		c.cancel()
 	}
@@ -310,14 +312,14 @@ func (c *cancelAt) Step(s Step) error {
 func TestEveryMethodTrains(t *testing.T) {
 	dir := mnistDir(t)
 	for _, arch := range []string{"{type: mlp, hidden: [32]}", "{type: cnn, channels: [2]}", "{type: rnn, hidden: [16]}", "{type: rnn, cell: lstm, hidden: [16]}"} {
-		for _, m := range clipalgo.Methods {
+		for _, m := range clipalgo.MethodNames() {
 			clip := "{method: " + m + ", threshold: 0.5}"
 			if m == "none" {
 				clip = "none"
 			} else if m == "autoclip" {
 				clip = "{method: autoclip, threshold: 10}"
 			}
-			c := config(t, `
+			c := parseConfig(t, `
 name: t
 dataset: mnist
 data: {train_size: 256, test_size: 64, train_eval_size: 64}
@@ -326,8 +328,8 @@ archs: {a: `+arch+`}
 grid: {arch: [a], lr: [0.1], seed: [1], clip: [`+clip+`]}
 `)
 			res, r := run(t, context.Background(), c, dir)
-			if res.Status != Done || len(r.steps) != 4 {
-				t.Errorf("%s %s: %s after %d steps (%s)", arch, m, res.Status, res.Steps, res.Reason)
+			if res.Status != record.Done || len(r.steps) != 4 {
+				t.Errorf("%s %s: %s after %d steps (%s)", arch, m, res.Status, res.Steps, res.Error)
 				continue
 			}
 			for _, s := range r.steps {

@@ -1,0 +1,110 @@
+package config
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+
+	"cliplab/internal/clipalgo"
+	"cliplab/internal/nn"
+)
+
+// DataSpec is how much of a dataset a configuration uses.
+type DataSpec struct {
+	TrainSize int `json:"train_size"` // training examples per epoch
+	TestSize  int `json:"test_size"`  // examples in each test evaluation
+	// TrainEvalSize is the fixed sample of the training set measured at
+	// each evaluation (train accuracy, for the generalisation gap).
+	TrainEvalSize int `json:"train_eval_size"`
+	SeqLen        int `json:"seq_len,omitempty"` // sequence datasets: the nominal length T
+}
+
+// Config is one resolved configuration: every field explicit, defaults
+// filled in, specs normalized. Its canonical JSON is the run's identity.
+type Config struct {
+	Dataset        string        `json:"dataset"`
+	Data           DataSpec      `json:"data"`
+	ArchName       string        `json:"arch"`
+	Arch           nn.ArchSpec   `json:"arch_spec"`
+	Optimizer      nn.OptimSpec  `json:"optimizer"`
+	LR             float64       `json:"lr"`
+	BatchSize      int           `json:"batch_size"`
+	Epochs         int           `json:"epochs"`
+	EvalEvery      int           `json:"eval_every"` // steps between evaluations; 0: end of each epoch
+	LogEvery       int           `json:"log_every"`  // steps between logged steps
+	DivergenceLoss float64       `json:"divergence_loss"`
+	Clip           clipalgo.Spec `json:"clip"`
+	Seed           uint64        `json:"seed"`
+}
+
+// Canonical returns c as canonical JSON: encoding/json of the struct, so the
+// fields come in the struct's order, numbers in their shortest exact form,
+// and no whitespace. The experiment's name is not part of it. Canonical
+// panics if c holds a NaN or infinity, which no validated Config does.
+func (c Config) Canonical() []byte {
+	b, err := json.Marshal(c)
+	if err != nil {
+		panic("config: canonical JSON of an invalid config: " + err.Error())
+	}
+	return b
+}
+
+// Key returns the run's key: the hex SHA-256 of Canonical.
+func (c Config) Key() string {
+	sum := sha256.Sum256(c.Canonical())
+	return hex.EncodeToString(sum[:])
+}
+
+// GridHash returns the hex SHA-256 of the configurations' keys, sorted and
+// each followed by a newline: the same set of configurations gives the same
+// hash whatever the order, so a different grid under the same name shows.
+func GridHash(cfgs []Config) string {
+	keys := make([]string, len(cfgs))
+	for i, c := range cfgs {
+		keys[i] = c.Key()
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		h.Write([]byte(k + "\n"))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// DecodeConfig reads a configuration back from its canonical JSON (the
+// runs.config_json column) and validates it. Unknown fields are an error.
+func DecodeConfig(js []byte) (Config, error) {
+	var c Config
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return Config{}, fmt.Errorf("decode config: %w", err)
+	}
+	if dec.More() {
+		return Config{}, errors.New("decode config: trailing data after the JSON object")
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, fmt.Errorf("decode config: %w", err)
+	}
+	return c, nil
+}
+
+// SettingKey returns the key of c without its seed: the hex SHA-256 of
+// Canonical with its "seed" member left out. Configurations that differ
+// only in their seed share it; statistics over seeds group by it.
+func (c Config) SettingKey() string {
+	js := c.Canonical()
+	seed := []byte(`,"seed":` + strconv.FormatUint(c.Seed, 10))
+	i := bytes.Index(js, seed)
+	if i < 0 || bytes.Count(js, []byte(`"seed":`)) != 1 {
+		panic("config: canonical JSON without exactly one seed: " + string(js))
+	}
+	js = append(js[:i:i], js[i+len(seed):]...)
+	sum := sha256.Sum256(js)
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,21 @@
+// Package config is the resolved configuration of one run: every field
+// explicit, defaults filled in, specs normalized. It holds the types
+// (Config, DataSpec), their canonical JSON and keys, the setting key (the
+// configuration without its seed, which statistics over seeds group by),
+// labels, the axes a grid can vary, the facts of each dataset and the
+// validation of a resolved Config.
+//
+// Package grid turns an experiment file into []Config; train, db, report
+// and the worker read Config and never the YAML. config imports the spec
+// types of nn, clipalgo and data only.
+//
+// # Keys
+//
+// Canonical is encoding/json of Config: fields in struct order, numbers in
+// their shortest round-trip form, no whitespace; clipalgo.Spec writes itself
+// (method, threshold, options in declaration order). Key is the hex SHA-256
+// of Canonical. A run key never changes for an existing configuration: a
+// field added later is omitted from the JSON while it holds its default, so
+// that old keys stay as they were (grid's TestKeysPinned holds the keys of
+// experiments/ and of fixtures covering every method, optimizer and arch).
+package config

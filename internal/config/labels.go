@@ -1,0 +1,102 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+
+	"cliplab/internal/nn"
+)
+
+// Axes are the names of the grid's axes, in the order a table shows them
+// (AxisValue formats a configuration's value on each).
+var Axes = []string{
+	"arch", "seq_len", "train_size", "test_size", "train_eval_size",
+	"optimizer", "batch_size", "epochs", "eval_every", "log_every", "divergence_loss",
+	"lr", "clip", "seed",
+}
+
+// AxisValue formats c's value on the named axis (one of Axes) as a label
+// shows it: "mlp2", "0.3", "norm:0.5", "momentum,nesterov". It returns "" for
+// a name that is not an axis.
+func (c Config) AxisValue(axis string) string {
+	switch axis {
+	case "arch":
+		return c.ArchName
+	case "seq_len":
+		return strconv.Itoa(c.Data.SeqLen)
+	case "train_size":
+		return strconv.Itoa(c.Data.TrainSize)
+	case "test_size":
+		return strconv.Itoa(c.Data.TestSize)
+	case "train_eval_size":
+		return strconv.Itoa(c.Data.TrainEvalSize)
+	case "optimizer":
+		return OptimLabel(c.Optimizer)
+	case "batch_size":
+		return strconv.Itoa(c.BatchSize)
+	case "epochs":
+		return strconv.Itoa(c.Epochs)
+	case "eval_every":
+		return strconv.Itoa(c.EvalEvery)
+	case "log_every":
+		return strconv.Itoa(c.LogEvery)
+	case "divergence_loss":
+		return FormatFloat(c.DivergenceLoss)
+	case "lr":
+		return FormatFloat(c.LR)
+	case "clip":
+		return c.Clip.Label()
+	case "seed":
+		return strconv.FormatUint(c.Seed, 10)
+	}
+	return ""
+}
+
+// Label names c in a line: arch, clip, learning rate and seed, e.g.
+// "mlp2 norm:0.5 lr=0.3 seed=1". Configurations of one grid that differ on
+// other axes share a label; LabelAxes names those too.
+func (c Config) Label() string {
+	return fmt.Sprintf("%s %s lr=%s seed=%d", c.ArchName, c.Clip.Label(), FormatFloat(c.LR), c.Seed)
+}
+
+// LabelAxes is Label with the other axes in axes (as VaryingAxes returns
+// them) added as name=value, e.g. "rnn norm:1 lr=0.01 seed=1 seq_len=100".
+func (c Config) LabelAxes(axes []string) string {
+	s := c.Label()
+	for _, a := range axes {
+		switch a {
+		case "arch", "clip", "lr", "seed":
+		default:
+			if v := c.AxisValue(a); v != "" {
+				s += " " + a + "=" + v
+			}
+		}
+	}
+	return s
+}
+
+// VaryingAxes returns the axes (in the order of Axes) on which cfgs do not
+// all agree: the columns a table of them needs.
+func VaryingAxes(cfgs []Config) []string {
+	var out []string
+	for _, a := range Axes {
+		for _, c := range cfgs[min(1, len(cfgs)):] {
+			if c.AxisValue(a) != cfgs[0].AxisValue(a) {
+				out = append(out, a)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// OptimLabel is "sgd" or, with options off their defaults,
+// "momentum,momentum=0.95,nesterov".
+func OptimLabel(o nn.OptimSpec) string {
+	out := o.Name
+	def := nn.OptimSpec{Name: o.Name}.Normalize()
+	for _, kv := range NonDefault(OptimFields, OptimAllowed[o.Name], o, def) {
+		out += "," + kv
+	}
+	return out
+}

@@ -1,0 +1,189 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"reflect"
+	"regexp"
+	"strings"
+
+	"cliplab/internal/data"
+	"cliplab/internal/nn"
+)
+
+// Limits of the datasets, and the defaults of data:.
+const (
+	mnistTrain   = 60000 // LeCun et al., the MNIST training set
+	mnistTest    = 10000 // the MNIST test set
+	maxSynthetic = 10_000_000
+	// MinSeqLen is the shortest sequence the synthetic tasks take: Pascanu's
+	// generators draw marker positions with rng.randint(int(T*.1)), which
+	// needs T ≥ 10 (pascanur/trainingRNNs, addition.py and tempOrder.py).
+	MinSeqLen = 10
+	MaxSeqLen = 100_000
+)
+
+// DatasetInfo is what the configuration knows of a dataset: the largest and
+// default train_size and test_size, and whether it is made of sequences
+// (and so takes seq_len).
+type DatasetInfo struct {
+	MaxTrain, MaxTest int
+	DefTrain, DefTest int
+	Sequences         bool
+}
+
+// Dataset returns the facts of the dataset called name.
+func Dataset(name string) (DatasetInfo, bool) {
+	info, ok := datasets[name]
+	return info, ok
+}
+
+var datasets = map[string]DatasetInfo{
+	"mnist":          {mnistTrain, mnistTest, mnistTrain, mnistTest, false},
+	"addition":       {maxSynthetic, maxSynthetic, 10000, 1000, true},
+	"temporal-order": {maxSynthetic, maxSynthetic, 10000, 1000, true},
+}
+
+// IntRange is where integer field (a train:, data: or grid: field name)
+// may lie for dataset ds. It panics for a field that is not an integer.
+func IntRange(ds, field string) (lo, hi int64) {
+	info := datasets[ds]
+	switch field {
+	case "epochs":
+		return 1, 1_000_000
+	case "batch_size":
+		return 1, math.MaxInt32
+	case "eval_every":
+		return 0, math.MaxInt32
+	case "log_every":
+		return 1, math.MaxInt32
+	case "train_size":
+		return 1, int64(info.MaxTrain)
+	case "test_size":
+		return 1, int64(info.MaxTest)
+	case "train_eval_size":
+		return 1, int64(info.MaxTrain) // data.Load wants at least 1
+	case "seq_len":
+		return MinSeqLen, MaxSeqLen
+	case "seed":
+		return 0, math.MaxInt64 // SQLite integers are signed 64-bit
+	}
+	panic("config: no range for " + field)
+}
+
+// Positive reports what is wrong with a learning rate or divergence loss
+// ("" when nothing is).
+func Positive(x float64) string {
+	if math.IsNaN(x) || math.IsInf(x, 0) || x <= 0 {
+		return "must be a finite number > 0, got " + FormatFloat(x)
+	}
+	return ""
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// ValidName reports whether s may name an experiment or an arch: they
+// become file names in reports.
+func ValidName(s string) bool { return nameRE.MatchString(s) }
+
+// NameRule says what ValidName accepts.
+const NameRule = "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+// inputOf is what a model sees of dataset shape s. The synthetic tasks draw
+// each batch's length from [T, 1.1T) (Pascanu et al. 2013, §5.1; addition.py
+// in pascanur/trainingRNNs), so their inputs have no fixed number of steps.
+func inputOf(s data.Shape) nn.Input {
+	in := nn.Input{C: s.C, H: s.H, W: s.W, Feature: s.Features, Outputs: s.Outputs}
+	if s.H == 0 {
+		in.Steps = 0 // variable
+	}
+	return in
+}
+
+// Fits reports whether arch a takes the inputs of dataset ds at sequence
+// length T.
+func Fits(a nn.ArchSpec, ds string, T int) error {
+	shape, err := data.ShapeOf(ds, T)
+	if err != nil {
+		return err
+	}
+	return a.Fits(inputOf(shape))
+}
+
+// Validate reports the first thing wrong with c, naming the field: what
+// Expand checks with positions, checked again on the resolved value. A
+// Config from Expand or DecodeConfig always validates.
+func (c Config) Validate() error {
+	info, ok := datasets[c.Dataset]
+	if !ok {
+		return fmt.Errorf("dataset: unknown dataset %q (allowed: %s)", c.Dataset, strings.Join(data.Names, ", "))
+	}
+	ints := []struct {
+		name string
+		v    int64
+	}{
+		{"epochs", int64(c.Epochs)}, {"batch_size", int64(c.BatchSize)}, {"eval_every", int64(c.EvalEvery)},
+		{"log_every", int64(c.LogEvery)}, {"data.train_size", int64(c.Data.TrainSize)},
+		{"data.test_size", int64(c.Data.TestSize)}, {"data.train_eval_size", int64(c.Data.TrainEvalSize)},
+	}
+	for _, f := range ints {
+		lo, hi := IntRange(c.Dataset, strings.TrimPrefix(f.name, "data."))
+		if f.v < lo || f.v > hi {
+			return fmt.Errorf("%s: must be %s, got %d", f.name, RangeText(lo, hi), f.v)
+		}
+	}
+	if c.Seed > math.MaxInt64 {
+		return fmt.Errorf("seed: must be ≤ %d, got %d", int64(math.MaxInt64), c.Seed)
+	}
+	switch {
+	case info.Sequences && (c.Data.SeqLen < MinSeqLen || c.Data.SeqLen > MaxSeqLen):
+		return fmt.Errorf("data.seq_len: must be from %d to %d, got %d", MinSeqLen, MaxSeqLen, c.Data.SeqLen)
+	case !info.Sequences && c.Data.SeqLen != 0:
+		return fmt.Errorf("data.seq_len: dataset %s takes no seq_len", c.Dataset)
+	}
+	if c.Data.TrainEvalSize > c.Data.TrainSize {
+		return fmt.Errorf("data.train_eval_size: %d is more than train_size %d", c.Data.TrainEvalSize, c.Data.TrainSize)
+	}
+	if c.BatchSize > c.Data.TrainSize {
+		return fmt.Errorf("batch_size: %d is more than train_size %d", c.BatchSize, c.Data.TrainSize)
+	}
+	if m := Positive(c.LR); m != "" {
+		return fmt.Errorf("lr: %s", m)
+	}
+	if m := Positive(c.DivergenceLoss); m != "" {
+		return fmt.Errorf("divergence_loss: %s", m)
+	}
+	if !nameRE.MatchString(c.ArchName) {
+		return fmt.Errorf("arch: name %q: use %s", c.ArchName, NameRule)
+	}
+	if !reflect.DeepEqual(c.Arch, c.Arch.Normalize()) {
+		return fmt.Errorf("arch_spec: not normalized")
+	}
+	if err := c.Arch.Validate(); err != nil {
+		return fmt.Errorf("arch_spec: %w", err)
+	}
+	if err := Fits(c.Arch, c.Dataset, c.Data.SeqLen); err != nil {
+		return fmt.Errorf("arch_spec: does not fit dataset %s: %w", c.Dataset, err)
+	}
+	if c.Optimizer != c.Optimizer.Normalize() {
+		return fmt.Errorf("optimizer: not normalized")
+	}
+	if err := c.Optimizer.Validate(); err != nil {
+		return fmt.Errorf("optimizer: %w", err)
+	}
+	if !c.Clip.Equal(c.Clip.Normalize()) {
+		return fmt.Errorf("clip: not normalized")
+	}
+	if err := c.Clip.Validate(); err != nil {
+		return fmt.Errorf("clip: %w", err)
+	}
+	return nil
+}
+
+// RangeText says where an integer may lie: "≥ 1" or "from 1 to 60000".
+func RangeText(lo, hi int64) string {
+	if hi == math.MaxInt64 || hi == math.MaxInt {
+		return fmt.Sprintf("≥ %d", lo)
+	}
+	return fmt.Sprintf("from %d to %d", lo, hi)
+}

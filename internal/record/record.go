@@ -1,0 +1,54 @@
+// Package record holds what a run records as it trains: its status, its
+// logged steps and evaluations, and how it ended. train makes these and db
+// stores them; both use the one definition here. It imports nothing.
+package record
+
+// Status is a run's state, as the runs.status column stores it.
+type Status string
+
+const (
+	Pending     Status = "pending"     // inserted, not yet claimed
+	Running     Status = "running"     // claimed by a worker, which heartbeats
+	Done        Status = "done"        // trained to the end
+	Diverged    Status = "diverged"    // stopped by a non-finite or too-large loss or gradient
+	Failed      Status = "failed"      // an error, in runs.error
+	Interrupted Status = "interrupted" // stopped by Ctrl-C (or SIGTERM) before the end
+)
+
+// Statuses lists every status in the order status tables show them.
+var Statuses = []Status{Done, Diverged, Failed, Running, Interrupted, Pending}
+
+// Step is one logged training step (a row of the steps table).
+type Step struct {
+	Step         int     // optimizer steps taken so far (1-based)
+	Epoch        int     // 0-based
+	Loss         float64 // mean loss of this step's batch
+	GradNorm     float64 // global L2 norm before clipping
+	ClippedNorm  float64 // global L2 norm after clipping
+	ClipFraction float64
+	Threshold    float64 // in force; NaN (stored as NULL) for method none
+	LR           float64 // in force
+	ElapsedS     float64 // training seconds so far (evaluations excluded)
+}
+
+// Eval is one evaluation of a split (a row of the evals table): "test", or
+// "train", the fixed training sample. Acc is accuracy for classification,
+// the fraction of sequences solved for regression.
+type Eval struct {
+	Step     int
+	Epoch    int
+	Split    string
+	Loss     float64
+	Acc      float64
+	ElapsedS float64 // training seconds so far (evaluations excluded)
+}
+
+// Result is how a run ended.
+type Result struct {
+	Status      Status // Done, Diverged, Failed or Interrupted
+	Error       string // why it diverged, failed or was interrupted
+	Steps       int    // optimizer steps taken
+	TrainFLOPs  float64
+	WallSeconds float64 // the whole run, evaluations included
+	TrainSecs   float64 // training only
+}
