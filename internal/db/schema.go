@@ -2,8 +2,12 @@ package db
 
 // migrations are applied in order; migration i brings the schema to
 // user_version i+1. Never edit one that has shipped: append a new one.
+// Views hold no data: after any migration, Open drops run_summary and creates
+// it from runSummaryView, so a change to the view is an edit there plus an
+// appended migration (a comment alone will do) that makes existing files
+// rebuild it.
 var migrations = []string{
-	// 1: runs, steps, evals and the run_summary view.
+	// 1: runs, experiments, steps, evals.
 	`
 CREATE TABLE runs (
 	id           INTEGER PRIMARY KEY,
@@ -75,7 +79,12 @@ CREATE TABLE evals (
 	elapsed_s REAL,
 	PRIMARY KEY (run_id, step, split)
 ) WITHOUT ROWID;
+`,
+}
 
+// runSummaryView is the run_summary view, as the current code defines it.
+// Its columns are a contract (README, "The database"): add, never rename.
+const runSummaryView = `
 -- run_summary: one row per run with its final values (NULL where none).
 CREATE VIEW run_summary AS
 SELECT
@@ -92,5 +101,4 @@ SELECT
 	(SELECT max(s.grad_norm)     FROM steps s WHERE s.run_id = r.id) AS max_grad_norm,
 	r.error
 FROM runs r;
-`,
-}
+`
