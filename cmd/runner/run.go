@@ -167,11 +167,7 @@ func checkData(cfgs []config.Config, dir string) error {
 func gridOf(exp *grid.Experiment, cfgs []config.Config) db.Grid {
 	g := db.Grid{Experiment: exp.Name, Hash: config.GridHash(cfgs), Source: exp.Source}
 	for _, c := range cfgs {
-		g.Runs = append(g.Runs, db.NewRun{
-			Key: c.Key(), ConfigJSON: c.Canonical(), Arch: c.ArchName, Dataset: c.Dataset, Optimizer: c.Optimizer.Name,
-			Method: c.Clip.Method, Threshold: c.Clip.Threshold, HasThreshold: c.Clip.Method != "none",
-			LR: c.LR, BatchSize: c.BatchSize, Epochs: c.Epochs, Seed: c.Seed,
-		})
+		g.Runs = append(g.Runs, db.NewRunOf(c))
 	}
 	return g
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 
@@ -27,19 +28,60 @@ type DataSpec struct {
 // Config is one resolved configuration: every field explicit, defaults
 // filled in, specs normalized. Its canonical JSON is the run's identity.
 type Config struct {
-	Dataset        string        `json:"dataset"`
-	Data           DataSpec      `json:"data"`
-	ArchName       string        `json:"arch"`
-	Arch           nn.ArchSpec   `json:"arch_spec"`
-	Optimizer      nn.OptimSpec  `json:"optimizer"`
-	LR             float64       `json:"lr"`
-	BatchSize      int           `json:"batch_size"`
-	Epochs         int           `json:"epochs"`
-	EvalEvery      int           `json:"eval_every"` // steps between evaluations; 0: end of each epoch
-	LogEvery       int           `json:"log_every"`  // steps between logged steps
+	Dataset   string       `json:"dataset"`
+	Data      DataSpec     `json:"data"`
+	ArchName  string       `json:"arch"`
+	Arch      nn.ArchSpec  `json:"arch_spec"`
+	Optimizer nn.OptimSpec `json:"optimizer"`
+	LR        float64      `json:"lr"`
+	BatchSize int          `json:"batch_size"`
+	// DropLast drops each epoch's partial last batch (PyTorch DataLoader's
+	// drop_last); false keeps it.
+	DropLast  bool `json:"drop_last,omitempty"`
+	Epochs    int  `json:"epochs"`
+	EvalEvery int  `json:"eval_every"` // steps between evaluations; 0: end of each epoch
+	// TailFraction is the last fraction of the steps whose evaluations the
+	// tail metrics (run_summary's test_acc_tail …) average; 0 stands for the
+	// default DefaultTailFraction (so that keys written before it existed
+	// stay as they were). Use Tail.
+	TailFraction   float64       `json:"tail_fraction,omitempty"`
+	LogEvery       int           `json:"log_every"` // steps between logged steps
 	DivergenceLoss float64       `json:"divergence_loss"`
 	Clip           clipalgo.Spec `json:"clip"`
 	Seed           uint64        `json:"seed"`
+}
+
+// DefaultTailFraction is train.tail_fraction's default: the tail metrics
+// average the evaluations of the last 5% of the steps.
+const DefaultTailFraction = 0.05
+
+// TailEvals is how many evaluations train makes in the tail window when
+// eval_every is 0 (end of each epoch), spread evenly over it.
+const TailEvals = 5
+
+// StepsPerEpoch is the optimizer steps of one epoch: ⌈train_size/batch_size⌉,
+// or ⌊train_size/batch_size⌋ with drop_last.
+func (c Config) StepsPerEpoch() int {
+	n := c.Data.TrainSize / c.BatchSize
+	if !c.DropLast && c.Data.TrainSize%c.BatchSize != 0 {
+		n++
+	}
+	return n
+}
+
+// Steps is the optimizer steps of the whole run, if it does not diverge.
+func (c Config) Steps() int { return c.Epochs * c.StepsPerEpoch() }
+
+// Tail returns the tail fraction in force and the first step of the tail
+// window: the last ⌈fraction·Steps⌉ steps, at least one.
+func (c Config) Tail() (fraction float64, from int) {
+	fraction = c.TailFraction
+	if fraction == 0 {
+		fraction = DefaultTailFraction
+	}
+	n := c.Steps()
+	w := max(1, int(math.Ceil(fraction*float64(n))))
+	return fraction, n - min(w, n) + 1
 }
 
 // Canonical returns c as canonical JSON: encoding/json of the struct, so the

@@ -11,7 +11,7 @@ import (
 // (AxisValue formats a configuration's value on each).
 var Axes = []string{
 	"arch", "seq_len", "train_size", "test_size", "train_eval_size",
-	"optimizer", "batch_size", "epochs", "eval_every", "log_every", "divergence_loss",
+	"optimizer", "batch_size", "epochs", "eval_every", "log_every", "divergence_loss", "drop_last", "tail_fraction",
 	"lr", "clip", "seed",
 }
 
@@ -40,6 +40,11 @@ func (c Config) AxisValue(axis string) string {
 		return strconv.Itoa(c.EvalEvery)
 	case "log_every":
 		return strconv.Itoa(c.LogEvery)
+	case "drop_last":
+		return strconv.FormatBool(c.DropLast)
+	case "tail_fraction":
+		f, _ := c.Tail()
+		return FormatFloat(f)
 	case "divergence_loss":
 		return FormatFloat(c.DivergenceLoss)
 	case "lr":

@@ -24,7 +24,7 @@ var allowedImports = map[string][]string{
 	"internal/config":   {"internal/nn", "internal/clipalgo", "internal/data", "internal/tensor"},
 	"internal/grid":     {"internal/config", "internal/nn", "internal/clipalgo", "internal/data"},
 	"internal/train":    {"internal/config", "internal/nn", "internal/clipalgo", "internal/data", "internal/privacy", "internal/record", "internal/tensor"},
-	"internal/db":       {"internal/config", "internal/record"},
+	"internal/db":       {"internal/config", "internal/clipalgo", "internal/record"},
 	"internal/worker":   {"internal/train", "internal/db", "internal/config", "internal/data", "internal/record", "internal/nn"},
 	"internal/report":   {"internal/db", "internal/config", "internal/clipalgo", "internal/record"},
 	"cmd/runner":        nil, // anything

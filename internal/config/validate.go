@@ -150,6 +150,12 @@ func (c Config) Validate() error {
 	if m := Positive(c.LR); m != "" {
 		return fmt.Errorf("lr: %s", m)
 	}
+	switch f := c.TailFraction; {
+	case f == DefaultTailFraction:
+		return fmt.Errorf("tail_fraction: not normalized (the default %v is stored as 0)", f)
+	case math.IsNaN(f) || f < 0 || f > 1:
+		return fmt.Errorf("tail_fraction: must be in (0, 1], got %v", f)
+	}
 	if m := Positive(c.DivergenceLoss); m != "" {
 		return fmt.Errorf("divergence_loss: %s", m)
 	}

@@ -52,9 +52,7 @@ func (s *mnistSet) Shape() Shape { return s.shape }
 
 func (s *mnistSet) NumTrainBatches(b int) int { return numBatches(s.o.TrainSize, b) }
 
-// shuffle makes s.perm the permutation of epoch e: a Fisher–Yates shuffle
-// of the identity driven by the PCG of (Seed, epoch). Each epoch starts
-// from the identity, so it depends on nothing but (Seed, epoch).
+// shuffle makes s.perm the permutation of epoch e (see Shuffle).
 func (s *mnistSet) shuffle(e int) {
 	if e < 0 {
 		panic(fmt.Sprintf("data: epoch %d, want at least 0", e))
@@ -62,15 +60,36 @@ func (s *mnistSet) shuffle(e int) {
 	if s.permEpoch == e {
 		return
 	}
-	for i := range s.perm {
-		s.perm[i] = int32(i)
-	}
-	seedPCG(&s.pcg, s.o.Seed, streamShuffle, uint64(e), 0)
-	for i := len(s.perm) - 1; i > 0; i-- {
-		j := uintn(&s.pcg, uint64(i+1))
-		s.perm[i], s.perm[j] = s.perm[j], s.perm[i]
-	}
+	shuffle(s.perm, &s.pcg, s.o.Seed, e)
 	s.permEpoch = e
+}
+
+// Shuffle returns the order in which MNIST's first n training examples are
+// visited in epoch e of a run with this seed: batch i of b takes
+// order[i·b : (i+1)·b]. Cross-checks use it to feed another framework the
+// same order. It panics if e < 0.
+func Shuffle(seed uint64, n, e int) []int32 {
+	if e < 0 {
+		panic(fmt.Sprintf("data: epoch %d, want at least 0", e))
+	}
+	perm := make([]int32, n)
+	var pcg rand.PCG
+	shuffle(perm, &pcg, seed, e)
+	return perm
+}
+
+// shuffle sets perm to a Fisher–Yates shuffle of the identity driven by the
+// PCG of (seed, epoch e). Each epoch starts from the identity, so it
+// depends on nothing but (seed, e).
+func shuffle(perm []int32, pcg *rand.PCG, seed uint64, e int) {
+	for i := range perm {
+		perm[i] = int32(i)
+	}
+	seedPCG(pcg, seed, streamShuffle, uint64(e), 0)
+	for i := len(perm) - 1; i > 0; i-- {
+		j := uintn(pcg, uint64(i+1))
+		perm[i], perm[j] = perm[j], perm[i]
+	}
 }
 
 func (s *mnistSet) TrainBatch(dst *Batch, epoch, i, b int) {

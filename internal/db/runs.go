@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"cliplab/internal/clipalgo"
+	"cliplab/internal/config"
 	"cliplab/internal/record"
 )
 
@@ -33,6 +35,18 @@ type NewRun struct {
 	BatchSize    int
 	Epochs       int
 	Seed         uint64
+	TailFrom     int // first step of the tail window (config.Config.Tail)
+}
+
+// NewRunOf returns what AddGrid records of configuration c.
+func NewRunOf(c config.Config) NewRun {
+	m, _ := clipalgo.Lookup(c.Clip.Method)
+	_, from := c.Tail()
+	return NewRun{
+		Key: c.Key(), ConfigJSON: c.Canonical(), Arch: c.ArchName, Dataset: c.Dataset, Optimizer: c.Optimizer.Name,
+		Method: c.Clip.Method, Threshold: c.Clip.Threshold, HasThreshold: m != nil && m.Threshold.Takes,
+		LR: c.LR, BatchSize: c.BatchSize, Epochs: c.Epochs, Seed: c.Seed, TailFrom: from,
+	}
 }
 
 // Grid is what AddGrid records of an experiment file.
@@ -80,8 +94,8 @@ func (d *DB) AddGrid(ctx context.Context, g Grid, extend bool) (added int, err e
 			}
 		}
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO runs
-			(experiment, config_hash, config_json, arch, dataset, optimizer, method, threshold, lr, batch_size, epochs, seed, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			(experiment, config_hash, config_json, arch, dataset, optimizer, method, threshold, lr, batch_size, epochs, seed, created_at, tail_from_step)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (experiment, config_hash) DO NOTHING`)
 		if err != nil {
 			return err
@@ -94,7 +108,7 @@ func (d *DB) AddGrid(ctx context.Context, g Grid, extend bool) (added int, err e
 				th = r.Threshold
 			}
 			res, err := stmt.ExecContext(ctx, g.Experiment, r.Key, string(r.ConfigJSON), r.Arch, r.Dataset, r.Optimizer,
-				r.Method, th, r.LR, r.BatchSize, r.Epochs, int64(r.Seed), t)
+				r.Method, th, r.LR, r.BatchSize, r.Epochs, int64(r.Seed), t, r.TailFrom)
 			if err != nil {
 				return fmt.Errorf("insert run %s: %w", r.Key[:12], err)
 			}

@@ -1,5 +1,12 @@
 package db
 
+import (
+	"context"
+	"database/sql"
+
+	"cliplab/internal/config"
+)
+
 // migrations are applied in order; migration i brings the schema to
 // user_version i+1. Never edit one that has shipped: append a new one.
 // Views hold no data: after any migration, Open drops run_summary and creates
@@ -80,6 +87,49 @@ CREATE TABLE evals (
 	PRIMARY KEY (run_id, step, split)
 ) WITHOUT ROWID;
 `,
+	// 2: the first step of each run's tail window (issue 17), filled in for
+	// existing runs from their configuration by backfillTail.
+	`ALTER TABLE runs ADD COLUMN tail_from_step INTEGER;`,
+}
+
+// backfills run in Go after the migration of the same index, in its
+// transaction: what SQL alone cannot compute from existing rows.
+var backfills = map[int]func(ctx context.Context, conn *sql.Conn) error{
+	1: backfillTail,
+}
+
+// backfillTail sets tail_from_step of runs that lack it, from their
+// configuration (config.Config.Tail). A configuration it cannot read is left
+// NULL (its tail metrics are NULL) rather than refusing the file.
+func backfillTail(ctx context.Context, conn *sql.Conn) error {
+	rows, err := conn.QueryContext(ctx, "SELECT id, config_json FROM runs WHERE tail_from_step IS NULL")
+	if err != nil {
+		return err
+	}
+	from := map[int64]int{}
+	for rows.Next() {
+		var id int64
+		var js string
+		if err := rows.Scan(&id, &js); err != nil {
+			rows.Close()
+			return err
+		}
+		c, err := config.DecodeConfig([]byte(js))
+		if err != nil {
+			continue // not ours to judge here: its tail metrics stay NULL
+		}
+		_, from[id] = c.Tail()
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for id, f := range from {
+		if _, err := conn.ExecContext(ctx, "UPDATE runs SET tail_from_step = ? WHERE id = ?", f, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // runSummaryView is the run_summary view, as the current code defines it.
@@ -99,6 +149,14 @@ SELECT
 	r.train_flops,
 	(SELECT avg(s.clip_fraction) FROM steps s WHERE s.run_id = r.id) AS clip_fraction,
 	(SELECT max(s.grad_norm)     FROM steps s WHERE s.run_id = r.id) AS max_grad_norm,
-	r.error
+	r.error,
+	-- issue 17: the mean of the evaluations from tail_from_step on (the last
+	-- tail_fraction of the steps), which one step cannot swing; NULL for a
+	-- run that ended before its tail window
+	(SELECT avg(e.acc)  FROM evals e WHERE e.run_id = r.id AND e.split = 'test'  AND e.step >= r.tail_from_step) AS test_acc_tail,
+	(SELECT avg(e.loss) FROM evals e WHERE e.run_id = r.id AND e.split = 'test'  AND e.step >= r.tail_from_step) AS test_loss_tail,
+	(SELECT avg(e.acc)  FROM evals e WHERE e.run_id = r.id AND e.split = 'train' AND e.step >= r.tail_from_step) AS train_acc_tail,
+	(SELECT avg(e.loss) FROM evals e WHERE e.run_id = r.id AND e.split = 'train' AND e.step >= r.tail_from_step) AS train_loss_tail,
+	(SELECT count(*)    FROM evals e WHERE e.run_id = r.id AND e.split = 'test'  AND e.step >= r.tail_from_step) AS tail_evals
 FROM runs r;
 `

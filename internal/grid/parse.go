@@ -80,7 +80,7 @@ func (x *exclude) matches(c *config.Config) bool {
 var (
 	topKeys   = []string{"name", "description", "dataset", "data", "train", "archs", "grid", "exclude"}
 	dataKeys  = []string{"train_size", "test_size", "train_eval_size", "seq_len"}
-	trainKeys = []string{"epochs", "batch_size", "optimizer", "eval_every", "log_every", "divergence_loss", "lr"}
+	trainKeys = []string{"epochs", "batch_size", "optimizer", "eval_every", "log_every", "divergence_loss", "lr", "drop_last", "tail_fraction"}
 	gridKeys  = append([]string{"arch", "seed", "clip"}, append(append([]string(nil), trainKeys...), dataKeys...)...)
 	// expansionOrder: seed outermost, clip fastest.
 	expansionOrder = append([]string{"seed"}, config.Axes[:len(config.Axes)-1]...)
@@ -434,6 +434,29 @@ func (p *parser) value(name string, n *yaml.Node, field string) (axisVal, bool) 
 		}
 		v.key = s
 		v.set = func(c *config.Config) { c.ArchName = s } // the spec is filled in by Expand
+		return v, true
+	case "drop_last":
+		b, ok := p.boolean(n, field)
+		if !ok {
+			return v, false
+		}
+		v.key = strconv.FormatBool(b)
+		v.set = func(c *config.Config) { c.DropLast = b }
+		return v, true
+	case "tail_fraction":
+		x, ok := p.num(n, field)
+		if !ok {
+			return v, false
+		}
+		if x <= 0 || x > 1 {
+			p.errAt(n, field, "must be in (0, 1], got %s", config.FormatFloat(x))
+			return v, false
+		}
+		if x == config.DefaultTailFraction {
+			x = 0 // the default, stored as 0 so that existing keys stay as they were
+		}
+		v.key = config.FormatFloat(x)
+		v.set = func(c *config.Config) { c.TailFraction = x }
 		return v, true
 	case "lr", "divergence_loss":
 		x, ok := p.num(n, field)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"cliplab/internal/clipalgo"
@@ -68,7 +69,7 @@ func Run(ctx context.Context, c config.Config, ds data.Dataset, sink Sink) (reco
 	if err != nil {
 		return record.Result{}, err
 	}
-	perEpoch := ds.NumTrainBatches(c.BatchSize)
+	perEpoch := c.StepsPerEpoch()
 	for epoch := 0; epoch < c.Epochs; epoch++ {
 		for i := 0; i < perEpoch; i++ {
 			if ctx.Err() != nil {
@@ -81,7 +82,7 @@ func Run(ctx context.Context, c config.Config, ds data.Dataset, sink Sink) (reco
 			if err != nil {
 				return record.Result{}, err
 			}
-			if c.EvalEvery > 0 && r.res.Steps%c.EvalEvery == 0 {
+			if r.evalDue(r.res.Steps) {
 				if err := r.evaluate(epoch); err != nil {
 					return record.Result{}, err
 				}
@@ -117,11 +118,12 @@ type trainer struct {
 	res       record.Result
 	start     time.Time
 	trainTime time.Duration
-	lastEval  int // the step of the last evaluation, -1 before the first
+	lastEval  int   // the step of the last evaluation, -1 before the first
+	tailEvals []int // steps evaluated in the tail window with eval_every 0
 }
 
 func newTrainer(c config.Config, ds data.Dataset, sink Sink) (*trainer, error) {
-	r := &trainer{c: c, ds: ds, sink: sink, start: time.Now(), lastEval: -1}
+	r := &trainer{c: c, ds: ds, sink: sink, start: time.Now(), lastEval: -1, tailEvals: tailEvals(c)}
 	shape := ds.Shape()
 	rng := rand.New(rand.NewPCG(c.Seed, initStream))
 	model, err := nn.Build(c.Arch, Input(shape), rng)
@@ -183,6 +185,34 @@ func (r *trainer) step(epoch, i int) error {
 		}
 	}
 	return err
+}
+
+// evalDue reports whether step n is evaluated (besides the end of each
+// epoch with eval_every 0, and the end of the run): every eval_every steps,
+// or, with eval_every 0, config.TailEvals times evenly over the tail window
+// (ending at the last step), so that the tail metrics average more than one
+// evaluation.
+func (r *trainer) evalDue(n int) bool {
+	if r.c.EvalEvery > 0 {
+		return n%r.c.EvalEvery == 0
+	}
+	return slices.Contains(r.tailEvals, n)
+}
+
+// tailEvals are the steps last − ⌊k·w/TailEvals⌋, k = 0 … TailEvals−1, of a
+// tail window of w steps ending at last: TailEvals distinct steps when
+// w ≥ TailEvals, every step of the window otherwise.
+func tailEvals(c config.Config) []int {
+	last := c.Steps()
+	_, from := c.Tail()
+	w := last - from + 1
+	var out []int
+	for k := range config.TailEvals {
+		if n := last - k*w/config.TailEvals; len(out) == 0 || n != out[len(out)-1] {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // evaluate measures the test split and the training sample.

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -119,9 +121,17 @@ func TestMLPLearnsMNIST(t *testing.T) {
 	if want := 3 * 79; res.Steps != want { // ⌈5000/64⌉ = 79 batches per epoch
 		t.Fatalf("steps %d, want %d", res.Steps, want)
 	}
-	// One evaluation of each split at the end of each epoch.
-	if len(r.evals) != 6 {
-		t.Fatalf("%d evaluations, want 6: %+v", len(r.evals), r.evals)
+	// One evaluation of each split at the end of each epoch, and five in
+	// the tail window (the last ⌈0.05·237⌉ = 12 steps: 237 − ⌊12k/5⌋), the
+	// last of them the end of the third epoch.
+	var at []int
+	for _, e := range r.evals {
+		if e.Split == data.SplitTest {
+			at = append(at, e.Step)
+		}
+	}
+	if want := []int{79, 158, 228, 230, 233, 235, 237}; !slices.Equal(at, want) || len(r.evals) != 2*len(want) {
+		t.Fatalf("test evaluations at steps %v, want %v (%d evaluations in all)", at, want, len(r.evals))
 	}
 	last := r.evals[len(r.evals)-2]
 	if last.Split != data.SplitTest || last.Step != res.Steps {
@@ -337,6 +347,49 @@ grid: {arch: [a], lr: [0.1], seed: [1], clip: [`+clip+`]}
 					t.Errorf("%s %s: step %+v", arch, m, s)
 				}
 			}
+		}
+	}
+}
+
+// TestDropLast: drop_last leaves out each epoch's partial batch (as
+// PyTorch's DataLoader(drop_last=True)); without it the epoch ends with it.
+func TestDropLast(t *testing.T) {
+	dir := mnistDir(t)
+	yaml := `
+name: t
+dataset: mnist
+data: {train_size: 200, test_size: 100, train_eval_size: 50}
+train: {epochs: 2, batch_size: 64, eval_every: 0, drop_last: DROP}
+archs:
+  m: {type: mlp, hidden: [8]}
+grid:
+  arch: [m]
+  lr: [0.1]
+  seed: [1]
+  clip: [none]
+`
+	for _, tc := range []struct {
+		drop  string
+		steps int
+	}{{"false", 2 * 4}, {"true", 2 * 3}} { // 200 = 3·64 + 8
+		c := parseConfig(t, strings.ReplaceAll(yaml, "DROP", tc.drop))
+		res, r := run(t, context.Background(), c, dir)
+		if res.Status != record.Done || res.Steps != tc.steps || c.Steps() != tc.steps {
+			t.Fatalf("drop_last %s: %s after %d steps (config says %d), want %d", tc.drop, res.Status, res.Steps, c.Steps(), tc.steps)
+		}
+		model, err := nn.Build(c.Arch, Input(data.Shape{C: 1, H: 28, W: 28, Outputs: 10}), rand.New(rand.NewPCG(1, 2)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 2 * float64(3*model.FLOPs(64, 0))
+		if tc.drop == "false" {
+			want += 2 * float64(model.FLOPs(8, 0))
+		}
+		if res.TrainFLOPs != want {
+			t.Errorf("drop_last %s: %v FLOPs, want %v (only full batches)", tc.drop, res.TrainFLOPs, want)
+		}
+		if len(r.steps) != tc.steps || r.steps[len(r.steps)-1].Epoch != 1 {
+			t.Errorf("drop_last %s: %d logged steps, last %+v", tc.drop, len(r.steps), r.steps[len(r.steps)-1])
 		}
 	}
 }
