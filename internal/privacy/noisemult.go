@@ -55,8 +55,8 @@ func NoiseMultiplier(epsilon, delta, q float64, steps int) (sigma, spent float64
 		hi *= 2
 		epsHigh = spend(hi)
 		if hi > MaxNoiseMultiplier {
-			return 0, 0, fmt.Errorf("%w: ε = %v at δ = %v needs σ > %g (q = %v, %d steps; at σ = %g ε is %.4g)",
-				ErrUnreachable, epsilon, delta, MaxNoiseMultiplier, q, steps, hi, epsHigh)
+			return 0, 0, fmt.Errorf("%w: ε = %v at δ = %v, q = %v, %d steps: even σ = %g spends ε = %.4g (ε has a floor that δ sets)",
+				ErrUnreachable, epsilon, delta, q, steps, hi, epsHigh)
 		}
 	}
 	// Bisection halves [lo, hi] each time; 200 halvings pass float64's
