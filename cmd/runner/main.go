@@ -35,6 +35,7 @@ commands:
   slurm FILE       write (and -submit) a Slurm job-array script, one shard per task
   merge SHARD...   fold shard databases into one (-db)
   bench            steps per second of cliplab and PyTorch on this machine
+  privacy          ε that DP-SGD spends (-noise σ), or σ for a target ε (-epsilon)
 `
 
 func main() {
