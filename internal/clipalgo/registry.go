@@ -14,5 +14,6 @@ func init() {
 		&agcMethod,
 		&autoClipMethod,
 		&zClipMethod,
+		&adaGCMethod,
 	}
 }
