@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"cliplab/internal/clipalgo"
 	"cliplab/internal/config"
 )
 
@@ -136,7 +137,7 @@ func TestErrors(t *testing.T) {
 		{"duplicate optimizers on an axis", edit("  seed: [1]\n", "  seed: [1]\n  optimizer: [sgd, "+mark+"{name: sgd}]\n"),
 			"grid.optimizer[1]: duplicate value (also at line 10, column 15)"},
 		{"unknown method", edit("clip: [none]", "clip: [none, {method: "+mark+"clamp, threshold: 1}]"),
-			`grid.clip[1].method: unknown clip method "clamp" (allowed: none, value, norm, layer_norm, block_rms, agc, autoclip, zclip)`},
+			`grid.clip[1].method: unknown clip method "clamp" (allowed: ` + strings.Join(clipalgo.MethodNames(), ", ") + ")"},
 		{"threshold negative", edit("clip: [none]", "clip:\n    - method: value\n      threshold: "+mark+"-1\n"),
 			"grid.clip[0].threshold: method value needs a threshold > 0, got -1"},
 		{"threshold zero in a list", edit("clip: [none]", "clip: [{method: norm, threshold: [1, "+mark+"0]}]"),
