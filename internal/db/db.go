@@ -207,6 +207,9 @@ func (d *DB) checkAndMigrate(readOnly bool) (err error) {
 		}
 	}
 	if version < SchemaVersion {
+		if err := fillSettingKeys(ctx, conn); err != nil {
+			return fmt.Errorf("migrate %s: setting keys: %w", d.path, err)
+		}
 		if _, err := conn.ExecContext(ctx, "DROP VIEW IF EXISTS run_summary;"+runSummaryView); err != nil {
 			return fmt.Errorf("migrate %s: run_summary: %w", d.path, err)
 		}

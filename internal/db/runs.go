@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"cliplab/internal/config"
 	"cliplab/internal/record"
 )
 
@@ -21,8 +22,11 @@ var ErrLostClaim = errors.New("db: run is no longer held by this attempt")
 
 // NewRun is one configuration of a grid, as AddGrid inserts it.
 type NewRun struct {
-	Key          string // SHA-256 of ConfigJSON, hex
-	ConfigJSON   []byte // canonical resolved config
+	Key        string // SHA-256 of ConfigJSON, hex
+	ConfigJSON []byte // canonical resolved config
+	// SettingKey is the configuration's config.SettingKey (the key without
+	// its seed). AddGrid computes it from ConfigJSON when it is empty.
+	SettingKey   string
 	Arch         string // arch name in the grid
 	Dataset      string
 	Optimizer    string
@@ -80,8 +84,8 @@ func (d *DB) AddGrid(ctx context.Context, g Grid, extend bool) (added int, err e
 			}
 		}
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO runs
-			(experiment, config_hash, config_json, arch, dataset, optimizer, method, threshold, lr, batch_size, epochs, seed, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			(experiment, config_hash, setting_key, config_json, arch, dataset, optimizer, method, threshold, lr, batch_size, epochs, seed, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (experiment, config_hash) DO NOTHING`)
 		if err != nil {
 			return err
@@ -93,7 +97,15 @@ func (d *DB) AddGrid(ctx context.Context, g Grid, extend bool) (added int, err e
 			if r.HasThreshold {
 				th = r.Threshold
 			}
-			res, err := stmt.ExecContext(ctx, g.Experiment, r.Key, string(r.ConfigJSON), r.Arch, r.Dataset, r.Optimizer,
+			sk := r.SettingKey
+			if sk == "" {
+				c, err := config.DecodeConfig(r.ConfigJSON)
+				if err != nil {
+					return fmt.Errorf("run %s: setting key: %w", r.Key[:min(12, len(r.Key))], err)
+				}
+				sk = c.SettingKey()
+			}
+			res, err := stmt.ExecContext(ctx, g.Experiment, r.Key, sk, string(r.ConfigJSON), r.Arch, r.Dataset, r.Optimizer,
 				r.Method, th, r.LR, r.BatchSize, r.Epochs, int64(r.Seed), t)
 			if err != nil {
 				return fmt.Errorf("insert run %s: %w", r.Key[:12], err)

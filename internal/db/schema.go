@@ -1,5 +1,12 @@
 package db
 
+import (
+	"context"
+	"database/sql"
+
+	"cliplab/internal/config"
+)
+
 // migrations are applied in order; migration i brings the schema to
 // user_version i+1. Never edit one that has shipped: append a new one.
 // Views hold no data: after any migration, Open drops run_summary and creates
@@ -80,6 +87,15 @@ CREATE TABLE evals (
 	PRIMARY KEY (run_id, step, split)
 ) WITHOUT ROWID;
 `,
+	// 2: runs.setting_key, the key of the configuration without its seed
+	// (config.SettingKey), which statistics over seeds group by. AddGrid
+	// writes it; for the rows already there, Open fills it in Go after the
+	// migration (fillSettingKeys: the key is a hash of Go's canonical JSON,
+	// which SQL cannot compute).
+	`
+ALTER TABLE runs ADD COLUMN setting_key TEXT; -- config.SettingKey: SHA-256 of the canonical config without its seed, hex
+CREATE INDEX runs_setting ON runs(experiment, setting_key);
+`,
 }
 
 // runSummaryView is the run_summary view, as the current code defines it.
@@ -88,7 +104,7 @@ const runSummaryView = `
 -- run_summary: one row per run with its final values (NULL where none).
 CREATE VIEW run_summary AS
 SELECT
-	r.id AS run_id, r.experiment, r.config_hash, r.arch, r.dataset, r.optimizer,
+	r.id AS run_id, r.experiment, r.config_hash, r.setting_key, r.arch, r.dataset, r.optimizer,
 	r.method, r.threshold, r.lr, r.batch_size, r.epochs, r.seed, r.status,
 	(SELECT e.acc  FROM evals e WHERE e.run_id = r.id AND e.split = 'test'  ORDER BY e.step DESC LIMIT 1) AS test_acc,
 	(SELECT e.loss FROM evals e WHERE e.run_id = r.id AND e.split = 'test'  ORDER BY e.step DESC LIMIT 1) AS test_loss,
@@ -102,3 +118,49 @@ SELECT
 	r.error
 FROM runs r;
 `
+
+// fillSettingKeys writes runs.setting_key where it is NULL (the rows of a
+// file written before migration 2), from config_json: config.DecodeConfig
+// then SettingKey, the one definition of a setting. A row whose config_json
+// does not decode keeps NULL: it could not be trained or reported either,
+// and the report names it. It runs inside the migration's transaction.
+func fillSettingKeys(ctx context.Context, conn *sql.Conn) error {
+	rows, err := conn.QueryContext(ctx, "SELECT id, config_json FROM runs WHERE setting_key IS NULL ORDER BY id")
+	if err != nil {
+		return err
+	}
+	type fill struct {
+		id  int64
+		key string
+	}
+	var fills []fill
+	for rows.Next() {
+		var id int64
+		var js string
+		if err := rows.Scan(&id, &js); err != nil {
+			rows.Close()
+			return err
+		}
+		if c, err := config.DecodeConfig([]byte(js)); err == nil {
+			fills = append(fills, fill{id, c.SettingKey()})
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(fills) == 0 {
+		return nil
+	}
+	stmt, err := conn.PrepareContext(ctx, "UPDATE runs SET setting_key = ? WHERE id = ?")
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, f := range fills {
+		if _, err := stmt.ExecContext(ctx, f.key, f.id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
