@@ -28,7 +28,7 @@ type Run struct {
 	Threshold             float64 // ignored for none
 	LR                    float64
 	Seed                  uint64
-	Options               map[string]any      // clip options besides the threshold
+	Options               map[string]any       // clip options besides the threshold
 	Edit                  func(*config.Config) // changes more of the configuration (batch_size …)
 
 	// What happened. Status "" leaves the run running (claimed, never
