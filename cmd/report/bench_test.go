@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"cliplab/internal/db"
+	"cliplab/internal/report/reporttest"
 )
 
 // benchDB returns a database of 1,000 runs × 2,000 logged steps (2 archs ×
@@ -16,7 +17,7 @@ import (
 // when the generator changes).
 func benchDB(b *testing.B) string {
 	b.Helper()
-	path := filepath.Join(os.TempDir(), "cliplab-report-bench-v1.db")
+	path := filepath.Join(os.TempDir(), "cliplab-report-bench-v2.db")
 	if _, err := os.Stat(path); err == nil {
 		return path
 	}
@@ -32,19 +33,19 @@ func benchDB(b *testing.B) string {
 		{"agc", 0.01}, {"agc", 0.05}, {"agc", 0.2},
 		{"autoclip", 10}, {"autoclip", 90},
 		{"zclip", 1.5}, {"zclip", 2.5}, {"zclip", 4}}
-	var runs []fakeRun
+	var runs []reporttest.Run
 	for _, a := range []string{"cnn", "mlp2"} {
 		for _, lr := range []float64{0.03, 0.1, 0.3, 1, 3} {
 			for _, c := range clips {
 				for s := uint64(1); s <= 5; s++ {
-					runs = append(runs, synth(fakeRun{Arch: a, Dataset: "mnist", Method: c.m, Threshold: c.th, LR: lr, Seed: s}, 2000, ""))
+					runs = append(runs, reporttest.Synth(reporttest.Run{Arch: a, Dataset: "mnist", Method: c.m, Threshold: c.th, LR: lr, Seed: s}, 2000, ""))
 				}
 			}
 		}
 	}
 	tmp := path + ".tmp"
 	os.Remove(tmp)
-	writeDB(b, tmp, "bench", runs)
+	reporttest.WriteDB(b, tmp, "bench", runs)
 	if err := os.Rename(tmp, path); err != nil {
 		b.Fatal(err)
 	}

@@ -12,8 +12,11 @@
 // holding several reports each of them, into DIR/NAME/ (default
 // reports/NAME/).
 //
-// What it writes, and the rules behind every number (chance levels, when a
-// run counts as trained or collapsed, how diverged seeds count, how a best
+// What the report shows (settings, statistics, the data of each figure and
+// table) is package internal/report; this command holds the flags, the
+// styles and the rendering (gonum/plot, Markdown, CSV, LaTeX, HTML). What it
+// writes, and the rules behind every number (chance levels, when a run
+// counts as trained or collapsed, how diverged seeds count, how a best
 // setting is chosen, steps to target, the stability range, the bootstrap),
 // are stated in the index.md it writes, under "How to read it".
 //
@@ -21,14 +24,6 @@
 // bootstrap is seeded per setting, and the PDF dates are fixed (fpdf would
 // write the current time).
 //
-// References:
-//   - Dolan & Moré (2002), Benchmarking optimization software with
-//     performance profiles, Math. Program. 91:201–213 (ρ(τ)).
-//   - Dahl et al. (2023), Benchmarking Neural Network Training Algorithms
-//     (AlgoPerf), §4: time to target, best setting by validation, profile
-//     area score with r_max = 4.
-//   - Schneider, Balles & Hennig (2019), DeepOBS: a deep learning optimizer
-//     benchmark suite (final performance, speed, tuning sensitivity).
-//   - Efron & Tibshirani (1993), An Introduction to the Bootstrap
-//     (percentile intervals).
+// References: see internal/report; the palette is Okabe & Ito (2008),
+// "Color Universal Design".
 package main

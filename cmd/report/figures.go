@@ -10,7 +10,7 @@ import (
 	"sort"
 	"strings"
 
-	"cliplab/internal/db"
+	"cliplab/internal/report"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -25,11 +25,11 @@ var (
 )
 
 // figures returns every figure of the report, in the order index shows them.
-func (rep *report) figures() []*figure {
+func (rep *paper) figures() []*figure {
 	var out []*figure
 	out = append(out, rep.costFigure("flops"), rep.costFigure("wall"))
 	for w := range rep.Workloads {
-		for _, lr := range lrsOf(rep.settingsOf(w)) {
+		for _, lr := range report.LRsOf(rep.SettingsOf(w)) {
 			out = append(out, rep.curveFigure(w, lr))
 		}
 	}
@@ -62,20 +62,21 @@ func panelGrid(ps []*plot.Plot, cols int) [][]*plot.Plot {
 }
 
 // seriesLegend adds one entry per series used (in series order) to l.
-func (rep *report) seriesLegend(l *plot.Legend, used map[int]bool, withLine bool, suffix func(i int) string) {
+func (rep *paper) seriesLegend(l *plot.Legend, used map[int]bool, withLine bool, suffix func(i int) string) {
 	for i, s := range rep.Series {
 		if !used[i] {
 			continue
 		}
 		sc, _ := plotter.NewScatter(xy{[]float64{0}, []float64{0}})
-		sc.GlyphStyle = s.Style.glyph(vg.Points(3))
+		st := rep.style(i)
+		sc.GlyphStyle = st.glyph(vg.Points(3))
 		name := s.Name
 		if suffix != nil {
 			name += suffix(i)
 		}
 		if withLine {
 			ln, _ := plotter.NewLine(xy{[]float64{0, 1}, []float64{0, 0}})
-			ln.LineStyle = s.Style.line(vg.Points(1.3))
+			ln.LineStyle = st.line(vg.Points(1.3))
 			l.Add(name, ln, sc)
 		} else {
 			l.Add(name, sc)
@@ -85,7 +86,7 @@ func (rep *report) seriesLegend(l *plot.Legend, used map[int]bool, withLine bool
 
 // costFigure: final accuracy against training cost (FLOPs or wall seconds),
 // one panel per workload, one point per setting.
-func (rep *report) costFigure(kind string) *figure {
+func (rep *paper) costFigure(kind string) *figure {
 	f := &figure{Name: "fig-acc-vs-flops", Title: "Accuracy versus training FLOPs"}
 	xlabel := "training cost (FLOPs, mean over seeds)"
 	if kind == "wall" {
@@ -94,58 +95,32 @@ func (rep *report) costFigure(kind string) *figure {
 	}
 	used := map[int]bool{}
 	var panels []*plot.Plot
-	for w, wl := range rep.Workloads {
+	for _, pn := range rep.CostData(kind == "wall") {
+		wl := rep.Workloads[pn.Workload]
 		p := newPlot(wl.Name, xlabel, "final test accuracy (fraction)")
 		info := panelInfo{Title: wl.Name, Series: map[string]int{}}
-		ss := rep.settingsOf(w)
-		var cost, acc []float64
-		var pts []*setting
-		for _, s := range ss {
-			c := s.FLOPs
-			if kind == "wall" {
-				c = s.Wall
-			}
-			if s.Ended == 0 || !isFinite(c) || c <= 0 || !isFinite(s.AccMean) {
-				continue
-			}
-			cost = append(cost, c)
-			acc = append(acc, s.AccMean)
-			pts = append(pts, s)
-			f.Runs += s.Ended
-		}
-		lo, hi := math.Inf(1), math.Inf(-1)
-		for _, c := range cost {
-			lo, hi = math.Min(lo, c), math.Max(hi, c)
-		}
+		f.Runs += pn.Runs
+		lo, hi := pn.Lo, pn.Hi
 		logX := hi > 10*lo
 		if logX {
 			logAxis(&p.X)
 		}
 		// Chance level, as a faint line under the data.
-		if wl.ChanceKnown && len(cost) > 0 {
+		if wl.ChanceKnown && len(pn.Points) > 0 {
 			ln, _ := plotter.NewLine(xy{[]float64{lo, hi}, []float64{wl.Chance, wl.Chance}})
 			ln.LineStyle = draw.LineStyle{Color: lightGrey, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(2), vg.Points(2)}}
 			p.Add(ln)
 		}
-		// Pareto frontier: a staircase through the settings no other beats
-		// on both cost and accuracy, among those that learned something
-		// (a diverged setting is cheap because it stopped early).
-		fcost := make([]float64, len(cost))
-		for i := range cost {
-			fcost[i] = cost[i]
-			if !(acc[i] > trainBar(wl.Chance)) {
-				fcost[i] = math.NaN()
-			}
-		}
-		if front := pareto(fcost, acc); len(front) > 0 {
+		// Pareto frontier: a staircase through its settings.
+		if front := pn.Frontier; len(front) > 0 {
 			var st xy
 			for k, i := range front {
 				if k > 0 {
-					st.x = append(st.x, cost[i])
-					st.y = append(st.y, acc[front[k-1]])
+					st.x = append(st.x, pn.Points[i].Cost)
+					st.y = append(st.y, pn.Points[front[k-1]].Acc)
 				}
-				st.x = append(st.x, cost[i])
-				st.y = append(st.y, acc[i])
+				st.x = append(st.x, pn.Points[i].Cost)
+				st.y = append(st.y, pn.Points[i].Acc)
 			}
 			ln, _ := plotter.NewLine(st)
 			ln.LineStyle = frontStyle
@@ -153,7 +128,7 @@ func (rep *report) costFigure(kind string) *figure {
 			// frontier is a single point.
 			var ring xy
 			for _, i := range front {
-				ring.x, ring.y = append(ring.x, cost[i]), append(ring.y, acc[i])
+				ring.x, ring.y = append(ring.x, pn.Points[i].Cost), append(ring.y, pn.Points[i].Acc)
 			}
 			sc, _ := plotter.NewScatter(ring)
 			sc.GlyphStyle = draw.GlyphStyle{Color: frontStyle.Color, Radius: vg.Points(6.5), Shape: draw.CircleGlyph{}}
@@ -162,11 +137,11 @@ func (rep *report) costFigure(kind string) *figure {
 		}
 		for si := range rep.Series {
 			var e xyErr
-			for k, s := range pts {
-				if s.Series == si {
-					e.x = append(e.x, cost[k])
-					e.y = append(e.y, acc[k])
-					e.e = append(e.e, s.AccStd)
+			for _, pt := range pn.Points {
+				if pt.Setting.Series == si {
+					e.x = append(e.x, pt.Cost)
+					e.y = append(e.y, pt.Acc)
+					e.e = append(e.e, pt.Std)
 					e.clamp = true
 				}
 			}
@@ -174,7 +149,7 @@ func (rep *report) costFigure(kind string) *figure {
 				continue
 			}
 			used[si] = true
-			st := rep.Series[si].Style
+			st := rep.style(si)
 			eb, _ := plotter.NewYErrorBars(e)
 			eb.LineStyle = draw.LineStyle{Color: st.Color, Width: vg.Points(0.8)}
 			eb.CapWidth = vg.Points(4)
@@ -211,50 +186,9 @@ func (rep *report) costFigure(kind string) *figure {
 	return f
 }
 
-// bestAt returns, for each series, the setting of workload w at learning
-// rate lr with the highest validation score (train-sample accuracy), nil
-// where the series has none there.
-func (rep *report) bestAt(w int, lr float64) []*setting {
-	best := make([]*setting, len(rep.Series))
-	for _, s := range rep.settingsOf(w) {
-		if s.LR != lr {
-			continue
-		}
-		b := best[s.Series]
-		if b == nil || better(s, b) {
-			best[s.Series] = s
-		}
-	}
-	return best
-}
-
-// better reports whether s beats b at selection: more ended seeds with a
-// validation score first, then the higher mean validation score.
-func better(s, b *setting) bool {
-	if (s.Ended > 0) != (b.Ended > 0) {
-		return s.Ended > 0
-	}
-	if math.IsNaN(b.ValMean) {
-		return !math.IsNaN(s.ValMean)
-	}
-	return s.ValMean > b.ValMean
-}
-
-// settingName names a setting's clip part: "norm c=0.5".
-func (rep *report) settingName(s *setting) string {
-	name := rep.Series[s.Series].Name
-	if !math.IsNaN(s.Threshold) {
-		name += " c=" + fmtNum(s.Threshold)
-	}
-	if s.Extra != "" {
-		name += " " + s.Extra
-	}
-	return name
-}
-
 // curveFigure: training loss and pre-clip gradient norm against step at one
 // workload and learning rate, for each method its best threshold there.
-func (rep *report) curveFigure(w int, lr float64) *figure {
+func (rep *paper) curveFigure(w int, lr float64) *figure {
 	wl := rep.Workloads[w]
 	f := &figure{
 		Name:  fmt.Sprintf("fig-curves-%s-lr%s", fileSafe(wl.Name), fileSafe(fmtNum(lr))),
@@ -270,56 +204,43 @@ func (rep *report) curveFigure(w int, lr float64) *figure {
 	ni := panelInfo{Title: norm.Title.Text, Series: map[string]int{}}
 	l := newLegend()
 	anyDiverged := false
-	for si, s := range rep.bestAt(w, lr) {
+	for si, s := range rep.BestAt(w, lr) {
 		if s == nil {
 			continue
 		}
-		st := rep.Series[si].Style
-		name := rep.settingName(s)
+		st := rep.style(si)
+		name := rep.SettingName(s)
 		nruns := 0
 		for _, r := range s.Runs {
-			if r.ended() {
+			if r.Ended() {
 				nruns++
 			}
 		}
 		f.Runs += nruns
 		for k, p := range []*plot.Plot{loss, norm} {
 			info := []panelInfo{li, ni}[k]
-			get := func(c db.CurvePoint) float64 { return c.Loss }
+			get := func(c report.CurvePoint) float64 { return c.Loss }
 			if k == 1 {
-				get = func(c db.CurvePoint) float64 { return c.GradNorm }
+				get = func(c report.CurvePoint) float64 { return c.GradNorm }
 			}
-			mean, lo, hi := seedCurve(s, get)
-			if band := bandPolygon(mean.x, lo, hi); band != nil {
+			mean, lo, hi := report.SeedCurve(s, get)
+			if band := bandPolygon(mean.X, lo, hi); band != nil {
 				band.Color = withAlpha(st.Color, 0x30)
 				band.LineStyle.Width = 0
 				p.Add(band)
 			}
-			addLine(p, info.Series, name, st, mean, max(1, mean.Len()/10))
+			addLine(p, info.Series, name, st, xy{mean.X, mean.Y}, max(1, mean.Len()/10))
 			// Diverged seeds: each its own thin line, ending in a cross.
 			var ends xy
-			for _, r := range s.Runs {
-				if r.Outcome != diverged {
-					continue
-				}
-				var c xy
-				for _, pt := range r.Curve {
-					if v := get(pt); isFinite(v) && v > 0 {
-						c.x = append(c.x, float64(pt.Step))
-						c.y = append(c.y, v)
-					}
-				}
-				if c.Len() == 0 {
-					continue
-				}
+			for _, c := range report.DivergedCurves(s, get) {
 				thin := st.line(vg.Points(0.7))
 				if c.Len() > 1 {
-					ln, _ := plotter.NewLine(c)
+					ln, _ := plotter.NewLine(xy{c.X, c.Y})
 					ln.LineStyle = thin
 					p.Add(ln)
 				}
-				ends.x = append(ends.x, c.x[c.Len()-1])
-				ends.y = append(ends.y, c.y[c.Len()-1])
+				ends.x = append(ends.x, c.X[c.Len()-1])
+				ends.y = append(ends.y, c.Y[c.Len()-1])
 			}
 			if ends.Len() > 0 {
 				sc, _ := plotter.NewScatter(ends)
@@ -350,49 +271,8 @@ func (rep *report) curveFigure(w int, lr float64) *figure {
 	f.Info = []panelInfo{li, ni}
 	f.Legend = l
 	f.Width, f.Height = vg.Points(900), vg.Points(320)
-	f.Caption = fmt.Sprintf("Training loss and gradient norm before clipping against step (logged steps averaged into at most %d points a run) for each method at its best threshold by train-sample accuracy: mean over the seeds that finished with a band from the lowest to the highest; each diverged seed as a thin line ending in ×.", curveBins)
+	f.Caption = fmt.Sprintf("Training loss and gradient norm before clipping against step (logged steps averaged into at most %d points a run) for each method at its best threshold by train-sample accuracy: mean over the seeds that finished with a band from the lowest to the highest; each diverged seed as a thin line ending in ×.", report.CurveBins)
 	return f
-}
-
-// seedCurve averages a setting's done seeds (diverged ones are drawn on
-// their own) bucket by bucket: the mean of
-// get over the seeds that have a finite positive value there, the lowest and
-// the highest; x is the largest step of the bucket among the seeds.
-func seedCurve(s *setting, get func(db.CurvePoint) float64) (mean xy, lo, hi []float64) {
-	type acc struct {
-		sum, lo, hi float64
-		n, step     int
-	}
-	var buckets []acc
-	for _, r := range s.Runs {
-		if r.Outcome < atChance {
-			continue
-		}
-		for _, c := range r.Curve {
-			v := get(c)
-			if !isFinite(v) || v <= 0 {
-				continue
-			}
-			for len(buckets) <= c.Bucket {
-				buckets = append(buckets, acc{lo: math.Inf(1), hi: math.Inf(-1)})
-			}
-			b := &buckets[c.Bucket]
-			b.sum += v
-			b.n++
-			b.lo, b.hi = math.Min(b.lo, v), math.Max(b.hi, v)
-			b.step = max(b.step, c.Step)
-		}
-	}
-	for _, b := range buckets {
-		if b.n == 0 {
-			continue
-		}
-		mean.x = append(mean.x, float64(b.step))
-		mean.y = append(mean.y, b.sum/float64(b.n))
-		lo = append(lo, b.lo)
-		hi = append(hi, b.hi)
-	}
-	return mean, lo, hi
 }
 
 // bandPolygon returns the polygon between lo and hi over x, nil for fewer
@@ -499,52 +379,14 @@ func heatPanel(title, xlabel, ylabel string, z [][]float64, labels [][]string, r
 	return p, info
 }
 
-// rowKey is a heat-map row: a series at one threshold (and extra fields).
-type rowKey struct {
-	series int
-	th     string
-	extra  string
-}
-
-// rowsOf returns the heat-map rows of settings in report order, and the
-// settings by row and lr.
-func (rep *report) rowsOf(ss []*setting, lrs []float64) ([]rowKey, map[rowKey][]*setting) {
-	var rows []rowKey
-	cells := map[rowKey][]*setting{}
-	for _, s := range ss {
-		k := rowKey{s.Series, fmtNum(s.Threshold), s.Extra}
-		if _, ok := cells[k]; !ok {
-			rows = append(rows, k)
-			cells[k] = make([]*setting, len(lrs))
-		}
-		for j, lr := range lrs {
-			if lr == s.LR {
-				cells[k][j] = s
-			}
-		}
-	}
-	return rows, cells
-}
-
-func (rep *report) rowName(k rowKey) string {
-	n := rep.Series[k.series].Name
-	if k.th != "–" {
-		n += " c=" + k.th
-	}
-	if k.extra != "" {
-		n += " " + k.extra
-	}
-	return n
-}
-
 // divergenceFigure: method/threshold against learning rate, shaded by the
 // fraction of seeds that diverged, with the mean final accuracy and the
 // count of diverged seeds written in each cell.
-func (rep *report) divergenceFigure(w int) *figure {
+func (rep *paper) divergenceFigure(w int) *figure {
 	wl := rep.Workloads[w]
-	ss := rep.settingsOf(w)
-	lrs := lrsOf(ss)
-	rows, cells := rep.rowsOf(ss, lrs)
+	ss := rep.SettingsOf(w)
+	lrs := report.LRsOf(ss)
+	rows, cells := rep.RowsOf(ss, lrs)
 	nr := len(rows)
 	z := make([][]float64, nr)
 	labels := make([][]string, nr)
@@ -552,7 +394,7 @@ func (rep *report) divergenceFigure(w int) *figure {
 	f := &figure{Name: "fig-divergence-" + fileSafe(wl.Name), Title: "Divergence map: " + wl.Name}
 	for i, k := range rows {
 		r := nr - 1 - i // first row at the top
-		names[r] = rep.rowName(k)
+		names[r] = rep.RowName(k)
 		z[r] = make([]float64, len(lrs))
 		labels[r] = make([]string, len(lrs))
 		for j, s := range cells[k] {
@@ -569,14 +411,7 @@ func (rep *report) divergenceFigure(w int) *figure {
 			z[r][j] = float64(s.Diverged) / float64(s.Ended)
 			acc := "-"
 			if s.Done > 0 {
-				var a []float64
-				for _, run := range s.Runs {
-					if run.Outcome >= atChance {
-						a = append(a, run.TestAcc)
-					}
-				}
-				m, _ := meanStd(a)
-				acc = fmt.Sprintf("%.3f", m)
+				acc = fmt.Sprintf("%.3f", s.DoneAccMean)
 			}
 			labels[r][j] = fmt.Sprintf("%s  %d/%d div", acc, s.Diverged, s.Ended)
 		}
@@ -598,69 +433,32 @@ func (rep *report) divergenceFigure(w int) *figure {
 // threshold per method, one row of two panels per learning rate, the
 // no-clipping baseline as a horizontal line. nil when no method has a
 // threshold.
-func (rep *report) thresholdFigure(w int) *figure {
+func (rep *paper) thresholdFigure(w int) *figure {
 	wl := rep.Workloads[w]
-	ss := rep.settingsOf(w)
-	lrs := lrsOf(ss)
 	f := &figure{Name: "fig-threshold-" + fileSafe(wl.Name), Title: "Threshold sensitivity: " + wl.Name}
 	used := map[int]bool{}
 	any := false
 	var rows [][]*plot.Plot
 	baseStyle := draw.LineStyle{Color: color.Black, Width: vg.Points(1.2), Dashes: []vg.Length{vg.Points(5), vg.Points(3)}}
-	for _, lr := range lrs {
+	for _, row := range rep.ThresholdData(w) {
+		lr := row.LR
 		acc := newPlot(fmt.Sprintf("lr=%s: final test accuracy", fmtNum(lr)), "clip threshold (log scale)", "test accuracy (fraction)")
 		gap := newPlot(fmt.Sprintf("lr=%s: generalisation gap", fmtNum(lr)), "clip threshold (log scale)", "train-sample - test accuracy")
 		logAxis(&acc.X)
 		logAxis(&gap.X)
 		ai := panelInfo{Title: acc.Title.Text, Series: map[string]int{}}
 		gi := panelInfo{Title: gap.Title.Text, Series: map[string]int{}}
-		thLo, thHi := math.Inf(1), math.Inf(-1)
-		var base *setting
-		for _, s := range ss {
-			if s.LR != lr {
-				continue
-			}
-			if s.Method == "none" {
-				if base == nil && s.Ended > 0 {
-					base = s
-				}
-				continue
-			}
-			if isFinite(s.Threshold) && s.Threshold > 0 && s.Ended > 0 {
-				thLo, thHi = math.Min(thLo, s.Threshold), math.Max(thHi, s.Threshold)
-			}
-		}
-		if math.IsInf(thLo, 1) {
-			continue
-		}
 		any = true
-		// Group by (series, extra): one line each.
-		type lineKey struct {
-			series int
-			extra  string
-		}
-		var keys []lineKey
-		pts := map[lineKey][]*setting{}
-		for _, s := range ss {
-			if s.LR != lr || s.Method == "none" || s.Ended == 0 || !(s.Threshold > 0) {
-				continue
+		f.Runs += row.Runs
+		for _, ln := range row.Lines {
+			st := rep.style(ln.Series)
+			name := rep.Series[ln.Series].Name
+			if ln.Extra != "" {
+				name += " " + ln.Extra
 			}
-			k := lineKey{s.Series, s.Extra}
-			if _, ok := pts[k]; !ok {
-				keys = append(keys, k)
-			}
-			pts[k] = append(pts[k], s)
-			f.Runs += s.Ended
-		}
-		for _, k := range keys {
-			st := rep.Series[k.series].Style
-			name := rep.Series[k.series].Name
-			if k.extra != "" {
-				name += " " + k.extra
-			}
-			used[k.series] = true
+			used[ln.Series] = true
 			var a, g xyErr
-			for _, s := range pts[k] {
+			for _, s := range ln.Settings {
 				a.x, a.y, a.e, a.clamp = append(a.x, s.Threshold), append(a.y, s.AccMean), append(a.e, s.AccStd), true
 				if isFinite(s.GapMean) {
 					g.x, g.y, g.e = append(g.x, s.Threshold), append(g.y, s.GapMean), append(g.e, s.GapStd)
@@ -681,8 +479,7 @@ func (rep *report) thresholdFigure(w int) *figure {
 				pe.p.Add(eb)
 			}
 		}
-		if base != nil {
-			f.Runs += base.Ended
+		if base := row.Base; base != nil {
 			for _, pb := range []struct {
 				p    *plot.Plot
 				y    float64
@@ -691,7 +488,7 @@ func (rep *report) thresholdFigure(w int) *figure {
 				if !isFinite(pb.y) {
 					continue
 				}
-				ln, _ := plotter.NewLine(xy{[]float64{thLo, thHi}, []float64{pb.y, pb.y}})
+				ln, _ := plotter.NewLine(xy{[]float64{row.ThLo, row.ThHi}, []float64{pb.y, pb.y}})
 				ln.LineStyle = baseStyle
 				pb.p.Add(ln)
 				pb.info["no clipping"] = 1
@@ -724,18 +521,18 @@ func (rep *report) thresholdFigure(w int) *figure {
 
 // profileFigure: the performance profile of steps to the target accuracy
 // over workloads, each method at its best setting by validation.
-func (rep *report) profileFigure() *figure {
-	pr := rep.profileData()
+func (rep *paper) profileFigure() *figure {
+	pr := rep.ProfileData()
 	f := &figure{Name: "fig-profile", Title: "Performance profile (steps to target)"}
 	p := newPlot(fmt.Sprintf("Performance profile: steps to test accuracy %.3g", rep.Target), "tau (ratio to the fastest method on the workload)", "rho(tau): fraction of workloads")
 	info := panelInfo{Title: p.Title.Text, Series: map[string]int{}}
 	l := newLegend()
 	for j, si := range pr.Series {
-		st := rep.Series[si].Style
+		st := rep.style(si)
 		// ρ is a step function: rises at each workload's ratio.
 		var rs []float64
 		for i := range pr.Workloads {
-			if r := pr.Ratios[i][j]; r <= profileRMax {
+			if r := pr.Ratios[i][j]; r <= report.ProfileRMax {
 				rs = append(rs, r)
 			}
 		}
@@ -748,7 +545,7 @@ func (rep *report) profileFigure() *figure {
 			y += 1 / float64(len(pr.Workloads))
 			pts.x, pts.y = append(pts.x, r), append(pts.y, y)
 		}
-		pts.x, pts.y = append(pts.x, profileRMax), append(pts.y, y)
+		pts.x, pts.y = append(pts.x, report.ProfileRMax), append(pts.y, y)
 		name := fmt.Sprintf("%s (score %.2f)", rep.Series[si].Name, pr.Area[j])
 		ln, sc := addLine(p, info.Series, name, st, pts, 2)
 		l.Add(name, ln, sc)
@@ -760,91 +557,23 @@ func (rep *report) profileFigure() *figure {
 			}
 		}
 	}
-	p.X.Min, p.X.Max = 1, profileRMax
+	p.X.Min, p.X.Max = 1, report.ProfileRMax
 	p.Y.Min, p.Y.Max = 0, 1.02
 	f.Panels = [][]*plot.Plot{{p}}
 	f.Info = []panelInfo{info}
 	f.Legend = l
 	f.Width, f.Height = vg.Points(700), vg.Points(340)
-	f.Caption = fmt.Sprintf("Performance profile over %d workloads (architecture × dataset): for each method its best setting per workload by final train-sample accuracy (no separate validation split exists), and ρ(τ) the fraction of workloads on which its median steps to test accuracy %.3g are within τ times the fastest method's; score: area under ρ on [1, %g] / %g (AlgoPerf).", len(pr.Workloads), rep.Target, profileRMax, profileRMax-1)
+	f.Caption = fmt.Sprintf("Performance profile over %d workloads (architecture × dataset): for each method its best setting per workload by final train-sample accuracy (no separate validation split exists), and ρ(τ) the fraction of workloads on which its median steps to test accuracy %.3g are within τ times the fastest method's; score: area under ρ on [1, %g] / %g (AlgoPerf).", len(pr.Workloads), rep.Target, report.ProfileRMax, report.ProfileRMax-1)
 	return f
-}
-
-// profileData is the performance profile's input and result.
-type profileData struct {
-	Workloads []int
-	Series    []int        // series present in the profile
-	Best      [][]*setting // [workload][series column]
-	Cost      [][]float64  // median steps to target; +Inf never
-	Ratios    [][]float64  // [workload][series column]
-	Area      []float64    // per series column
-}
-
-func (rep *report) profileData() profileData {
-	var pd profileData
-	present := map[int]bool{}
-	for _, s := range rep.Settings {
-		if s.Ended > 0 {
-			present[s.Series] = true
-		}
-	}
-	for si := range rep.Series {
-		if present[si] {
-			pd.Series = append(pd.Series, si)
-		}
-	}
-	for w := range rep.Workloads {
-		best := make([]*setting, len(rep.Series))
-		for _, s := range rep.settingsOf(w) {
-			if s.Ended == 0 {
-				continue
-			}
-			if b := best[s.Series]; b == nil || better(s, b) {
-				best[s.Series] = s
-			}
-		}
-		row := make([]*setting, len(pd.Series))
-		cost := make([]float64, len(pd.Series))
-		has := false
-		for j, si := range pd.Series {
-			row[j] = best[si]
-			cost[j] = math.Inf(1)
-			if best[si] != nil {
-				cost[j] = best[si].StepsTarget
-				has = true
-			}
-		}
-		if !has {
-			continue
-		}
-		pd.Workloads = append(pd.Workloads, w)
-		pd.Best = append(pd.Best, row)
-		pd.Cost = append(pd.Cost, cost)
-	}
-	pd.Ratios = ratiosOf(pd.Cost)
-	pd.Area = profileArea(pd.Cost, profileRMax)
-	if pd.Area == nil {
-		pd.Area = make([]float64, len(pd.Series))
-	}
-	return pd
-}
-
-// stableFraction is the share of ended seeds that must train for a setting
-// to count as stable: two thirds (the rule).
-const stableFraction = 2.0 / 3
-
-// stable reports whether at least two thirds of the ended seeds of s trained.
-func stable(s *setting) bool {
-	return s != nil && s.Ended > 0 && float64(s.Trained) >= stableFraction*float64(s.Ended)-1e-9
 }
 
 // stabilityFigure: per method, learning rate × threshold shaded by the
 // fraction of seeds that trained; the title gives the largest stable lr.
-func (rep *report) stabilityFigure(w int) *figure {
+func (rep *paper) stabilityFigure(w int) *figure {
 	wl := rep.Workloads[w]
-	ss := rep.settingsOf(w)
-	lrs := lrsOf(ss)
-	rows, cells := rep.rowsOf(ss, lrs)
+	ss := rep.SettingsOf(w)
+	lrs := report.LRsOf(ss)
+	rows, cells := rep.RowsOf(ss, lrs)
 	f := &figure{Name: "fig-stability-" + fileSafe(wl.Name), Title: "Stability range: " + wl.Name}
 	colNames := make([]string, len(lrs))
 	for j, lr := range lrs {
@@ -853,9 +582,9 @@ func (rep *report) stabilityFigure(w int) *figure {
 	var panels []*plot.Plot
 	maxRows := 1
 	for si, se := range rep.Series {
-		var mine []rowKey
+		var mine []report.RowKey
 		for _, k := range rows {
-			if k.series == si {
+			if k.Series == si {
 				mine = append(mine, k)
 			}
 		}
@@ -870,9 +599,9 @@ func (rep *report) stabilityFigure(w int) *figure {
 		largest := math.NaN()
 		for i, k := range mine {
 			r := nr - 1 - i
-			names[r] = k.th
-			if k.extra != "" {
-				names[r] += " " + k.extra
+			names[r] = k.Th
+			if k.Extra != "" {
+				names[r] += " " + k.Extra
 			}
 			z[r] = make([]float64, len(lrs))
 			labels[r] = make([]string, len(lrs))
@@ -888,7 +617,7 @@ func (rep *report) stabilityFigure(w int) *figure {
 				}
 				z[r][j] = 1 - float64(s.Trained)/float64(s.Ended)
 				labels[r][j] = fmt.Sprintf("%d/%d", s.Trained, s.Ended)
-				if stable(s) && !(largest >= s.LR) {
+				if report.Stable(s) && !(largest >= s.LR) {
 					largest = s.LR
 				}
 			}

@@ -17,24 +17,25 @@ import (
 	"sync"
 
 	"cliplab/internal/record"
+	"cliplab/internal/report"
 )
 
 // statusLine says how many runs stand where: "189 runs: 150 done (140
 // trained, 10 at chance), 20 diverged, 3 failed, 16 not ended (3 pending, 13
 // running)".
-func (rep *report) statusLine() string {
+func (rep *paper) statusLine() string {
 	n := len(rep.Runs)
 	o := rep.Outcomes
 	s := fmt.Sprintf("%d runs: %d done (%d trained, %d at chance), %d diverged, %d failed",
-		n, o[trained]+o[atChance], o[trained], o[atChance], o[diverged], o[failed])
-	if o[missing] > 0 {
+		n, o[report.Trained]+o[report.AtChance], o[report.Trained], o[report.AtChance], o[report.Diverged], o[report.Failed])
+	if o[report.Missing] > 0 {
 		var parts []string
 		for _, st := range []record.Status{record.Running, record.Interrupted, record.Pending} {
 			if k := rep.ByStatus[st]; k > 0 {
 				parts = append(parts, fmt.Sprintf("%d %s", k, st))
 			}
 		}
-		s += fmt.Sprintf(", %d not ended (%s)", o[missing], strings.Join(parts, ", "))
+		s += fmt.Sprintf(", %d not ended (%s)", o[report.Missing], strings.Join(parts, ", "))
 	}
 	return s
 }
@@ -57,7 +58,7 @@ func generated(name string) bool {
 }
 
 // write writes the report into dir and returns how many files it wrote.
-func (rep *report) write(ctx context.Context, dir string) (int, error) {
+func (rep *paper) write(ctx context.Context, dir string) (int, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, fmt.Errorf("output folder: %w", err)
 	}
@@ -90,7 +91,7 @@ func (rep *report) write(ctx context.Context, dir string) (int, error) {
 }
 
 // render builds every file of the report in memory: name → contents.
-func (rep *report) render(ctx context.Context) (map[string][]byte, error) {
+func (rep *paper) render(ctx context.Context) (map[string][]byte, error) {
 	figs := rep.figures()
 	tabs := rep.tables()
 	files := map[string][]byte{}
@@ -143,7 +144,7 @@ func (rep *report) render(ctx context.Context) (map[string][]byte, error) {
 // index writes index.md and index.html: what is there and what is
 // missing, how to read it, every figure with its caption and the runs
 // behind it, every table.
-func (rep *report) index(figs []*figure, tabs []*table, files map[string][]byte) (md, page []byte) {
+func (rep *paper) index(figs []*figure, tabs []*table, files map[string][]byte) (md, page []byte) {
 	var m, h bytes.Buffer
 	esc := html.EscapeString
 	title := "Report: " + rep.Experiment
@@ -180,17 +181,17 @@ func (rep *report) index(figs []*figure, tabs []*table, files map[string][]byte)
 	para(rep.statusLine() + ".")
 	var notes []string
 	o := rep.Outcomes
-	if o[missing] > 0 {
-		notes = append(notes, fmt.Sprintf("%d of %d runs have not ended yet: this report shows what is there; run it again when the grid is done.", o[missing], len(rep.Runs)))
+	if o[report.Missing] > 0 {
+		notes = append(notes, fmt.Sprintf("%d of %d runs have not ended yet: this report shows what is there; run it again when the grid is done.", o[report.Missing], len(rep.Runs)))
 	}
-	if o[diverged] > 0 {
-		notes = append(notes, fmt.Sprintf("%d runs diverged (non-finite or exploding loss); they count as chance accuracy.", o[diverged]))
+	if o[report.Diverged] > 0 {
+		notes = append(notes, fmt.Sprintf("%d runs diverged (non-finite or exploding loss); they count as chance accuracy.", o[report.Diverged]))
 	}
-	if o[atChance] > 0 {
-		notes = append(notes, fmt.Sprintf("%d runs finished without a NaN but at chance accuracy (collapsed): they count as failures in the stability range.", o[atChance]))
+	if o[report.AtChance] > 0 {
+		notes = append(notes, fmt.Sprintf("%d runs finished without a NaN but at chance accuracy (collapsed): they count as failures in the stability range.", o[report.AtChance]))
 	}
-	if o[failed] > 0 {
-		notes = append(notes, fmt.Sprintf("%d runs failed with an error and are left out of every statistic; `runner run -retry-failed` may retry them.", o[failed]))
+	if o[report.Failed] > 0 {
+		notes = append(notes, fmt.Sprintf("%d runs failed with an error and are left out of every statistic; `runner run -retry-failed` may retry them.", o[report.Failed]))
 	}
 	for _, u := range rep.Unknown {
 		notes = append(notes, fmt.Sprintf("Dataset %q has no known chance level: 0 is used.", u))
@@ -198,7 +199,7 @@ func (rep *report) index(figs []*figure, tabs []*table, files map[string][]byte)
 	list(notes)
 	var fails []string
 	for _, r := range rep.Runs {
-		if r.Outcome == failed && len(fails) < 10 {
+		if r.Outcome == report.Failed && len(fails) < 10 {
 			msg := r.Error
 			if len(msg) > 200 {
 				msg = msg[:200] + "…"
@@ -209,8 +210,8 @@ func (rep *report) index(figs []*figure, tabs []*table, files map[string][]byte)
 	if len(fails) > 0 {
 		heading(3, "Failed runs")
 		list(fails)
-		if o[failed] > len(fails) {
-			para(fmt.Sprintf("… and %d more.", o[failed]-len(fails)))
+		if o[report.Failed] > len(fails) {
+			para(fmt.Sprintf("… and %d more.", o[report.Failed]-len(fails)))
 		}
 	}
 
@@ -222,7 +223,7 @@ func (rep *report) index(figs []*figure, tabs []*table, files map[string][]byte)
 		fmt.Sprintf("Steps to target: the first test evaluation at or above %.3g (as AlgoPerf counts it); a setting's value is the median over its seeds, ∞ when at least half never reach it.", rep.Target),
 		"Best setting of a method: the highest mean final accuracy on the fixed training sample, the stand-in for validation accuracy (the datasets have no separate validation split), so that the test accuracy reported is not the one it was chosen on.",
 		"Stable: at least two thirds of the seeds that ended train.",
-		fmt.Sprintf("Δ vs none: the difference in mean accuracy from method none at the same architecture, learning rate and other fields, with a 95%% percentile bootstrap interval (%d resamples, paired by seed, seeded so that it is the same every time).", bootstrapResamples),
+		fmt.Sprintf("Δ vs none: the difference in mean accuracy from method none at the same architecture, learning rate and other fields, with a 95%% percentile bootstrap interval (%d resamples, paired by seed, seeded so that it is the same every time).", report.BootstrapResamples),
 	})
 
 	heading(2, "Figures")

@@ -76,14 +76,26 @@ var glyphs8 = []draw.GlyphDrawer{
 }
 
 // styleFor returns the style of the variant-th series of the method at
-// rank (its index in clipalgo.Methods()): the method fixes the colour, and
-// variants of one method (other options) get other dashes and markers.
+// rank (its index in clipalgo.Methods()).
 func styleFor(rank, variant int) style {
-	return style{
-		Color:  palette8[rank%len(palette8)],
-		Dashes: dashes8[(rank+3*variant)%len(dashes8)],
-		Glyph:  glyphs8[(rank+5*variant)%len(glyphs8)],
-	}
+	c, d, g := styleIndex(rank, variant)
+	return style{Color: palette8[c], Dashes: dashes8[d], Glyph: glyphs8[g]}
+}
+
+// styleIndex picks the colour, dash and marker of a series (indices into
+// palette8, dashes8, glyphs8). The first eight methods get colour, dash and
+// marker i. Method r ≥ 8 reuses colour r mod 8, with its dash shifted by 3
+// and its marker by 5 for each round of eight (both odd, so coprime to 8):
+// no two of up to 64 methods share a colour and a dash, or a colour and a
+// marker, so that lines and markers alone tell every method apart. The
+// variants of one method (other options) keep its colour and shift dash and
+// marker by even steps (2, and the marker 2 more every fourth variant),
+// which never meet the odd shifts of the method eight ranks on: for up to
+// 16 methods with up to 4 variants each, every series has its own
+// colour–dash and colour–marker pair (TestPaletteDistinct).
+func styleIndex(rank, variant int) (c, d, g int) {
+	round := rank / 8
+	return rank % 8, (rank + 3*round + 2*variant) % 8, (rank + 5*round + 2*(variant+variant/4)) % 8
 }
 
 func (s style) line(width vg.Length) draw.LineStyle {

@@ -13,6 +13,7 @@ import (
 
 	"cliplab/internal/db"
 	"cliplab/internal/record"
+	"cliplab/internal/report/reporttest"
 
 	"gonum.org/v1/plot/cmpimg"
 )
@@ -22,8 +23,8 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 // handRun is a run of the hand-computed database: test accuracy at steps 5
 // and 10, train-sample accuracy at step 10; diverged runs stop at step 6
 // with only the step-5 evaluation.
-func handRun(method string, th float64, seed uint64, acc5, acc10, train10 float64, status record.Status) fakeRun {
-	r := fakeRun{Arch: "mlp2", Dataset: "mnist", Method: method, Threshold: th, LR: 0.1, Seed: seed, Status: status, Wall: 1, FLOPs: 1e6}
+func handRun(method string, th float64, seed uint64, acc5, acc10, train10 float64, status record.Status) reporttest.Run {
+	r := reporttest.Run{Arch: "mlp2", Dataset: "mnist", Method: method, Threshold: th, LR: 0.1, Seed: seed, Status: status, Wall: 1, FLOPs: 1e6}
 	n := 10
 	if status == record.Diverged {
 		n = 6
@@ -49,7 +50,7 @@ func handRun(method string, th float64, seed uint64, acc5, acc10, train10 float6
 // handDB: mlp2 on mnist at lr 0.1, seeds 1–3, method none (seed 3
 // diverged) and norm with threshold 1, plus one pending norm run at lr 1.
 func handDB(t *testing.T) string {
-	runs := []fakeRun{
+	runs := []reporttest.Run{
 		handRun("none", 0, 1, 0.50, 0.80, 0.85, record.Done),
 		handRun("none", 0, 2, 0.60, 0.82, 0.86, record.Done),
 		handRun("none", 0, 3, 0.40, 0, 0, record.Diverged),
@@ -58,7 +59,7 @@ func handDB(t *testing.T) string {
 		handRun("norm", 1, 3, 0.75, 0.87, 0.90, record.Done),
 		{Arch: "mlp2", Dataset: "mnist", Method: "norm", Threshold: 1, LR: 1, Seed: 1, Pending: true},
 	}
-	return tempDB(t, "hand", runs)
+	return reporttest.TempDB(t, "hand", runs)
 }
 
 func TestTablesHandComputed(t *testing.T) {
@@ -164,35 +165,11 @@ func TestTablesHandComputed(t *testing.T) {
 	}
 }
 
-func TestChanceAndCollapse(t *testing.T) {
-	// A done run at chance is a failure of the stability range even without
-	// a NaN; the bar is chance + 0.1·(1 − chance).
-	tests := []struct {
-		dataset string
-		acc     float64
-		want    outcome
-	}{
-		{"mnist", 0.19, atChance}, {"mnist", 0.191, trained},
-		{"temporal-order", 0.32, atChance}, {"temporal-order", 0.33, trained},
-		{"addition", 0.67, atChance}, {"addition", 0.68, trained},
-	}
-	for _, tt := range tests {
-		rs := []db.ReportRun{{ID: 1, ConfigJSON: `{"seed":1}`, Dataset: tt.dataset, Method: "none", Status: record.Done, TestAcc: tt.acc, TrainAcc: tt.acc, Threshold: math.NaN()}}
-		rep, err := build("e", 0.9, rs, nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := rep.Runs[0].Outcome; got != tt.want {
-			t.Errorf("%s acc %v: outcome %v, want %v", tt.dataset, tt.acc, got, tt.want)
-		}
-	}
-}
-
 // figureDB is the database of the figure tests: mlp2 and cnn at three
 // learning rates, five clip settings, three seeds, 60 steps each; one run
 // failed, one running, one pending.
 func figureDB(t *testing.T, archs []string) string {
-	return tempDB(t, "demo", fakeGrid(archs, []float64{0.1, 1, 3}, 3, 60))
+	return reporttest.TempDB(t, "demo", reporttest.Grid(archs, []float64{0.1, 1, 3}, 3, 60))
 }
 
 func TestFigureContent(t *testing.T) {
@@ -263,8 +240,8 @@ func TestFigureContent(t *testing.T) {
 		}
 	}
 	wantDiv := 0
-	for _, s := range rep.settingsOf(1) {
-		best := rep.bestAt(1, 3)[s.Series]
+	for _, s := range rep.SettingsOf(1) {
+		best := rep.BestAt(1, 3)[s.Series]
 		if s.LR == 3 && s == best {
 			wantDiv += s.Diverged
 		}
@@ -447,8 +424,8 @@ func TestInputErrors(t *testing.T) {
 	}
 	d.Close()
 	two := filepath.Join(dir, "two.db")
-	writeDB(t, two, "alpha", []fakeRun{{Arch: "mlp2", Dataset: "mnist", Method: "none", LR: 0.1, Seed: 1, Pending: true}})
-	writeDB(t, two, "beta", []fakeRun{{Arch: "mlp2", Dataset: "mnist", Method: "none", LR: 0.1, Seed: 1, Pending: true}})
+	reporttest.WriteDB(t, two, "alpha", []reporttest.Run{{Arch: "mlp2", Dataset: "mnist", Method: "none", LR: 0.1, Seed: 1, Pending: true}})
+	reporttest.WriteDB(t, two, "beta", []reporttest.Run{{Arch: "mlp2", Dataset: "mnist", Method: "none", LR: 0.1, Seed: 1, Pending: true}})
 	notDB := filepath.Join(dir, "x.txt")
 	os.WriteFile(notDB, []byte("hello, this is not a database"), 0o644)
 	tests := []struct {

@@ -10,6 +10,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"cliplab/internal/report"
 )
 
 // table is one table: display cells for Markdown and LaTeX, raw values for
@@ -206,7 +208,7 @@ func steps(x float64) string {
 }
 
 // settingsTable: one row per setting.
-func (rep *report) settingsTable() *table {
+func (rep *paper) settingsTable() *table {
 	extra := false
 	for _, s := range rep.Settings {
 		extra = extra || s.Extra != ""
@@ -215,7 +217,7 @@ func (rep *report) settingsTable() *table {
 		Name:  "table-settings",
 		Title: "Every setting",
 		Caption: fmt.Sprintf("Per architecture, method, threshold and learning rate: seeds done of all; final test accuracy, mean ± std over the seeds that ended (a diverged seed counts as chance); seeds diverged of those that ended; seeds at chance; median steps to test accuracy %.3g (∞: at least half never reach it); mean fraction clipped; difference in accuracy from no clipping at the same architecture and learning rate with its 95%% bootstrap interval over seeds (paired by seed, %d resamples). Best per column and architecture in bold.",
-			rep.Target, bootstrapResamples),
+			rep.Target, report.BootstrapResamples),
 		Header: []string{"arch", "method", "threshold", "lr", "done", "test acc", "diverged", "at chance", fmt.Sprintf("steps to %.3g", rep.Target), "clipped", "Δ vs none [95% CI]"},
 		Right:  []bool{false, false, true, true, true, true, true, true, true, true, true},
 		Best:   []int{0, 0, 0, 0, 0, 1, -1, -1, -1, 0, 1},
@@ -283,13 +285,13 @@ func round(x float64, prec int) float64 {
 // methodsTable: per workload and method, its best setting by validation,
 // the time to target, its ratio to the fastest method, and the largest
 // stable learning rate; then the area score of each method.
-func (rep *report) methodsTable() *table {
-	pd := rep.profileData()
+func (rep *paper) methodsTable() *table {
+	pd := rep.ProfileData()
 	t := &table{
 		Name:  "table-methods",
 		Title: "Time to target and stability range per method",
 		Caption: fmt.Sprintf("Per architecture and method: the best setting by final train-sample accuracy (the stand-in for validation accuracy), its test accuracy (mean ± std), median steps and seconds (one core per run) to test accuracy %.3g (∞: never), the ratio to the fastest method, the largest learning rate at which at least two thirds of the seeds train (over all thresholds, with the threshold) and the performance-profile score of the method over all architectures (area under ρ(τ) on [1, %g], AlgoPerf).",
-			rep.Target, profileRMax),
+			rep.Target, report.ProfileRMax),
 		Header: []string{"arch", "method", "best threshold", "best lr", "test acc", fmt.Sprintf("steps to %.3g", rep.Target), "seconds", "ratio", "largest stable lr", "profile score"},
 		Right:  []bool{false, false, true, true, true, true, true, true, true, true},
 		Best:   []int{0, 0, 0, 0, 1, -1, -1, -1, 1, 1},
@@ -305,7 +307,7 @@ func (rep *report) methodsTable() *table {
 			}
 			se := rep.Series[si]
 			t.Runs += s.N
-			lr, th := rep.largestStable(w, si)
+			lr, th := rep.LargestStable(w, si)
 			ratio := pd.Ratios[i][j]
 			t.Rows = append(t.Rows, []string{wl.Name, se.Name, fmtNum(s.Threshold), fmtNum(s.LR), num(s.AccMean, 3) + " ± " + num(s.AccStd, 3),
 				steps(s.StepsTarget), num(s.SecsTarget, 1), num(ratio, 2), stableText(lr, th), num(pd.Area[j], 3)})
@@ -329,23 +331,9 @@ func stableText(lr, th float64) string {
 	return fmtNum(lr) + " (c=" + fmtNum(th) + ")"
 }
 
-// largestStable returns the largest learning rate at which a setting of
-// series si on workload w is stable, and its threshold (the largest
-// threshold among ties is not preferred: the first in report order wins);
-// NaN when none is.
-func (rep *report) largestStable(w, si int) (lr, th float64) {
-	lr, th = math.NaN(), math.NaN()
-	for _, s := range rep.settingsOf(w) {
-		if s.Series == si && stable(s) && !(lr >= s.LR) {
-			lr, th = s.LR, s.Threshold
-		}
-	}
-	return lr, th
-}
-
 // stabilityTable: per workload, method and threshold, the largest stable
 // learning rate.
-func (rep *report) stabilityTable() *table {
+func (rep *paper) stabilityTable() *table {
 	t := &table{
 		Name:      "table-stability",
 		Title:     "Largest stable learning rate per method and threshold",
@@ -356,10 +344,10 @@ func (rep *report) stabilityTable() *table {
 		CSVHeader: []string{"arch", "dataset", "method", "options", "extra", "threshold", "largest_stable_lr", "trained", "ended", "lrs_tried"},
 	}
 	for w, wl := range rep.Workloads {
-		ss := rep.settingsOf(w)
-		rows, cells := rep.rowsOf(ss, lrsOf(ss))
+		ss := rep.SettingsOf(w)
+		rows, cells := rep.RowsOf(ss, report.LRsOf(ss))
 		for _, k := range rows {
-			var best *setting
+			var best *report.Setting
 			var tried []string
 			for _, s := range cells[k] {
 				if s == nil {
@@ -367,14 +355,14 @@ func (rep *report) stabilityTable() *table {
 				}
 				t.Runs += s.N
 				tried = append(tried, fmtNum(s.LR))
-				if stable(s) {
+				if report.Stable(s) {
 					best = s
 				}
 			}
-			se := rep.Series[k.series]
+			se := rep.Series[k.Series]
 			name := se.Name
-			if k.extra != "" {
-				name += " " + k.extra
+			if k.Extra != "" {
+				name += " " + k.Extra
 			}
 			lr, there, csvT, csvE := math.NaN(), "–", "", ""
 			if best != nil {
@@ -389,10 +377,10 @@ func (rep *report) stabilityTable() *table {
 					break
 				}
 			}
-			t.Rows = append(t.Rows, []string{wl.Name, name, k.th, stableText(lr, math.NaN()), there, strings.Join(tried, ", ")})
+			t.Rows = append(t.Rows, []string{wl.Name, name, k.Th, stableText(lr, math.NaN()), there, strings.Join(tried, ", ")})
 			t.Value = append(t.Value, []float64{math.NaN(), math.NaN(), math.NaN(), lr, math.NaN(), math.NaN()})
 			t.Group = append(t.Group, w)
-			t.CSVRows = append(t.CSVRows, []string{wl.Arch, wl.Dataset, se.Method, se.Options, k.extra, raw(th.Threshold), raw(lr), csvT, csvE, strings.Join(tried, " ")})
+			t.CSVRows = append(t.CSVRows, []string{wl.Arch, wl.Dataset, se.Method, se.Options, k.Extra, raw(th.Threshold), raw(lr), csvT, csvE, strings.Join(tried, " ")})
 		}
 	}
 	t.markBest()
@@ -400,6 +388,6 @@ func (rep *report) stabilityTable() *table {
 }
 
 // tables returns every table, in the order index shows them.
-func (rep *report) tables() []*table {
+func (rep *paper) tables() []*table {
 	return []*table{rep.settingsTable(), rep.methodsTable(), rep.stabilityTable()}
 }

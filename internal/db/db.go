@@ -205,13 +205,11 @@ func (d *DB) checkAndMigrate(readOnly bool) (err error) {
 		if _, err := conn.ExecContext(ctx, migrations[i]); err != nil {
 			return fmt.Errorf("migrate %s to version %d: %w", d.path, i+1, err)
 		}
-		if f := backfills[i]; f != nil {
-			if err := f(ctx, conn); err != nil {
-				return fmt.Errorf("migrate %s to version %d: %w", d.path, i+1, err)
-			}
-		}
 	}
 	if version < SchemaVersion {
+		if err := fillDerived(ctx, conn); err != nil {
+			return fmt.Errorf("migrate %s: %w", d.path, err)
+		}
 		if _, err := conn.ExecContext(ctx, "DROP VIEW IF EXISTS run_summary;"+runSummaryView); err != nil {
 			return fmt.Errorf("migrate %s: run_summary: %w", d.path, err)
 		}

@@ -30,7 +30,7 @@ func testGrid(name string, n int) Grid {
 	g := Grid{Experiment: name, Hash: fmt.Sprintf("grid-%s-%d", name, n), Source: []byte("name: " + name)}
 	for i := 0; i < n; i++ {
 		g.Runs = append(g.Runs, NewRun{
-			Key: fmt.Sprintf("%064d", i), ConfigJSON: []byte(fmt.Sprintf(`{"seed":%d}`, i)),
+			Key: fmt.Sprintf("%064d", i), ConfigJSON: []byte(fmt.Sprintf(`{"seed":%d}`, i)), SettingKey: "setting-" + name,
 			Arch: "mlp2", Dataset: "mnist", Optimizer: "sgd", Method: "norm", Threshold: 1, HasThreshold: true,
 			LR: 0.1, BatchSize: 64, Epochs: 1, Seed: uint64(i),
 		})
@@ -216,7 +216,7 @@ func TestRunSummaryColumns(t *testing.T) {
 		have[c] = true
 	}
 	// The columns ../shared/DESIGN.md promises.
-	want := []string{"run_id", "experiment", "config_hash", "arch", "dataset", "optimizer", "method", "threshold", "lr",
+	want := []string{"run_id", "experiment", "config_hash", "setting_key", "arch", "dataset", "optimizer", "method", "threshold", "lr",
 		"batch_size", "epochs", "seed", "status", "test_acc", "test_loss", "train_loss", "steps", "wall_seconds",
 		"train_flops", "clip_fraction", "max_grad_norm",
 		"test_acc_tail", "test_loss_tail", "train_acc_tail", "train_loss_tail", "tail_evals"}

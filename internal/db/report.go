@@ -1,5 +1,5 @@
-// The read queries of the report: one row per run with its final values,
-// the evaluations, and training curves downsampled in SQL.
+// The read queries of the report: the run_summary rows, one configuration
+// per setting, the evaluations, and training curves downsampled in SQL.
 
 package db
 
@@ -12,12 +12,17 @@ import (
 	"cliplab/internal/record"
 )
 
-// ReportRun is one run of an experiment as the report reads it. Values a run
-// does not have (a pending run's accuracy, the threshold of method none) are
-// NaN.
-type ReportRun struct {
+// RunSummary is one row of the run_summary view: a run with its final
+// values. Values a run does not have (a pending run's accuracy, the
+// threshold of method none) are NaN.
+type RunSummary struct {
 	ID         int64
-	ConfigJSON string // canonical resolved config, seed included
+	Experiment string
+	ConfigHash string
+	// SettingKey is config.SettingKey of the run's configuration: the runs
+	// of one setting differ only by seed. "" for a run whose config_json
+	// does not decode.
+	SettingKey string
 	Arch       string
 	Dataset    string
 	Optimizer  string
@@ -41,31 +46,106 @@ type ReportRun struct {
 
 	ClipFraction float64 // mean over the logged steps
 	MaxGradNorm  float64 // largest pre-clip norm logged
-	LastStep     int     // last logged step (0 when none)
 }
 
-// ReportRuns returns every run of experiment, ordered by id, with its final
-// values. It reads the steps table once (one GROUP BY over its primary key)
-// and the evals table through its primary key.
+// summaryColumns are the run_summary columns RunSummary holds, in its order.
+const summaryColumns = `s.run_id, s.experiment, s.config_hash, coalesce(s.setting_key, ''), s.arch, s.dataset, s.optimizer,
+	s.method, s.threshold, s.lr, s.batch_size, s.epochs, s.seed, s.status, coalesce(s.error, ''),
+	s.wall_seconds, s.train_flops, coalesce(s.steps, 0), s.test_acc, s.test_loss, s.train_acc, s.train_loss,
+	s.clip_fraction, s.max_grad_norm`
+
+// scanSummary scans summaryColumns, then more.
+func scanSummary(rows *sql.Rows, r *RunSummary, more ...any) error {
+	var th, wall, flops, tacc, tloss, racc, rloss, frac, maxn sql.NullFloat64
+	dst := []any{&r.ID, &r.Experiment, &r.ConfigHash, &r.SettingKey, &r.Arch, &r.Dataset, &r.Optimizer,
+		&r.Method, &th, &r.LR, &r.BatchSize, &r.Epochs, &r.Seed, &r.Status, &r.Error,
+		&wall, &flops, &r.Steps, &tacc, &tloss, &racc, &rloss, &frac, &maxn}
+	if err := rows.Scan(append(dst, more...)...); err != nil {
+		return err
+	}
+	r.Threshold, r.WallSeconds, r.TrainFLOPs = orNaN(th), orNaN(wall), orNaN(flops)
+	r.TestAcc, r.TestLoss, r.TrainAcc, r.TrainLoss = orNaN(tacc), orNaN(tloss), orNaN(racc), orNaN(rloss)
+	r.ClipFraction, r.MaxGradNorm = orNaN(frac), orNaN(maxn)
+	return nil
+}
+
+// RunSummaries returns the run_summary rows of experiment, ordered by run
+// id.
+func (d *DB) RunSummaries(ctx context.Context, experiment string) ([]RunSummary, error) {
+	rows, err := d.r.QueryContext(ctx, "SELECT "+summaryColumns+" FROM run_summary s WHERE s.experiment = ? ORDER BY s.run_id", experiment)
+	if err != nil {
+		return nil, fmt.Errorf("read runs of %s: %w", experiment, err)
+	}
+	defer rows.Close()
+	var out []RunSummary
+	for rows.Next() {
+		var r RunSummary
+		if err := scanSummary(rows, &r); err != nil {
+			return nil, fmt.Errorf("read runs of %s: %w", experiment, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read runs of %s: %w", experiment, err)
+	}
+	return out, nil
+}
+
+// SettingConfig is the configuration of one setting of an experiment: the
+// config_json of its first run (the runs of a setting differ only by seed).
+type SettingConfig struct {
+	SettingKey string
+	ConfigJSON []byte
+}
+
+// SettingConfigs returns one configuration per setting key of experiment,
+// ordered by setting key. Runs without a setting key are left out (their
+// config_json does not decode).
+func (d *DB) SettingConfigs(ctx context.Context, experiment string) ([]SettingConfig, error) {
+	// A bare column with min() comes from the row holding the minimum.
+	rows, err := d.r.QueryContext(ctx, `SELECT setting_key, config_json, min(id) FROM runs
+		WHERE experiment = ? AND setting_key IS NOT NULL GROUP BY setting_key ORDER BY setting_key`, experiment)
+	if err != nil {
+		return nil, fmt.Errorf("read settings of %s: %w", experiment, err)
+	}
+	defer rows.Close()
+	var out []SettingConfig
+	for rows.Next() {
+		var c SettingConfig
+		var js string
+		var id int64
+		if err := rows.Scan(&c.SettingKey, &js, &id); err != nil {
+			return nil, fmt.Errorf("read settings of %s: %w", experiment, err)
+		}
+		c.ConfigJSON = []byte(js)
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read settings of %s: %w", experiment, err)
+	}
+	return out, nil
+}
+
+// ReportRun is a run_summary row with the run's config_json and last
+// logged step.
+//
+// Deprecated: the report reads RunSummaries and SettingConfigs. ReportRuns
+// stays for cmd/runner's Slurm end-to-end test, which compares databases
+// with it, until that test moves to RunSummaries.
+type ReportRun struct {
+	RunSummary
+	ConfigJSON string // canonical resolved config, seed included
+	LastStep   int    // last logged step (0 when none)
+}
+
+// ReportRuns returns every run of experiment from run_summary, ordered by
+// id, with its config_json and last logged step.
+//
+// Deprecated: use RunSummaries.
 func (d *DB) ReportRuns(ctx context.Context, experiment string) ([]ReportRun, error) {
-	const q = `
-WITH s AS (
-	SELECT run_id, avg(clip_fraction) AS clip_fraction, max(grad_norm) AS max_grad_norm, max(step) AS last_step
-	FROM steps WHERE run_id IN (SELECT id FROM runs WHERE experiment = ?1)
-	GROUP BY run_id
-)
-SELECT r.id, r.config_json, r.arch, r.dataset, r.optimizer, r.method, r.threshold, r.lr,
-	r.batch_size, r.epochs, r.seed, r.status, coalesce(r.error, ''),
-	r.wall_seconds, r.train_flops, coalesce(r.steps_done, 0),
-	(SELECT e.acc  FROM evals e WHERE e.run_id = r.id AND e.split = 'test'  ORDER BY e.step DESC LIMIT 1),
-	(SELECT e.loss FROM evals e WHERE e.run_id = r.id AND e.split = 'test'  ORDER BY e.step DESC LIMIT 1),
-	(SELECT e.acc  FROM evals e WHERE e.run_id = r.id AND e.split = 'train' ORDER BY e.step DESC LIMIT 1),
-	(SELECT e.loss FROM evals e WHERE e.run_id = r.id AND e.split = 'train' ORDER BY e.step DESC LIMIT 1),
-	s.clip_fraction, s.max_grad_norm, coalesce(s.last_step, 0)
-FROM runs r LEFT JOIN s ON s.run_id = r.id
-WHERE r.experiment = ?1
-ORDER BY r.id`
-	rows, err := d.r.QueryContext(ctx, q, experiment)
+	rows, err := d.r.QueryContext(ctx, "SELECT "+summaryColumns+`, r.config_json,
+		coalesce((SELECT max(step) FROM steps WHERE run_id = s.run_id), 0)
+		FROM run_summary s JOIN runs r ON r.id = s.run_id WHERE s.experiment = ? ORDER BY s.run_id`, experiment)
 	if err != nil {
 		return nil, fmt.Errorf("read runs of %s: %w", experiment, err)
 	}
@@ -73,15 +153,9 @@ ORDER BY r.id`
 	var out []ReportRun
 	for rows.Next() {
 		var r ReportRun
-		var th, wall, flops, tacc, tloss, racc, rloss, frac, maxn sql.NullFloat64
-		if err := rows.Scan(&r.ID, &r.ConfigJSON, &r.Arch, &r.Dataset, &r.Optimizer, &r.Method, &th, &r.LR,
-			&r.BatchSize, &r.Epochs, &r.Seed, &r.Status, &r.Error,
-			&wall, &flops, &r.Steps, &tacc, &tloss, &racc, &rloss, &frac, &maxn, &r.LastStep); err != nil {
+		if err := scanSummary(rows, &r.RunSummary, &r.ConfigJSON, &r.LastStep); err != nil {
 			return nil, fmt.Errorf("read runs of %s: %w", experiment, err)
 		}
-		r.Threshold, r.WallSeconds, r.TrainFLOPs = orNaN(th), orNaN(wall), orNaN(flops)
-		r.TestAcc, r.TestLoss, r.TrainAcc, r.TrainLoss = orNaN(tacc), orNaN(tloss), orNaN(racc), orNaN(rloss)
-		r.ClipFraction, r.MaxGradNorm = orNaN(frac), orNaN(maxn)
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
@@ -158,7 +232,7 @@ func (d *DB) ReportCurves(ctx context.Context, experiment string, bins int) ([]C
 	// non-finite values are left out of the means and counted instead.
 	const q = `
 WITH last AS (
-	SELECT id, json_remove(config_json, '$.seed') AS setting,
+	SELECT id, coalesce(setting_key, 'run ' || id) AS setting,
 		(SELECT max(step) FROM steps WHERE run_id = runs.id) AS last_step
 	FROM runs WHERE experiment = ?1
 ), w AS (

@@ -4,6 +4,7 @@ import (
 	"cliplab/internal/record"
 
 	"context"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -60,38 +61,50 @@ func reportFixture(t *testing.T) (*DB, [3]int64) {
 	if err := d.Finish(ctx, c2.ID, c2.Attempt, div, nil, record.Result{Status: record.Diverged, WallSeconds: 0.4, TrainFLOPs: 2e6, Steps: 4}); err != nil {
 		t.Fatal(err)
 	}
-	runs, err := d.ReportRuns(ctx, "e")
+	runs, err := d.RunSummaries(ctx, "e")
 	if err != nil || len(runs) != 3 {
-		t.Fatalf("ReportRuns: %d runs, %v", len(runs), err)
+		t.Fatalf("RunSummaries: %d runs, %v", len(runs), err)
 	}
 	return d, [3]int64{c1.ID, c2.ID, runs[2].ID}
 }
 
-func TestReportRuns(t *testing.T) {
+func TestRunSummaries(t *testing.T) {
 	d, ids := reportFixture(t)
-	runs, err := d.ReportRuns(context.Background(), "e")
+	runs, err := d.RunSummaries(context.Background(), "e")
 	if err != nil {
 		t.Fatal(err)
+	}
+	old, err := d.ReportRuns(context.Background(), "e")
+	if err != nil || len(old) != len(runs) {
+		t.Fatalf("ReportRuns: %d runs, %v", len(old), err)
 	}
 	nan := math.NaN()
 	// Expected values follow from reportFixture's comment: clip fraction
 	// 5 clipped of 10 steps; max grad norm 2·10.
-	want := []ReportRun{
-		{ID: ids[0], Status: record.Done, WallSeconds: 1.1, TrainFLOPs: 5e6, Steps: 10, TestAcc: 0.8, TestLoss: 0.7, TrainAcc: 0.9, TrainLoss: 0.4, ClipFraction: 0.5, MaxGradNorm: 20, LastStep: 10},
-		{ID: ids[1], Status: record.Diverged, WallSeconds: 0.4, TrainFLOPs: 2e6, Steps: 4, TestAcc: nan, TestLoss: nan, TrainAcc: nan, TrainLoss: nan, ClipFraction: 0, MaxGradNorm: 100, LastStep: 4},
+	want := []RunSummary{
+		{ID: ids[0], Status: record.Done, WallSeconds: 1.1, TrainFLOPs: 5e6, Steps: 10, TestAcc: 0.8, TestLoss: 0.7, TrainAcc: 0.9, TrainLoss: 0.4, ClipFraction: 0.5, MaxGradNorm: 20},
+		{ID: ids[1], Status: record.Diverged, WallSeconds: 0.4, TrainFLOPs: 2e6, Steps: 4, TestAcc: nan, TestLoss: nan, TrainAcc: nan, TrainLoss: nan, ClipFraction: 0, MaxGradNorm: 100},
 		{ID: ids[2], Status: record.Pending, WallSeconds: nan, TrainFLOPs: nan, TestAcc: nan, TestLoss: nan, TrainAcc: nan, TrainLoss: nan, ClipFraction: nan, MaxGradNorm: nan},
 	}
+	lastStep := []int{10, 4, 0}
 	same := func(a, b float64) bool { return a == b || math.IsNaN(a) && math.IsNaN(b) }
 	for i, w := range want {
 		r := runs[i]
-		if r.ID != w.ID || r.Status != w.Status || r.Steps != w.Steps || r.LastStep != w.LastStep ||
+		if r.ID != w.ID || r.Status != w.Status || r.Steps != w.Steps ||
 			!same(r.WallSeconds, w.WallSeconds) || !same(r.TrainFLOPs, w.TrainFLOPs) ||
 			!same(r.TestAcc, w.TestAcc) || !same(r.TestLoss, w.TestLoss) || !same(r.TrainAcc, w.TrainAcc) || !same(r.TrainLoss, w.TrainLoss) ||
 			!same(r.ClipFraction, w.ClipFraction) || !same(r.MaxGradNorm, w.MaxGradNorm) {
 			t.Errorf("run %d:\n got %+v\nwant %+v", i, r, w)
 		}
-		if r.Arch != "mlp2" || r.Method != "norm" || r.Threshold != 1 || r.LR != 0.1 || r.Seed != int64(i) || r.ConfigJSON == "" {
+		if r.Experiment != "e" || r.ConfigHash != fmt.Sprintf("%064d", i) || r.SettingKey != "setting-e" ||
+			r.Arch != "mlp2" || r.Method != "norm" || r.Threshold != 1 || r.LR != 0.1 || r.Seed != int64(i) {
 			t.Errorf("run %d: columns %+v", i, r)
+		}
+		// ReportRuns (deprecated) reads the same rows, with config_json
+		// and the last logged step.
+		o := old[i]
+		if o.ID != r.ID || o.Status != r.Status || !same(o.ClipFraction, r.ClipFraction) || o.ConfigJSON != fmt.Sprintf(`{"seed":%d}`, i) || o.LastStep != lastStep[i] {
+			t.Errorf("ReportRuns run %d = %+v, want %+v with last step %d", i, o, r, lastStep[i])
 		}
 	}
 }

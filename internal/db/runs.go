@@ -23,8 +23,12 @@ var ErrLostClaim = errors.New("db: run is no longer held by this attempt")
 
 // NewRun is one configuration of a grid, as AddGrid inserts it.
 type NewRun struct {
-	Key          string // SHA-256 of ConfigJSON, hex
-	ConfigJSON   []byte // canonical resolved config
+	Key        string // SHA-256 of ConfigJSON, hex
+	ConfigJSON []byte // canonical resolved config
+	// SettingKey is the configuration's config.SettingKey (the key without
+	// its seed). AddGrid computes it and TailFrom from ConfigJSON when it is
+	// empty.
+	SettingKey   string
 	Arch         string // arch name in the grid
 	Dataset      string
 	Optimizer    string
@@ -43,7 +47,7 @@ func NewRunOf(c config.Config) NewRun {
 	m, _ := clipalgo.Lookup(c.Clip.Method)
 	_, from := c.Tail()
 	return NewRun{
-		Key: c.Key(), ConfigJSON: c.Canonical(), Arch: c.ArchName, Dataset: c.Dataset, Optimizer: c.Optimizer.Name,
+		Key: c.Key(), ConfigJSON: c.Canonical(), SettingKey: c.SettingKey(), Arch: c.ArchName, Dataset: c.Dataset, Optimizer: c.Optimizer.Name,
 		Method: c.Clip.Method, Threshold: c.Clip.Threshold, HasThreshold: m != nil && m.Threshold.Takes,
 		LR: c.LR, BatchSize: c.BatchSize, Epochs: c.Epochs, Seed: c.Seed, TailFrom: from,
 	}
@@ -94,8 +98,8 @@ func (d *DB) AddGrid(ctx context.Context, g Grid, extend bool) (added int, err e
 			}
 		}
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO runs
-			(experiment, config_hash, config_json, arch, dataset, optimizer, method, threshold, lr, batch_size, epochs, seed, created_at, tail_from_step)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			(experiment, config_hash, setting_key, config_json, arch, dataset, optimizer, method, threshold, lr, batch_size, epochs, seed, created_at, tail_from_step)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (experiment, config_hash) DO NOTHING`)
 		if err != nil {
 			return err
@@ -107,7 +111,15 @@ func (d *DB) AddGrid(ctx context.Context, g Grid, extend bool) (added int, err e
 			if r.HasThreshold {
 				th = r.Threshold
 			}
-			res, err := stmt.ExecContext(ctx, g.Experiment, r.Key, string(r.ConfigJSON), r.Arch, r.Dataset, r.Optimizer,
+			if r.SettingKey == "" {
+				c, err := config.DecodeConfig(r.ConfigJSON)
+				if err != nil {
+					return fmt.Errorf("run %s: setting key: %w", r.Key[:min(12, len(r.Key))], err)
+				}
+				d := NewRunOf(c)
+				r.SettingKey, r.TailFrom = d.SettingKey, d.TailFrom
+			}
+			res, err := stmt.ExecContext(ctx, g.Experiment, r.Key, r.SettingKey, string(r.ConfigJSON), r.Arch, r.Dataset, r.Optimizer,
 				r.Method, th, r.LR, r.BatchSize, r.Epochs, int64(r.Seed), t, r.TailFrom)
 			if err != nil {
 				return fmt.Errorf("insert run %s: %w", r.Key[:12], err)

@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"fmt"
 
 	"cliplab/internal/config"
 )
@@ -87,49 +88,64 @@ CREATE TABLE evals (
 	PRIMARY KEY (run_id, step, split)
 ) WITHOUT ROWID;
 `,
-	// 2: the first step of each run's tail window (issue 17), filled in for
-	// existing runs from their configuration by backfillTail.
+	// 2: the first step of each run's tail window (issue 17).
 	`ALTER TABLE runs ADD COLUMN tail_from_step INTEGER;`,
+	// 3: runs.setting_key, the key of the configuration without its seed
+	// (config.SettingKey), which statistics over seeds group by.
+	`
+ALTER TABLE runs ADD COLUMN setting_key TEXT; -- config.SettingKey: SHA-256 of the canonical config without its seed, hex
+CREATE INDEX runs_setting ON runs(experiment, setting_key);
+`,
 }
 
-// backfills run in Go after the migration of the same index, in its
-// transaction: what SQL alone cannot compute from existing rows.
-var backfills = map[int]func(ctx context.Context, conn *sql.Conn) error{
-	1: backfillTail,
+// derived are the runs columns computed from a run's configuration, which
+// SQL cannot compute from config_json (a key is a hash of Go's canonical
+// JSON). AddGrid writes them (NewRunOf); after any migration, Open fills
+// the ones still NULL in existing rows (fillDerived). A column added by a
+// migration that derives from the configuration gets a row here.
+var derived = []struct {
+	col string
+	of  func(config.Config) any
+}{
+	{"tail_from_step", func(c config.Config) any { _, from := c.Tail(); return from }},
+	{"setting_key", func(c config.Config) any { return c.SettingKey() }},
 }
 
-// backfillTail sets tail_from_step of runs that lack it, from their
-// configuration (config.Config.Tail). A configuration it cannot read is left
-// NULL (its tail metrics are NULL) rather than refusing the file.
-func backfillTail(ctx context.Context, conn *sql.Conn) error {
-	rows, err := conn.QueryContext(ctx, "SELECT id, config_json FROM runs WHERE tail_from_step IS NULL")
-	if err != nil {
-		return err
-	}
-	from := map[int64]int{}
-	for rows.Next() {
-		var id int64
-		var js string
-		if err := rows.Scan(&id, &js); err != nil {
-			rows.Close()
-			return err
-		}
-		c, err := config.DecodeConfig([]byte(js))
+// fillDerived writes the derived columns that are NULL, from config_json
+// decoded by config.DecodeConfig. A row whose config_json does not decode
+// keeps NULL: it could not be trained or reported either, and the report
+// names it. It runs inside the migration's transaction.
+func fillDerived(ctx context.Context, conn *sql.Conn) error {
+	for _, d := range derived {
+		rows, err := conn.QueryContext(ctx, "SELECT id, config_json FROM runs WHERE "+d.col+" IS NULL ORDER BY id")
 		if err != nil {
-			continue // not ours to judge here: its tail metrics stay NULL
+			return fmt.Errorf("%s: %w", d.col, err)
 		}
-		_, from[id] = c.Tail()
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for id, f := range from {
-		if _, err := conn.ExecContext(ctx, "UPDATE runs SET tail_from_step = ? WHERE id = ?", f, id); err != nil {
-			return err
+		var ids []int64
+		var vals []any
+		for rows.Next() {
+			var id int64
+			var js string
+			if err := rows.Scan(&id, &js); err != nil {
+				rows.Close()
+				return fmt.Errorf("%s: %w", d.col, err)
+			}
+			if c, err := config.DecodeConfig([]byte(js)); err == nil {
+				ids, vals = append(ids, id), append(vals, d.of(c))
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("%s: %w", d.col, err)
+		}
+		for i, id := range ids {
+			if _, err := conn.ExecContext(ctx, "UPDATE runs SET "+d.col+" = ? WHERE id = ?", vals[i], id); err != nil {
+				return fmt.Errorf("%s: %w", d.col, err)
+			}
 		}
 	}
 	return nil
+
 }
 
 // runSummaryView is the run_summary view, as the current code defines it.
@@ -138,7 +154,7 @@ const runSummaryView = `
 -- run_summary: one row per run with its final values (NULL where none).
 CREATE VIEW run_summary AS
 SELECT
-	r.id AS run_id, r.experiment, r.config_hash, r.arch, r.dataset, r.optimizer,
+	r.id AS run_id, r.experiment, r.config_hash, r.setting_key, r.arch, r.dataset, r.optimizer,
 	r.method, r.threshold, r.lr, r.batch_size, r.epochs, r.seed, r.status,
 	(SELECT e.acc  FROM evals e WHERE e.run_id = r.id AND e.split = 'test'  ORDER BY e.step DESC LIMIT 1) AS test_acc,
 	(SELECT e.loss FROM evals e WHERE e.run_id = r.id AND e.split = 'test'  ORDER BY e.step DESC LIMIT 1) AS test_loss,

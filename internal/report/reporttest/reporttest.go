@@ -1,13 +1,12 @@
-// Test databases: runs written through db.AddGrid, db.Claim, db.Append and
+// Package reporttest writes the test databases of the report's tests and
+// benchmarks: runs with real configurations (config.Config, keyed as the
+// runner keys them) written through db.AddGrid, db.Claim, db.Append and
 // db.Finish as the runner writes them, with synthetic but plausible curves
-// until the trainer fills real ones.
-
-package main
+// or values chosen by hand, so that the right answer is known.
+package reporttest
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"hash/fnv"
 	"math"
@@ -16,17 +15,21 @@ import (
 	"testing"
 	"time"
 
+	"cliplab/internal/clipalgo"
+	"cliplab/internal/config"
 	"cliplab/internal/db"
+	"cliplab/internal/nn"
 	"cliplab/internal/record"
 )
 
-// fakeRun is one run to write: its configuration and what it logs.
-type fakeRun struct {
+// Run is one run to write: its configuration and what it logs.
+type Run struct {
 	Arch, Dataset, Method string
 	Threshold             float64 // ignored for none
 	LR                    float64
 	Seed                  uint64
-	Extra                 map[string]any // more config fields (e.g. batch_size)
+	Options               map[string]any       // clip options besides the threshold
+	Edit                  func(*config.Config) // changes more of the configuration (batch_size …)
 
 	// What happened. Status "" leaves the run running (claimed, never
 	// finished); Pending leaves it unclaimed (pending runs must come last).
@@ -39,8 +42,45 @@ type fakeRun struct {
 	FLOPs   float64
 }
 
-// config returns the run's canonical config JSON, shaped like config.Config.
-func (f fakeRun) config() []byte {
+// Config returns the run's configuration: mnist (default) with 5,000
+// training examples, an mlp with one hidden layer of 64 (arch "cnn": a small
+// cnn; a sequence dataset: an rnn at seq_len 10), SGD, batch 64, one epoch,
+// the clip method with its options, and whatever Edit changes.
+func (f Run) Config() config.Config {
+	spec := nn.ArchSpec{Type: "mlp", Hidden: []int{64}}
+	if f.Arch == "cnn" {
+		spec = nn.ArchSpec{Type: "cnn", Channels: []int{8, 16}}
+	}
+	ds := f.Dataset
+	if ds == "" {
+		ds = "mnist"
+	}
+	clip := clipalgo.Spec{Method: f.Method, Threshold: f.Threshold}
+	if f.Method == "none" {
+		clip.Threshold = 0
+	}
+	for k, v := range f.Options {
+		clip = clip.With(k, v)
+	}
+	c := config.Config{
+		Dataset: ds, Data: config.DataSpec{TrainSize: 5000, TestSize: 1000, TrainEvalSize: 1000},
+		ArchName: f.Arch, Arch: spec.Normalize(), Optimizer: nn.OptimSpec{Name: "sgd"}.Normalize(),
+		LR: f.LR, BatchSize: 64, Epochs: 1, LogEvery: 1, DivergenceLoss: 1e4, Clip: clip.Normalize(), Seed: f.Seed,
+	}
+	if ds != "mnist" {
+		c.Data.SeqLen = 10
+		c.Arch = nn.ArchSpec{Type: "rnn", Hidden: []int{8}}.Normalize()
+	}
+	if f.Edit != nil {
+		f.Edit(&c)
+	}
+	return c
+}
+
+// seedJSON is the text that seeds a run's synthetic values: the JSON of the
+// configuration as these tests first wrote it (kept so that the golden
+// files stay as they were).
+func (f Run) seedJSON() []byte {
 	clip := map[string]any{"method": f.Method}
 	switch f.Method {
 	case "none":
@@ -61,15 +101,16 @@ func (f fakeRun) config() []byte {
 		"optimizer": map[string]any{"name": "sgd"}, "lr": f.LR, "batch_size": 64, "epochs": 1,
 		"eval_every": 0, "log_every": 1, "divergence_loss": 1e4, "clip": clip, "seed": f.Seed,
 	}
-	for k, v := range f.Extra {
-		cfg[k] = v
+	for k, v := range f.Options {
+		clip[k] = v
 	}
 	b, _ := json.Marshal(cfg)
 	return b
 }
 
-// writeDB writes runs as experiment into a new database at path.
-func writeDB(tb testing.TB, path, experiment string, runs []fakeRun) {
+// WriteDB writes runs as experiment into the database at path (created if
+// needed). It fails tb if a configuration does not validate.
+func WriteDB(tb testing.TB, path, experiment string, runs []Run) {
 	tb.Helper()
 	ctx := context.Background()
 	d, err := db.Open(path, db.Options{})
@@ -78,18 +119,20 @@ func writeDB(tb testing.TB, path, experiment string, runs []fakeRun) {
 	}
 	defer d.Close()
 	g := db.Grid{Experiment: experiment, Source: []byte("name: " + experiment)}
-	byKey := map[string]fakeRun{}
-	h := sha256.New()
+	byKey := map[string]Run{}
+	var cfgs []config.Config
 	for _, r := range runs {
-		cfg := r.config()
-		sum := sha256.Sum256(cfg)
-		key := hex.EncodeToString(sum[:])
-		h.Write(sum[:])
-		byKey[key] = r
-		g.Runs = append(g.Runs, db.NewRun{Key: key, ConfigJSON: cfg, Arch: r.Arch, Dataset: r.Dataset, Optimizer: "sgd", Method: r.Method,
-			Threshold: r.Threshold, HasThreshold: r.Method != "none", LR: r.LR, BatchSize: 64, Epochs: 1, Seed: r.Seed})
+		c := r.Config()
+		if err := c.Validate(); err != nil {
+			tb.Fatalf("%s: %v", c.Label(), err)
+		}
+		cfgs = append(cfgs, c)
+		byKey[c.Key()] = r
+		g.Runs = append(g.Runs, db.NewRun{Key: c.Key(), ConfigJSON: c.Canonical(), SettingKey: c.SettingKey(), Arch: c.ArchName, Dataset: c.Dataset,
+			Optimizer: c.Optimizer.Name, Method: c.Clip.Method, Threshold: c.Clip.Threshold, HasThreshold: c.Clip.Method != "none",
+			LR: c.LR, BatchSize: c.BatchSize, Epochs: c.Epochs, Seed: c.Seed})
 	}
-	g.Hash = hex.EncodeToString(h.Sum(nil))
+	g.Hash = config.GridHash(cfgs)
 	if _, err := d.AddGrid(ctx, g, false); err != nil {
 		tb.Fatal(err)
 	}
@@ -123,13 +166,16 @@ func writeDB(tb testing.TB, path, experiment string, runs []fakeRun) {
 	}
 }
 
-// synth fills in what a run logs from a simple model of clipped SGD: the
+// Synth fills in what a run logs from a simple model of clipped SGD: the
 // learning rate sets the speed and the risk of divergence, clipping damps
 // the risk at some cost in speed. Randomness is seeded by the config, so a
 // database is the same every time.
-func synth(r fakeRun, steps int, status record.Status) fakeRun {
+func Synth(r Run, steps int, status record.Status) Run {
 	h := fnv.New64a()
-	h.Write(r.config())
+	h.Write(r.seedJSON())
+	if r.Edit != nil {
+		h.Write(r.Config().Canonical())
+	}
 	rng := rand.New(rand.NewPCG(h.Sum64(), 2))
 	strength := 0.0 // how hard the method clips, in [0, 1)
 	switch r.Method {
@@ -212,21 +258,21 @@ func synth(r fakeRun, steps int, status record.Status) fakeRun {
 	return r
 }
 
-// fakeGrid is the grid of the figure tests: archs × lrs × clips × seeds,
+// Grid is the grid of the figure tests: archs × lrs × clips × seeds,
 // each logging steps steps; the last run is left pending (never claimed)
 // and the run before it running, and one run fails.
-func fakeGrid(archs []string, lrs []float64, seeds int, steps int) []fakeRun {
+func Grid(archs []string, lrs []float64, seeds int, steps int) []Run {
 	type clip struct {
 		m  string
 		th float64
 	}
 	clips := []clip{{"none", 0}, {"value", 0.1}, {"norm", 0.5}, {"norm", 5}, {"agc", 0.01}}
-	var runs []fakeRun
+	var runs []Run
 	for _, a := range archs {
 		for _, lr := range lrs {
 			for _, c := range clips {
 				for s := 1; s <= seeds; s++ {
-					runs = append(runs, fakeRun{Arch: a, Dataset: "mnist", Method: c.m, Threshold: c.th, LR: lr, Seed: uint64(s)})
+					runs = append(runs, Run{Arch: a, Dataset: "mnist", Method: c.m, Threshold: c.th, LR: lr, Seed: uint64(s)})
 				}
 			}
 		}
@@ -237,18 +283,18 @@ func fakeGrid(archs []string, lrs []float64, seeds int, steps int) []fakeRun {
 			runs[i].Pending = true
 		case len(runs) - 2: // running
 		case 7:
-			runs[i] = synth(runs[i], steps, record.Failed)
+			runs[i] = Synth(runs[i], steps, record.Failed)
 		default:
-			runs[i] = synth(runs[i], steps, "")
+			runs[i] = Synth(runs[i], steps, "")
 		}
 	}
 	return runs
 }
 
-// tempDB writes runs into a database in t.TempDir and returns its path.
-func tempDB(t testing.TB, experiment string, runs []fakeRun) string {
+// TempDB writes runs into a database in t.TempDir and returns its path.
+func TempDB(t testing.TB, experiment string, runs []Run) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "runs.db")
-	writeDB(t, path, experiment, runs)
+	WriteDB(t, path, experiment, runs)
 	return path
 }

@@ -1,4 +1,4 @@
-package main
+package report
 
 import (
 	"math"
@@ -20,9 +20,9 @@ func TestMedian(t *testing.T) {
 		{nil, math.NaN()},
 	}
 	for _, tt := range tests {
-		got := median(tt.xs)
+		got := Median(tt.xs)
 		if !(got == tt.want || math.IsNaN(got) && math.IsNaN(tt.want)) {
-			t.Errorf("median(%v) = %v, want %v", tt.xs, got, tt.want)
+			t.Errorf("Median(%v) = %v, want %v", tt.xs, got, tt.want)
 		}
 	}
 }
@@ -33,7 +33,7 @@ func TestPareto(t *testing.T) {
 	// higher cost; the NaN point is ignored.
 	cost := []float64{1, 2, 2, 3, 4, math.NaN()}
 	acc := []float64{.5, .4, .7, .7, .9, 1}
-	if got, want := pareto(cost, acc), []int{0, 2, 4}; !slices.Equal(got, want) {
+	if got, want := Pareto(cost, acc), []int{0, 2, 4}; !slices.Equal(got, want) {
 		t.Errorf("pareto = %v, want %v", got, want)
 	}
 }
@@ -43,7 +43,7 @@ func TestProfile(t *testing.T) {
 	// Three workloads, three methods (steps to target). Ratios to the row
 	// minimum: w1: 1, 2, ∞; w2: 1.5, 1, 3; w3: ∞, ∞, ∞ (nobody).
 	costs := [][]float64{{10, 20, inf}, {30, 20, 60}, {inf, inf, math.NaN()}}
-	rho := profile(costs, []float64{1, 1.5, 2, 3, 4})
+	rho := Profile(costs, []float64{1, 1.5, 2, 3, 4})
 	want := [][]float64{
 		{1.0 / 3, 2.0 / 3, 2.0 / 3, 2.0 / 3, 2.0 / 3},
 		{1.0 / 3, 1.0 / 3, 2.0 / 3, 2.0 / 3, 2.0 / 3},
@@ -59,7 +59,7 @@ func TestProfile(t *testing.T) {
 	}
 	// Areas on [1, 4] / 3: method 0: (4−1)/3 + (4−1.5)/3 over 3 workloads
 	// = (3 + 2.5)/9; method 1: (4−2 + 4−1)/9 = 5/9; method 2: (4−3)/9.
-	area := profileArea(costs, 4)
+	area := ProfileArea(costs, 4)
 	for j, w := range []float64{5.5 / 9, 5.0 / 9, 1.0 / 9} {
 		if math.Abs(area[j]-w) > 1e-12 {
 			t.Errorf("area[%d] = %v, want %v", j, area[j], w)
@@ -70,8 +70,8 @@ func TestProfile(t *testing.T) {
 func TestBootstrapDiff(t *testing.T) {
 	a := []float64{.85, .86, .87}
 	b := []float64{.80, .82, .10}
-	d1, lo1, hi1 := bootstrapDiff(a, b, true, 7)
-	d2, lo2, hi2 := bootstrapDiff(a, b, true, 7)
+	d1, lo1, hi1 := BootstrapDiff(a, b, true, 7)
+	d2, lo2, hi2 := BootstrapDiff(a, b, true, 7)
 	if d1 != d2 || lo1 != lo2 || hi1 != hi2 {
 		t.Errorf("same seed, different intervals: %v %v %v vs %v %v %v", d1, lo1, hi1, d2, lo2, hi2)
 	}
@@ -81,11 +81,11 @@ func TestBootstrapDiff(t *testing.T) {
 		t.Errorf("paired: %v [%v, %v]", d1, lo1, hi1)
 	}
 	// Identical groups: the interval is the point.
-	if d, lo, hi := bootstrapDiff([]float64{1, 1}, []float64{1, 1}, false, 1); d != 0 || lo != 0 || hi != 0 {
+	if d, lo, hi := BootstrapDiff([]float64{1, 1}, []float64{1, 1}, false, 1); d != 0 || lo != 0 || hi != 0 {
 		t.Errorf("constant: %v [%v, %v]", d, lo, hi)
 	}
 	// One value: no interval.
-	if _, lo, hi := bootstrapDiff([]float64{1}, []float64{1, 2}, false, 1); !math.IsNaN(lo) || !math.IsNaN(hi) {
+	if _, lo, hi := BootstrapDiff([]float64{1}, []float64{1, 2}, false, 1); !math.IsNaN(lo) || !math.IsNaN(hi) {
 		t.Errorf("single value: [%v, %v], want NaN", lo, hi)
 	}
 }

@@ -1,7 +1,7 @@
 // Statistics over seeds: means, medians with infinities, bootstrap
 // intervals, the Pareto frontier and performance profiles.
 
-package main
+package report
 
 import (
 	"math"
@@ -9,9 +9,9 @@ import (
 	"sort"
 )
 
-// meanStd returns the mean and the sample standard deviation (n−1) of xs;
+// MeanStd returns the mean and the sample standard deviation (n−1) of xs;
 // NaN for an empty xs, std 0 for one value.
-func meanStd(xs []float64) (mean, std float64) {
+func MeanStd(xs []float64) (mean, std float64) {
 	if len(xs) == 0 {
 		return math.NaN(), math.NaN()
 	}
@@ -29,9 +29,9 @@ func meanStd(xs []float64) (mean, std float64) {
 	return mean, math.Sqrt(ss / float64(len(xs)-1))
 }
 
-// median returns the median of xs, which may hold +Inf (never reached): the
+// Median returns the median of xs, which may hold +Inf (never reached): the
 // median is +Inf when at least half are. NaN for an empty xs.
-func median(xs []float64) float64 {
+func Median(xs []float64) float64 {
 	if len(xs) == 0 {
 		return math.NaN()
 	}
@@ -48,24 +48,24 @@ func median(xs []float64) float64 {
 	return (a + b) / 2
 }
 
-// bootstrapResamples is the number of bootstrap resamples (Efron &
+// BootstrapResamples is the number of bootstrap resamples (Efron &
 // Tibshirani 1993 recommend ≥ 1000 for percentile intervals).
-const bootstrapResamples = 2000
+const BootstrapResamples = 2000
 
-// bootstrapDiff returns mean(a) − mean(b) and its 95% percentile bootstrap
+// BootstrapDiff returns mean(a) − mean(b) and its 95% percentile bootstrap
 // interval. Paired (len(a) == len(b), a[i] and b[i] from the same seed): the
 // seeds are resampled; otherwise each group is resampled on its own. The
 // resampling is seeded with seed, so the interval is the same every time.
 // The interval is NaN when a group has fewer than two values.
-func bootstrapDiff(a, b []float64, paired bool, seed uint64) (diff, lo, hi float64) {
-	ma, _ := meanStd(a)
-	mb, _ := meanStd(b)
+func BootstrapDiff(a, b []float64, paired bool, seed uint64) (diff, lo, hi float64) {
+	ma, _ := MeanStd(a)
+	mb, _ := MeanStd(b)
 	diff = ma - mb
 	if len(a) < 2 || len(b) < 2 {
 		return diff, math.NaN(), math.NaN()
 	}
 	rng := rand.New(rand.NewPCG(seed, 2))
-	ds := make([]float64, bootstrapResamples)
+	ds := make([]float64, BootstrapResamples)
 	for k := range ds {
 		var sa, sb float64
 		if paired {
@@ -86,13 +86,13 @@ func bootstrapDiff(a, b []float64, paired bool, seed uint64) (diff, lo, hi float
 		ds[k] = sa/float64(len(a)) - sb/float64(len(b))
 	}
 	sort.Float64s(ds)
-	return diff, ds[int(0.025*bootstrapResamples)], ds[int(math.Ceil(0.975*bootstrapResamples))-1]
+	return diff, ds[int(0.025*BootstrapResamples)], ds[int(math.Ceil(0.975*BootstrapResamples))-1]
 }
 
-// pareto returns the indices of the points that no other point beats on both
+// Pareto returns the indices of the points that no other point beats on both
 // cost (lower is better) and acc (higher is better), ordered by cost. Points
 // with a NaN coordinate are ignored.
-func pareto(cost, acc []float64) []int {
+func Pareto(cost, acc []float64) []int {
 	idx := make([]int, 0, len(cost))
 	for i := range cost {
 		if !math.IsNaN(cost[i]) && !math.IsNaN(acc[i]) {
@@ -117,23 +117,23 @@ func pareto(cost, acc []float64) []int {
 	return out
 }
 
-// profileRMax is the largest performance ratio of the profile and its area
+// ProfileRMax is the largest performance ratio of the profile and its area
 // score (AlgoPerf, Dahl et al. 2023, §4.5: r_max = 4).
-const profileRMax = 4.0
+const ProfileRMax = 4.0
 
-// profile returns, for each method (column of t), the performance profile
+// Profile returns, for each method (column of t), the performance profile
 // ρ(τ) of Dolan & Moré (2002) at the given τ: the fraction of problems (rows
 // of t) on which the method's cost is within a factor τ of the best
 // method's. t holds costs (lower is better); +Inf or NaN means the method
 // never solved the problem. Problems no method solved count against every
 // method.
-func profile(t [][]float64, taus []float64) [][]float64 {
+func Profile(t [][]float64, taus []float64) [][]float64 {
 	if len(t) == 0 {
 		return nil
 	}
 	m := len(t[0])
 	rho := make([][]float64, m)
-	ratios := ratiosOf(t)
+	ratios := RatiosOf(t)
 	for j := 0; j < m; j++ {
 		rho[j] = make([]float64, len(taus))
 		for k, tau := range taus {
@@ -149,9 +149,9 @@ func profile(t [][]float64, taus []float64) [][]float64 {
 	return rho
 }
 
-// ratiosOf returns the performance ratios r = t / min over the row (+Inf
+// RatiosOf returns the performance ratios r = t / min over the row (+Inf
 // where t is +Inf or NaN, or no method solved the problem).
-func ratiosOf(t [][]float64) [][]float64 {
+func RatiosOf(t [][]float64) [][]float64 {
 	out := make([][]float64, len(t))
 	for i, row := range t {
 		best := math.Inf(1)
@@ -179,15 +179,15 @@ func ratiosOf(t [][]float64) [][]float64 {
 	return out
 }
 
-// profileArea returns the area score of each method: the integral of ρ(τ)
+// ProfileArea returns the area score of each method: the integral of ρ(τ)
 // over τ ∈ [1, r_max] divided by r_max − 1 (AlgoPerf's benchmark score,
 // Dahl et al. 2023, §4.5), in [0, 1]. ρ is a step function that changes only
 // at the ratios, so the integral is exact.
-func profileArea(t [][]float64, rmax float64) []float64 {
+func ProfileArea(t [][]float64, rmax float64) []float64 {
 	if len(t) == 0 {
 		return nil
 	}
-	ratios := ratiosOf(t)
+	ratios := RatiosOf(t)
 	m := len(t[0])
 	out := make([]float64, m)
 	for j := 0; j < m; j++ {

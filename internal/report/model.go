@@ -1,0 +1,394 @@
+// The report's view of an experiment: runs with their outcome, grouped into
+// settings (a configuration without its seed), series (a clip method with
+// its options) and workloads (an architecture on a dataset).
+
+package report
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"sort"
+	"strconv"
+
+	"cliplab/internal/clipalgo"
+	"cliplab/internal/config"
+	"cliplab/internal/db"
+	"cliplab/internal/record"
+)
+
+// CurveBins is how many points a run's training curve is cut into (in SQL).
+const CurveBins = 200
+
+// Outcome is how a run stands, for the report.
+type Outcome int
+
+const (
+	Missing  Outcome = iota // pending, running or interrupted: not ended yet
+	Failed                  // ended with an error: excluded from every statistic
+	Diverged                // ended with a non-finite or exploding loss
+	AtChance                // done, but its final test accuracy is at chance (see TrainBar)
+	Trained                 // done, and clearly above chance
+)
+
+// Chance returns the accuracy of a model that learned nothing on dataset,
+// and whether the dataset is known.
+//
+//   - mnist: 10 balanced classes → 0.1.
+//   - temporal-order: 4 classes (Pascanu et al. 2013, §5.1) → 0.25.
+//   - addition: acc is the fraction of sequences with squared error < 0.04,
+//     that is |prediction − target| < 0.2. The best constant prediction is
+//     0.5; the target is m = (u1+u2)/2 with u1, u2 ~ U[0,1], whose density is
+//     4m on [0, ½] and 4(1−m) on [½, 1], so P(m < a) = 2a² for a ≤ ½ and
+//     P(|m − ½| < 0.2) = 1 − 2·P(m < 0.3) = 1 − 2·2·0.09 = 0.64.
+func Chance(dataset string) (float64, bool) {
+	switch dataset {
+	case "mnist":
+		return 0.1, true
+	case "temporal-order":
+		return 0.25, true
+	case "addition":
+		return 0.64, true
+	}
+	return 0, false
+}
+
+// TrainBar is the final test accuracy above which a done run counts as
+// trained: chance + 10% of the distance from chance to perfect (mnist 0.19,
+// temporal-order 0.325, addition 0.676). A run at or below it collapsed to
+// chance without a NaN: a failure as real as a divergence.
+func TrainBar(chance float64) float64 { return chance + 0.1*(1-chance) }
+
+// Run is one run with what the report derives from it.
+type Run struct {
+	db.RunSummary
+	Outcome Outcome
+	// Score is the final test accuracy of a done run and the chance level of
+	// a diverged one (a diverged seed counts as a model that learned
+	// nothing, never as a missing value); NaN for runs not ended or failed.
+	Score float64
+	// ValScore is the same with the fixed training sample's accuracy: the
+	// stand-in for validation accuracy when a best setting is chosen (the
+	// datasets have no separate validation split).
+	ValScore float64
+	// StepsToTarget and SecondsToTarget: the first test evaluation at or
+	// above the target (as AlgoPerf counts time to target, even if the run
+	// diverges later); +Inf when never reached, NaN when not ended.
+	StepsToTarget   float64
+	SecondsToTarget float64
+	Curve           []db.CurvePoint
+}
+
+// Ended reports whether the run counts in statistics (done or diverged).
+func (r *Run) Ended() bool { return r.Outcome >= Diverged }
+
+// Series is one line style of the figures: a clip method with the options
+// that vary in the experiment (norm with norm_type=inf is its own series).
+type Series struct {
+	Method  string
+	Options string // e.g. "norm_type=inf"; "" when none vary
+	Name    string // legend text
+	// Rank is the method's place in clipalgo.Methods() (len(Methods()) for
+	// a method not declared), Variant the series' place among the series
+	// of its method: together they pick its style.
+	Rank, Variant int
+}
+
+// Workload is an architecture on a dataset: one panel of the cost figures,
+// one problem of the performance profile.
+type Workload struct {
+	Arch, Dataset string
+	Chance        float64
+	ChanceKnown   bool
+	Name          string
+}
+
+// Setting is a configuration without its seed: the runs of the grid that
+// differ only by seed.
+type Setting struct {
+	Key    string        // config.SettingKey
+	Config config.Config // the configuration, seed 0
+	// Arch, Dataset, Optimizer (its name), Method, Threshold (NaN for a
+	// method that takes none) and LR are Config's, for short.
+	Arch, Dataset, Optimizer, Method string
+	Threshold                        float64
+	LR                               float64
+	// Extra names the axes besides arch, clip and lr in which this setting
+	// differs from another that shares all of those ("batch_size=128");
+	// "" mostly.
+	Extra    string
+	Series   int // index in Report.Series
+	Workload int // index in Report.Workloads
+	Runs     []*Run
+
+	N, Ended, Done, Diverged, Failed, Missing, AtChance, Trained int
+
+	AccMean, AccStd float64 // of Score over ended runs
+	ValMean         float64 // of ValScore over ended runs
+	DoneAccMean     float64 // of the final test accuracy of done runs
+	GapMean, GapStd float64 // train-sample − test accuracy of done runs
+	FLOPs, Wall     float64 // mean over ended runs
+	ClipFrac        float64 // mean over ended runs
+	StepsTarget     float64 // median over ended runs (+Inf when most never reach it)
+	SecsTarget      float64
+	// Delta is AccMean minus that of method none at the same everything
+	// else, with a 95% bootstrap interval over seeds; NaN without baseline.
+	Delta, DeltaLo, DeltaHi float64
+	Baseline                *Setting
+}
+
+// Report is everything the figures and tables are drawn from.
+type Report struct {
+	Experiment string
+	Target     float64
+	Runs       []*Run
+	Settings   []*Setting
+	Series     []Series
+	Workloads  []Workload
+	ByStatus   map[record.Status]int
+	Outcomes   [5]int
+	// Unknown lists datasets whose chance level is not known (treated as 0).
+	Unknown []string
+}
+
+// Load reads experiment from d and builds the report model.
+func Load(ctx context.Context, d *db.DB, experiment string, target float64) (*Report, error) {
+	rs, err := d.RunSummaries(ctx, experiment)
+	if err != nil {
+		return nil, err
+	}
+	scs, err := d.SettingConfigs(ctx, experiment)
+	if err != nil {
+		return nil, err
+	}
+	cfgs := make(map[string]config.Config, len(scs))
+	for _, sc := range scs {
+		c, err := config.DecodeConfig(sc.ConfigJSON)
+		if err != nil {
+			return nil, fmt.Errorf("experiment %s: setting %.12s: %w", experiment, sc.SettingKey, err)
+		}
+		cfgs[sc.SettingKey] = c
+	}
+	evals, err := d.ReportEvals(ctx, experiment)
+	if err != nil {
+		return nil, err
+	}
+	curves, err := d.ReportCurves(ctx, experiment, CurveBins)
+	if err != nil {
+		return nil, err
+	}
+	return Build(experiment, target, rs, cfgs, evals, curves)
+}
+
+// Build is Load without the database: rs ordered by id, cfgs the
+// configuration of each setting key of rs (any seed), evals and curves
+// ordered by run id then step.
+func Build(experiment string, target float64, rs []db.RunSummary, cfgs map[string]config.Config, evals []db.EvalPoint, curves []db.CurvePoint) (*Report, error) {
+	rep := &Report{Experiment: experiment, Target: target, ByStatus: map[record.Status]int{}}
+	byID := map[int64]*Run{}
+	for i := range rs {
+		r := &Run{RunSummary: rs[i], Score: math.NaN(), ValScore: math.NaN(), StepsToTarget: math.NaN(), SecondsToTarget: math.NaN()}
+		rep.Runs = append(rep.Runs, r)
+		byID[r.ID] = r
+		rep.ByStatus[r.Status]++
+	}
+	for i := 0; i < len(curves); {
+		j := i
+		for j < len(curves) && curves[j].RunID == curves[i].RunID {
+			j++
+		}
+		if r := byID[curves[i].RunID]; r != nil {
+			r.Curve = curves[i:j:j]
+		}
+		i = j
+	}
+	firstAt := map[int64][2]float64{} // run → step, seconds of the first test eval ≥ target
+	for _, e := range evals {
+		if e.Split != "test" || !(e.Acc >= target) {
+			continue
+		}
+		if _, ok := firstAt[e.RunID]; ok {
+			continue
+		}
+		secs := e.ElapsedS
+		if r := byID[e.RunID]; math.IsNaN(secs) && r != nil && r.Steps > 0 {
+			secs = r.WallSeconds * float64(e.Step) / float64(r.Steps) // no time recorded: pro rata
+		}
+		firstAt[e.RunID] = [2]float64{float64(e.Step), secs}
+	}
+	unknown := map[string]bool{}
+	for _, r := range rep.Runs {
+		ch, ok := Chance(r.Dataset)
+		if !ok {
+			unknown[r.Dataset] = true
+		}
+		switch r.Status {
+		case record.Done:
+			r.Outcome = Trained
+			if !(r.TestAcc > TrainBar(ch)) {
+				r.Outcome = AtChance
+			}
+			r.Score, r.ValScore = r.TestAcc, r.TrainAcc
+			if math.IsNaN(r.Score) { // done without a test evaluation: learned nothing we can see
+				r.Score = ch
+			}
+			if math.IsNaN(r.ValScore) {
+				r.ValScore = r.Score
+			}
+		case record.Diverged:
+			r.Outcome = Diverged
+			r.Score, r.ValScore = ch, ch
+		case record.Failed:
+			r.Outcome = Failed
+		default:
+			r.Outcome = Missing
+		}
+		rep.Outcomes[r.Outcome]++
+		if r.Ended() {
+			r.StepsToTarget, r.SecondsToTarget = math.Inf(1), math.Inf(1)
+			if f, ok := firstAt[r.ID]; ok {
+				r.StepsToTarget, r.SecondsToTarget = f[0], f[1]
+			}
+		}
+	}
+	for k := range unknown {
+		rep.Unknown = append(rep.Unknown, k)
+	}
+	sort.Strings(rep.Unknown)
+	if err := rep.group(cfgs); err != nil {
+		return nil, err
+	}
+	rep.aggregate()
+	return rep, nil
+}
+
+// aggregate computes every setting's statistics.
+func (rep *Report) aggregate() {
+	for _, s := range rep.Settings {
+		var scores, vals, doneAcc, gaps, flops, wall, frac, steps, secs []float64
+		for _, r := range s.Runs {
+			s.N++
+			switch r.Outcome {
+			case Missing:
+				s.Missing++
+			case Failed:
+				s.Failed++
+			case Diverged:
+				s.Diverged++
+			case AtChance:
+				s.AtChance++
+			case Trained:
+				s.Trained++
+			}
+			if r.Outcome >= AtChance {
+				doneAcc = append(doneAcc, r.TestAcc)
+			}
+			if r.Status == record.Done {
+				s.Done++
+				if !math.IsNaN(r.TrainAcc) && !math.IsNaN(r.TestAcc) {
+					gaps = append(gaps, r.TrainAcc-r.TestAcc)
+				}
+			}
+			if !r.Ended() {
+				continue
+			}
+			s.Ended++
+			scores = append(scores, r.Score)
+			vals = append(vals, r.ValScore)
+			flops = append(flops, r.TrainFLOPs)
+			wall = append(wall, r.WallSeconds)
+			frac = append(frac, r.ClipFraction)
+			steps = append(steps, r.StepsToTarget)
+			secs = append(secs, r.SecondsToTarget)
+		}
+		s.AccMean, s.AccStd = MeanStd(scores)
+		s.ValMean, _ = MeanStd(vals)
+		s.DoneAccMean, _ = MeanStd(doneAcc)
+		s.GapMean, s.GapStd = MeanStd(gaps)
+		s.FLOPs, _ = MeanStd(flops)
+		s.Wall, _ = MeanStd(wall)
+		s.ClipFrac, _ = MeanStd(frac)
+		s.StepsTarget = Median(steps)
+		s.SecsTarget = Median(secs)
+		s.Delta, s.DeltaLo, s.DeltaHi = math.NaN(), math.NaN(), math.NaN()
+		if s.Baseline != nil {
+			a, b, paired := SeedScores(s, s.Baseline)
+			s.Delta, s.DeltaLo, s.DeltaHi = BootstrapDiff(a, b, paired, bootstrapSeed(s))
+		}
+	}
+}
+
+// SeedScores returns the scores of s and base to compare: paired by seed
+// when at least two seeds ended in both, else all ended seeds of each.
+func SeedScores(s, base *Setting) (a, b []float64, paired bool) {
+	bySeed := map[int64]float64{}
+	for _, r := range base.Runs {
+		if r.Ended() {
+			bySeed[r.Seed] = r.Score
+		}
+	}
+	for _, r := range s.Runs {
+		if v, ok := bySeed[r.Seed]; ok && r.Ended() {
+			a = append(a, r.Score)
+			b = append(b, v)
+		}
+	}
+	if len(a) >= 2 {
+		return a, b, true
+	}
+	a, b = a[:0], b[:0]
+	for _, r := range s.Runs {
+		if r.Ended() {
+			a = append(a, r.Score)
+		}
+	}
+	for _, r := range base.Runs {
+		if r.Ended() {
+			b = append(b, r.Score)
+		}
+	}
+	return a, b, false
+}
+
+// FmtNum formats a threshold or learning rate: shortest form, "–" for NaN.
+func FmtNum(x float64) string {
+	if math.IsNaN(x) {
+		return "–"
+	}
+	return strconv.FormatFloat(x, 'g', -1, 64)
+}
+
+// SameNum reports whether a and b are equal or both NaN.
+func SameNum(a, b float64) bool { return a == b || math.IsNaN(a) && math.IsNaN(b) }
+
+func lessNaNFirst(a, b float64) bool {
+	if math.IsNaN(a) {
+		return !math.IsNaN(b)
+	}
+	return !math.IsNaN(b) && a < b
+}
+
+// bootstrapSeed seeds the bootstrap of s: the FNV-1a hash of the string
+// earlier reports grouped settings by (the configuration's JSON without its
+// seed, keys sorted), so that their intervals stay as they were.
+func bootstrapSeed(s *Setting) uint64 {
+	var m map[string]any
+	if err := json.Unmarshal(s.Config.Canonical(), &m); err != nil {
+		panic("report: canonical JSON does not decode: " + err.Error())
+	}
+	delete(m, "seed")
+	b, _ := json.Marshal(m)
+	h := fnv.New64a()
+	h.Write(b)
+	return h.Sum64()
+}
+
+// thresholdOf is c's clip threshold, NaN for a method that takes none.
+func thresholdOf(c clipalgo.Spec) float64 {
+	if m, ok := clipalgo.Lookup(c.Method); ok && !m.Threshold.Takes {
+		return math.NaN()
+	}
+	return c.Threshold
+}

@@ -1,0 +1,150 @@
+package report
+
+import (
+	"context"
+	"math"
+	"testing"
+
+	"cliplab/internal/config"
+	"cliplab/internal/db"
+	"cliplab/internal/record"
+	"cliplab/internal/report/reporttest"
+)
+
+// load writes runs into a temporary database and loads them.
+func load(t *testing.T, runs []reporttest.Run) *Report {
+	t.Helper()
+	path := reporttest.TempDB(t, "e", runs)
+	d, err := db.Open(path, db.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	rep, err := Load(context.Background(), d, "e", 0.9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+// done is a done run with final test and train-sample accuracy acc.
+func done(r reporttest.Run, acc float64) reporttest.Run {
+	r.Status = record.Done
+	r.Steps = []record.Step{{Step: 1, Loss: 1, GradNorm: 1, Threshold: r.Threshold, LR: r.LR}}
+	r.Evals = []record.Eval{{Step: 1, Split: "test", Acc: acc}, {Step: 1, Split: "train", Acc: acc}}
+	r.Wall, r.FLOPs = 1, 1e6
+	return r
+}
+
+func TestChanceAndCollapse(t *testing.T) {
+	// A done run at chance is a failure of the stability range even without
+	// a NaN; the bar is chance + 0.1·(1 − chance).
+	tests := []struct {
+		dataset string
+		acc     float64
+		want    Outcome
+	}{
+		{"mnist", 0.19, AtChance}, {"mnist", 0.191, Trained},
+		{"temporal-order", 0.32, AtChance}, {"temporal-order", 0.33, Trained},
+		{"addition", 0.67, AtChance}, {"addition", 0.68, Trained},
+	}
+	for _, tt := range tests {
+		c := reporttest.Run{Arch: "a", Dataset: tt.dataset, Method: "none", LR: 0.1, Seed: 1}.Config()
+		rs := []db.RunSummary{{ID: 1, SettingKey: c.SettingKey(), Dataset: tt.dataset, Method: "none", Status: record.Done, TestAcc: tt.acc, TrainAcc: tt.acc, Threshold: math.NaN()}}
+		rep, err := Build("e", 0.9, rs, map[string]config.Config{c.SettingKey(): c}, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := rep.Runs[0].Outcome; got != tt.want {
+			t.Errorf("%s acc %v: outcome %v, want %v", tt.dataset, tt.acc, got, tt.want)
+		}
+	}
+}
+
+// TestBuildNeedsSettings: a run without a setting key, or whose setting has
+// no configuration, is an error naming the run, not a silent regrouping.
+func TestBuildNeedsSettings(t *testing.T) {
+	c := reporttest.Run{Arch: "a", Method: "none", LR: 0.1, Seed: 1}.Config()
+	for _, tt := range []struct {
+		name string
+		rs   db.RunSummary
+		cfgs map[string]config.Config
+	}{
+		{"no key", db.RunSummary{ID: 7}, nil},
+		{"no config", db.RunSummary{ID: 7, SettingKey: c.SettingKey()}, nil},
+	} {
+		if _, err := Build("e", 0.9, []db.RunSummary{tt.rs}, tt.cfgs, nil, nil); err == nil {
+			t.Errorf("%s: no error", tt.name)
+		}
+	}
+}
+
+// TestGroupTyped checks the grouping on typed configurations: settings are
+// the configurations without their seed; a clip option that varies makes
+// its own series and one that is constant does not; settings that share
+// arch, series, threshold and lr are told apart by the axis in which they
+// differ; each clipped setting finds the none setting of the same
+// everything else as its baseline.
+func TestGroupTyped(t *testing.T) {
+	bs := func(n int) func(*config.Config) { return func(c *config.Config) { c.BatchSize = n } }
+	var runs []reporttest.Run
+	for _, seed := range []uint64{1, 2} {
+		for _, b := range []int{32, 64} {
+			runs = append(runs,
+				done(reporttest.Run{Arch: "m", Method: "none", LR: 0.1, Seed: seed, Edit: bs(b)}, 0.5),
+				done(reporttest.Run{Arch: "m", Method: "norm", Threshold: 1, LR: 0.1, Seed: seed, Edit: bs(b)}, 0.6),
+				done(reporttest.Run{Arch: "m", Method: "norm", Threshold: 1, LR: 0.1, Seed: seed, Edit: bs(b), Options: map[string]any{"norm_type": "inf"}}, 0.7),
+				done(reporttest.Run{Arch: "m", Method: "zclip", Threshold: 2.5, LR: 0.1, Seed: seed, Edit: bs(b), Options: map[string]any{"max_grad_norm": -1.0}}, 0.8),
+			)
+		}
+	}
+	rep := load(t, runs)
+	if len(rep.Settings) != 8 {
+		t.Fatalf("%d settings, want 4 clips × 2 batch sizes", len(rep.Settings))
+	}
+	var names []string
+	for _, se := range rep.Series {
+		names = append(names, se.Name)
+	}
+	// norm_type varies (2, inf): two series of norm, variants 0 and 1;
+	// zclip's max_grad_norm is constant: not in its name here.
+	want := []string{"none", "norm (norm_type=2)", "norm (norm_type=inf)", "zclip"}
+	if len(names) != len(want) {
+		t.Fatalf("series %q, want %q", names, want)
+	}
+	for i := range want {
+		if names[i] != want[i] {
+			t.Errorf("series %q, want %q", names, want)
+			break
+		}
+	}
+	if rep.Series[2].Variant != 1 || rep.Series[1].Variant != 0 || rep.Series[3].Rank <= rep.Series[2].Rank {
+		t.Errorf("series ranks and variants %+v", rep.Series)
+	}
+	for _, s := range rep.Settings {
+		if len(s.Runs) != 2 || s.Runs[0].Seed != 1 || s.Runs[1].Seed != 2 {
+			t.Errorf("%s: %d runs", s.Key[:12], len(s.Runs))
+		}
+		wantExtra := "batch_size=" + map[int]string{32: "32", 64: "64"}[s.Config.BatchSize]
+		if s.Extra != wantExtra {
+			t.Errorf("%s: extra %q, want %q", rep.SettingName(s), s.Extra, wantExtra)
+		}
+		if s.Config.Seed != 0 || s.Key != s.Config.SettingKey() {
+			t.Errorf("%s: config seed %d, key %s", rep.SettingName(s), s.Config.Seed, s.Key)
+		}
+		if s.Method == "none" {
+			if s.Baseline != nil || !math.IsNaN(s.Delta) {
+				t.Errorf("none has a baseline")
+			}
+			continue
+		}
+		if s.Baseline == nil || s.Baseline.Method != "none" || s.Baseline.Config.BatchSize != s.Config.BatchSize {
+			t.Errorf("%s: baseline %+v", rep.SettingName(s), s.Baseline)
+			continue
+		}
+		// Every seed of s is 0.1 to 0.3 above none's.
+		if want := s.AccMean - 0.5; math.Abs(s.Delta-want) > 1e-12 {
+			t.Errorf("%s: Δ %v, want %v", rep.SettingName(s), s.Delta, want)
+		}
+	}
+}
