@@ -49,7 +49,7 @@ parity: data
 # go test -fuzz takes one package and one target at a time. New crashers
 # land in the package's testdata/fuzz: commit them with the fix.
 FUZZTIME ?= 10s
-FUZZ := ./internal/grid:FuzzParse ./internal/grid:FuzzExpand ./internal/data:FuzzParseIDX ./cmd/runner:FuzzParseShard
+FUZZ := ./internal/grid:FuzzParse ./internal/grid:FuzzExpand ./internal/data:FuzzParseIDX ./internal/worker:FuzzParseShard
 fuzz:
 	@set -e; for f in $(FUZZ); do \
 	  echo "fuzz $${f#*:} in $${f%%:*} for $(FUZZTIME)"; \

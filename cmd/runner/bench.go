@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -16,7 +17,12 @@ import (
 	"strings"
 	"time"
 
+	"cliplab/internal/clipalgo"
+	"cliplab/internal/config"
+	"cliplab/internal/data"
 	"cliplab/internal/nn"
+	"cliplab/internal/record"
+	"cliplab/internal/train"
 )
 
 func init() { subcommands["bench"] = cmdBench }
@@ -38,7 +44,7 @@ var benchArchs = map[string]nn.ArchSpec{
 var benchInput = nn.Input{C: 1, H: 28, W: 28, Outputs: 10}
 
 // cmdBench measures training steps per second (forward, cross-entropy,
-// backward, SGD) of cliplab and of PyTorch on one thread, and prints one
+// backward, clip none, SGD: the runner's own step, train.Run) of cliplab and of PyTorch on one thread, and prints one
 // line per architecture:
 //
 //	bench arch=mlp2 batch=64 threads=1 cliplab_steps_per_sec=… torch_steps_per_sec=… ratio=…
@@ -87,7 +93,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer torch.close()
 	}
 	for _, a := range archs {
-		ours, err := benchCliplab(ctx, benchArchs[a], *batch, *dur, *repeats)
+		ours, err := benchCliplab(ctx, a, benchArchs[a], *batch, *dur, *repeats)
 		if err != nil {
 			return fmt.Errorf("bench %s: %w", a, err)
 		}
@@ -110,51 +116,92 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // benchCliplab returns the median steps per second over repeats timed
-// repeats of dur each, after a warm-up, on seeded random MNIST-shaped data.
-func benchCliplab(ctx context.Context, spec nn.ArchSpec, b int, dur time.Duration, repeats int) (float64, error) {
+// repeats of dur each, after a warm-up of 20 steps, of the runner's own
+// training step: train.Run on one configuration (SGD at lr 0.01, clip
+// method none, which still measures the gradient norm the steps table
+// stores), on seeded random MNIST-shaped data. Each repeat is timed from the
+// training seconds train.Run reports with every logged step, so the time of
+// the sink is left out as PyTorch's bench leaves out its loop.
+func benchCliplab(ctx context.Context, name string, spec nn.ArchSpec, b int, dur time.Duration, repeats int) (float64, error) {
+	const warmup = 20
+	cfg := config.Config{
+		// An epoch of 2²⁴ steps: the timer stops the run long before.
+		Dataset: "mnist", Data: config.DataSpec{TrainSize: b << 24}, ArchName: name, Arch: spec, Optimizer: nn.OptimSpec{Name: "sgd"}, LR: 0.01,
+		BatchSize: b, Epochs: 1, EvalEvery: math.MaxInt, LogEvery: 1, DivergenceLoss: math.Inf(1),
+		Clip: clipalgo.Spec{Method: "none"}, Seed: 1,
+	}
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	t := &benchTimer{warmup: warmup, dur: dur.Seconds(), repeats: repeats, stop: stop}
+	if _, err := train.Run(rctx, cfg, newBenchData(b), t); err != nil {
+		return 0, err
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if len(t.rates) < repeats {
+		return 0, fmt.Errorf("train.Run stopped after %d of %d timed repeats", len(t.rates), repeats)
+	}
+	return median(t.rates), nil
+}
+
+// benchTimer is the train.Sink of benchCliplab: it times repeats of dur
+// training seconds each after warmup steps, then stops the run.
+type benchTimer struct {
+	warmup, repeats int
+	dur             float64 // seconds
+	stop            func()
+	step0           int     // the step a repeat started after
+	t0              float64 // training seconds then
+	rates           []float64
+}
+
+func (t *benchTimer) Step(s record.Step) error {
+	switch {
+	case s.Step < t.warmup || len(t.rates) == t.repeats:
+	case s.Step == t.warmup:
+		t.step0, t.t0 = s.Step, s.ElapsedS
+	case s.ElapsedS-t.t0 >= t.dur:
+		t.rates = append(t.rates, float64(s.Step-t.step0)/(s.ElapsedS-t.t0))
+		t.step0, t.t0 = s.Step, s.ElapsedS
+		if len(t.rates) == t.repeats {
+			t.stop()
+		}
+	}
+	return nil
+}
+
+func (t *benchTimer) Eval(record.Eval) error { return nil }
+
+// benchData is MNIST's shape holding one batch of seeded random images and
+// labels, handed out as every batch of an endless epoch. Its batches share
+// its slices (the model never writes its input), so no time goes to copying
+// data, as in PyTorch's bench.
+type benchData struct {
+	x      []float32
+	labels []int
+}
+
+func newBenchData(b int) *benchData {
 	rng := rand.New(rand.NewPCG(1, 2))
-	m, err := nn.Build(spec, benchInput, rng)
-	if err != nil {
-		return 0, err
+	d := &benchData{x: make([]float32, b*784), labels: make([]int, b)}
+	for i := range d.x {
+		d.x[i] = rng.Float32()
 	}
-	opt, err := nn.NewOptimizer(nn.OptimSpec{Name: "sgd"}, m.Params())
-	if err != nil {
-		return 0, err
+	for i := range d.labels {
+		d.labels[i] = rng.IntN(10)
 	}
-	x := make([]float32, b*784)
-	for i := range x {
-		x[i] = rng.Float32()
-	}
-	labels := make([]int, b)
-	for i := range labels {
-		labels[i] = rng.IntN(10)
-	}
-	d := make([]float32, b*10)
-	step := func() {
-		out := m.Forward(x, b, 0)
-		nn.SoftmaxCrossEntropy(d, out, labels, b, 10)
-		m.Backward(d)
-		opt.Step(0.01)
-	}
-	for range 20 {
-		step()
-	}
-	rates := make([]float64, 0, repeats)
-	for range repeats {
-		n, start := 0, time.Now()
-		for {
-			step()
-			n++
-			if el := time.Since(start); el >= dur {
-				rates = append(rates, float64(n)/el.Seconds())
-				break
-			}
-		}
-		if err := ctx.Err(); err != nil {
-			return 0, err
-		}
-	}
-	return median(rates), nil
+	return d
+}
+
+func (d *benchData) Shape() data.Shape {
+	return data.Shape{C: benchInput.C, H: benchInput.H, W: benchInput.W, Outputs: benchInput.Outputs, Task: data.Classify}
+}
+func (d *benchData) NumTrainBatches(b int) int                     { return math.MaxInt }
+func (d *benchData) NumEvalBatches(string, int) int                { return 1 }
+func (d *benchData) EvalBatch(dst *data.Batch, _ string, _, b int) { d.TrainBatch(dst, 0, 0, b) }
+func (d *benchData) TrainBatch(dst *data.Batch, _, _, b int) {
+	dst.X, dst.Labels, dst.Targets, dst.B, dst.Steps = d.x, d.labels, nil, b, 0
 }
 
 func median(xs []float64) float64 {

@@ -11,8 +11,6 @@ import (
 	"cliplab/internal/data"
 	"cliplab/internal/db"
 	"cliplab/internal/grid"
-	"cliplab/internal/record"
-	"cliplab/internal/train"
 )
 
 // benchGrid is a small grid: 8 runs of about 0.1 s each (mlp2, 94 steps on 6,000 images).
@@ -30,7 +28,7 @@ grid:
   clip: [none, {method: norm, threshold: 1}]
 `
 
-func benchData(b *testing.B) string {
+func benchMNIST(b *testing.B) string {
 	_, file, _, _ := runtime.Caller(0)
 	dir := filepath.Join(filepath.Dir(file), "..", "..", "data", "mnist")
 	if _, err := data.LoadMNIST(dir); err != nil {
@@ -56,7 +54,7 @@ func benchConfigs(b *testing.B) (*grid.Experiment, []config.Config) {
 // a fresh database (issue 4: the goal is a speed-up of at least 1.9 on two
 // cores). Compare the two with benchstat or by their ns/op.
 func BenchmarkGrid(b *testing.B) {
-	dir := benchData(b)
+	dir := benchMNIST(b)
 	exp, cfgs := benchConfigs(b)
 	for _, workers := range []int{1, 2} {
 		b.Run(map[int]string{1: "workers=1", 2: "workers=2"}[workers], func(b *testing.B) {
@@ -81,64 +79,4 @@ func BenchmarkGrid(b *testing.B) {
 			b.ReportMetric(float64(len(cfgs))*float64(b.N)/b.Elapsed().Seconds(), "runs/s")
 		})
 	}
-}
-
-// nopSink drops every metric.
-type nopSink struct{}
-
-func (nopSink) Step(record.Step) error { return nil }
-func (nopSink) Eval(record.Eval) error { return nil }
-
-// BenchmarkLogging trains one configuration logging every step into a real
-// database (sink=db) and into nothing (sink=none): the difference is the
-// cost of logging (issue 4: under 2% of the training time).
-func BenchmarkLogging(b *testing.B) {
-	dir := benchData(b)
-	exp, cfgs := benchConfigs(b)
-	c := cfgs[0]
-	c.EvalEvery = 1 << 30 // evaluations only at the end, as cheap as possible
-	ds, err := data.Load(c.Dataset, train.DataOptions(c, dir))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Run("sink=none", func(b *testing.B) {
-		for b.Loop() {
-			if _, err := train.Run(context.Background(), c, ds, nopSink{}); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("sink=db", func(b *testing.B) {
-		d, err := db.Open(filepath.Join(b.TempDir(), "runs.db"), db.Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer d.Close()
-		ctx := context.Background()
-		g := gridOf(exp, cfgs)
-		for b.Loop() {
-			b.StopTimer()
-			g.Experiment = "bench" // the same run is claimed again each time
-			if _, err := d.AddGrid(ctx, g, false); err != nil {
-				b.Fatal(err)
-			}
-			if _, err := d.RetryFailed(ctx, g.Experiment); err != nil {
-				b.Fatal(err)
-			}
-			cl, err := d.Claim(ctx, g.Experiment, db.ClaimOptions{Worker: "bench"})
-			if err != nil || cl == nil {
-				b.Fatal("no run to claim", err)
-			}
-			b.StartTimer()
-			sink := &dbSink{ctx: ctx, d: d, id: cl.ID, attempt: cl.Attempt}
-			res, err := train.Run(ctx, c, ds, sink)
-			if err != nil {
-				b.Fatal(err)
-			}
-			// Finish with status failed so RetryFailed hands it back.
-			if err := d.Finish(ctx, cl.ID, cl.Attempt, sink.steps, sink.evals, record.Result{Status: record.Failed, Steps: res.Steps}); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
 }

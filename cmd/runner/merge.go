@@ -14,6 +14,7 @@ import (
 
 	"cliplab/internal/db"
 	"cliplab/internal/record"
+	"cliplab/internal/worker"
 )
 
 func init() { subcommands["merge"] = cmdMerge }
@@ -100,7 +101,7 @@ func missingShards(paths []string) []string {
 	}
 	seen := map[array]map[int]bool{}
 	for _, p := range paths {
-		s, ok := shardOfPath(p)
+		s, ok := worker.ShardOfPath(p)
 		if !ok {
 			continue
 		}

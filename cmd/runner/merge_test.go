@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"cliplab/internal/worker"
 )
 
 // shardsOf trains the grid of file as n shards in dir and returns their
@@ -16,8 +18,8 @@ func shardsOf(t *testing.T, file, dir string, n int) []string {
 	t.Helper()
 	var out []string
 	for i := range n {
-		p := shardDBPath(filepath.Join(dir, "runs.db"), shardSpec{i, n})
-		runOK(t, "run", "-shard", shardSpec{i, n}.String(), "-db", p, "-workers", "1", "-progress", "none", file)
+		p := worker.ShardDBPath(filepath.Join(dir, "runs.db"), worker.Shard{I: i, N: n})
+		runOK(t, "run", "-shard", worker.Shard{I: i, N: n}.String(), "-db", p, "-workers", "1", "-progress", "none", file)
 		out = append(out, p)
 	}
 	return out
@@ -70,7 +72,7 @@ func TestMergeBetterAttempt(t *testing.T) {
 	file := filepath.Join("testdata", "slurm_short.yaml")
 	// A shard with its runs recorded but none trained: the context is
 	// cancelled when run says it has inserted the grid, before any claim.
-	p := shardDBPath(filepath.Join(dir, "runs.db"), shardSpec{0, 2})
+	p := worker.ShardDBPath(filepath.Join(dir, "runs.db"), worker.Shard{I: 0, N: 2})
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var o bytes.Buffer

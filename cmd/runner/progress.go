@@ -13,6 +13,7 @@ import (
 
 	"cliplab/internal/db"
 	"cliplab/internal/record"
+	"cliplab/internal/worker"
 )
 
 // progress shows how a grid advances: a bar on a terminal (runs finished of
@@ -70,7 +71,10 @@ func newProgress(ctx context.Context, d *db.DB, exp, mode string, w io.Writer) (
 	return p, nil
 }
 
-func (p *progress) started(c *db.Claim) {
+// Started and Finished make progress a worker.Observer.
+var _ worker.Observer = (*progress)(nil)
+
+func (p *progress) Started(c *db.Claim) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.running++
@@ -78,18 +82,18 @@ func (p *progress) started(c *db.Claim) {
 	p.redraw()
 }
 
-func (p *progress) finished(c *db.Claim, o outcome) {
+func (p *progress) Finished(c *db.Claim, o worker.Outcome) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.running--
 	lbl := p.labels[c.ID]
 	delete(p.labels, c.ID)
-	switch o.status {
+	switch o.Status {
 	case record.Done, record.Diverged, record.Failed:
 		p.ended++
 		p.mine++
 	}
-	switch o.status {
+	switch o.Status {
 	case record.Diverged:
 		p.div++
 	case record.Failed:
@@ -97,14 +101,14 @@ func (p *progress) finished(c *db.Claim, o outcome) {
 	}
 	if p.lines {
 		acc := ""
-		if o.acc >= 0 && o.status != record.Failed {
-			acc = fmt.Sprintf(" test_acc=%.4f", o.acc)
+		if o.Acc >= 0 && o.Status != record.Failed {
+			acc = fmt.Sprintf(" test_acc=%.4f", o.Acc)
 		}
 		why := ""
-		if o.status != record.Done && o.reason != "" {
-			why = " (" + firstLine(o.reason) + ")"
+		if o.Status != record.Done && o.Reason != "" {
+			why = " (" + firstLine(o.Reason) + ")"
 		}
-		fmt.Fprintf(p.w, "run %d/%d %-8s %s%s steps=%d %.1fs%s\n", p.ended, p.total, o.status, lbl, acc, o.steps, o.wall, why)
+		fmt.Fprintf(p.w, "run %d/%d %-8s %s%s steps=%d %.1fs%s\n", p.ended, p.total, o.Status, lbl, acc, o.Steps, o.Wall, why)
 	}
 	p.redraw()
 }

@@ -8,17 +8,14 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"runtime/debug"
-	"strings"
-	"sync"
 	"time"
 
 	"cliplab/internal/config"
 	"cliplab/internal/data"
 	"cliplab/internal/db"
 	"cliplab/internal/grid"
-	"cliplab/internal/record"
 	"cliplab/internal/train"
+	"cliplab/internal/worker"
 )
 
 func init() { subcommands["run"] = cmdRun }
@@ -39,7 +36,7 @@ type runFlags struct {
 	dataDir     string
 	progress    string
 	exclusive   bool
-	shard       shardSpec // zero: the whole grid (shard.go)
+	shard       worker.Shard // zero: the whole grid
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -60,7 +57,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	if f.shard.N > 0 && !flagGiven(fs, "db") {
-		f.db = shardDBPath(f.db, f.shard)
+		f.db = worker.ShardDBPath(f.db, f.shard)
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
@@ -79,7 +76,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return usageError{err}
 	}
-	cfgs := f.shard.filter(all)
+	cfgs := f.shard.Filter(all)
 	for _, w := range exp.Warnings {
 		fmt.Fprintf(stderr, "runner: warning: %s\n", w)
 	}
@@ -172,199 +169,26 @@ func gridOf(exp *grid.Experiment, cfgs []config.Config) db.Grid {
 	return g
 }
 
-// trainAll runs f.workers workers that claim and train runs of experiment
-// until none is left, or ctx is cancelled.
+// trainAll trains the runs of experiment with f.workers workers (package
+// worker), showing progress on stderr, then prints where the experiment
+// stands on stdout.
 func trainAll(ctx context.Context, d *db.DB, experiment string, f runFlags, stdout, stderr io.Writer) error {
-	me := workerID()
-	// Each worker spends most of its time in cgo calls into OpenBLAS longer
-	// than the 20 µs after which the scheduler hands its P to another
-	// thread; with only one P per worker, the worker then waits for a P on
-	// every return. Two per worker measured 1.94× on two cores for two
-	// workers instead of 1.53× (mlp2 steps, GOMAXPROCS 4 against 2).
-	if n := 2 * f.workers; runtime.GOMAXPROCS(0) < n {
-		runtime.GOMAXPROCS(n)
-	}
 	prog, err := newProgress(ctx, d, experiment, f.progress, stderr)
 	if err != nil {
 		return err
 	}
-	held := newHeld()
-	hbCtx, stopHB := context.WithCancel(context.WithoutCancel(ctx))
-	var hbWG sync.WaitGroup
-	hbWG.Add(1)
-	go func() {
-		defer hbWG.Done()
-		t := time.NewTicker(max(f.stale/8, 100*time.Millisecond))
-		defer t.Stop()
-		for {
-			select {
-			case <-hbCtx.Done():
-				return
-			case <-t.C:
-				// A failed heartbeat is retried at the next tick; a run that
-				// was lost shows up as ErrLostClaim in its next write.
-				_ = d.Heartbeat(hbCtx, held.snapshot())
-			}
-		}
-	}()
-
-	var (
-		wg       sync.WaitGroup
-		errMu    sync.Mutex
-		firstErr error
-	)
-	for slot := 0; slot < f.workers; slot++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			isDead := deadWorker
-			if f.exclusive {
-				// No other process uses this file: whoever else holds a run
-				// is an earlier incarnation of this one, and dead.
-				isDead = func(w string) bool { return !strings.HasPrefix(w, me+"#") }
-			}
-			co := db.ClaimOptions{Worker: fmt.Sprintf("%s#%d", me, slot), StaleAfter: f.stale, IsDead: isDead}
-			for ctx.Err() == nil {
-				c, err := d.Claim(context.WithoutCancel(ctx), experiment, co)
-				if err != nil {
-					errMu.Lock()
-					firstErr = errors.Join(firstErr, err)
-					errMu.Unlock()
-					return
-				}
-				if c == nil {
-					return
-				}
-				held.add(c.ID, c.Attempt)
-				prog.started(c)
-				out := trainOne(ctx, d, c, f.dataDir)
-				held.remove(c.ID)
-				prog.finished(c, out)
-				if out.err != nil && !errors.Is(out.err, db.ErrLostClaim) {
-					errMu.Lock()
-					firstErr = errors.Join(firstErr, out.err)
-					errMu.Unlock()
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	stopHB()
-	hbWG.Wait()
+	err = worker.Run(ctx, d, experiment, worker.Options{Workers: f.workers, Stale: f.stale,
+		Exclusive: f.exclusive, DataDir: f.dataDir, Observer: prog})
 	prog.close()
-	if firstErr != nil {
-		return firstErr
+	if err != nil {
+		return err
 	}
 	return prog.summary(ctx, stdout)
 }
 
-// outcome is how one claimed run ended for this process.
-type outcome struct {
-	status record.Status
-	reason string
-	acc    float64 // final test accuracy, NaN if none
-	steps  int
-	wall   float64
-	err    error // the database could not record it
-}
-
-// trainOne trains a claimed run and records its end. Training errors and
-// panics mark the run failed; only database errors are returned.
-func trainOne(ctx context.Context, d *db.DB, c *db.Claim, dataDir string) (out outcome) {
-	wctx := context.WithoutCancel(ctx) // the run's last rows are written even after Ctrl-C
-	sink := &dbSink{ctx: wctx, d: d, id: c.ID, attempt: c.Attempt, lastFlush: time.Now(), acc: -1}
-	fail := func(msg string) outcome {
-		err := d.Finish(wctx, c.ID, c.Attempt, sink.steps, sink.evals, record.Result{Status: record.Failed, Error: msg})
-		return outcome{status: record.Failed, reason: msg, err: err}
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			out = fail(fmt.Sprintf("panic: %v\n%s", p, debug.Stack()))
-		}
-	}()
-	cfg, err := config.DecodeConfig(c.ConfigJSON)
-	if err != nil {
-		return fail(fmt.Sprintf("decode config: %v", err))
-	}
-	ds, err := data.Load(cfg.Dataset, train.DataOptions(cfg, dataDir))
-	if err != nil {
-		return fail(err.Error())
-	}
-	res, err := train.Run(ctx, cfg, ds, sink)
-	if err != nil {
-		if errors.Is(err, db.ErrLostClaim) {
-			return outcome{status: "lost", err: err}
-		}
-		return fail(err.Error())
-	}
-	err = d.Finish(wctx, c.ID, c.Attempt, sink.steps, sink.evals, res)
-	reason := res.Error
-	if res.Status == record.Interrupted {
-		reason = "interrupted"
-	}
-	return outcome{status: res.Status, reason: reason, acc: sink.acc, steps: res.Steps, wall: res.WallSeconds, err: err}
-}
-
-// dbSink buffers a run's metrics and writes them in batches: every
-// flushRows rows or flushEvery, whichever comes first.
-type dbSink struct {
-	ctx       context.Context
-	d         *db.DB
-	id        int64
-	attempt   int
-	steps     []record.Step
-	evals     []record.Eval
-	lastFlush time.Time
-	acc       float64 // last test accuracy
-}
-
-const (
-	flushRows  = 2000
-	flushEvery = 2 * time.Second
-)
-
-func (s *dbSink) Step(st record.Step) error {
-	s.steps = append(s.steps, st)
-	return s.maybeFlush()
-}
-
-func (s *dbSink) Eval(e record.Eval) error {
-	s.evals = append(s.evals, e)
-	if e.Split == data.SplitTest {
-		s.acc = e.Acc
-	}
-	return s.maybeFlush()
-}
-
-func (s *dbSink) maybeFlush() error {
-	if len(s.steps)+len(s.evals) < flushRows && time.Since(s.lastFlush) < flushEvery {
-		return nil
-	}
-	if err := s.d.Append(s.ctx, s.id, s.attempt, s.steps, s.evals); err != nil {
-		return err
-	}
-	s.steps, s.evals = s.steps[:0], s.evals[:0]
-	s.lastFlush = time.Now()
-	return nil
-}
-
-// held is the set of runs this process trains, for the heartbeat.
-type held struct {
-	mu   sync.Mutex
-	runs map[int64]int
-}
-
-func newHeld() *held { return &held{runs: map[int64]int{}} }
-
-func (h *held) add(id int64, attempt int) { h.mu.Lock(); h.runs[id] = attempt; h.mu.Unlock() }
-func (h *held) remove(id int64)           { h.mu.Lock(); delete(h.runs, id); h.mu.Unlock() }
-func (h *held) snapshot() map[int64]int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	m := make(map[int64]int, len(h.runs))
-	for k, v := range h.runs {
-		m[k] = v
-	}
-	return m
+// flagGiven reports whether the command line set the flag name.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }

@@ -17,6 +17,7 @@ import (
 
 	"cliplab/internal/config"
 	"cliplab/internal/grid"
+	"cliplab/internal/worker"
 )
 
 func init() { subcommands["slurm"] = cmdSlurm }
@@ -84,8 +85,8 @@ func cmdSlurm(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.Usage()
 		return usagef("slurm takes one experiment file, got %d arguments", fs.NArg())
 	}
-	if f.shards < 1 || f.shards > maxShards {
-		return usagef("-shards must be 1 to %d, got %d", maxShards, f.shards)
+	if f.shards < 1 || f.shards > worker.MaxShards {
+		return usagef("-shards must be 1 to %d, got %d", worker.MaxShards, f.shards)
 	}
 	if f.cpus < 1 {
 		return usagef("-cpus-per-task must be at least 1, got %d", f.cpus)
@@ -111,7 +112,7 @@ func cmdSlurm(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	sizes := make([]int, f.shards)
 	for _, c := range cfgs {
-		sizes[shardOf(c.Key(), f.shards)]++
+		sizes[worker.ShardOf(c.Key(), f.shards)]++
 	}
 	if f.out == "" {
 		f.out = filepath.Join("slurm", exp.Name)

@@ -27,6 +27,7 @@ import (
 	"cliplab/internal/db"
 	"cliplab/internal/grid"
 	"cliplab/internal/record"
+	"cliplab/internal/worker"
 )
 
 // slurmBinaries are what TestSlurmE2E needs; Debian's slurm-wlm and munge
@@ -203,7 +204,7 @@ func victimShard(t *testing.T, file string) (int, []int) {
 	}
 	sizes := make([]int, 3)
 	for _, cf := range cfgs {
-		sizes[shardOf(cf.Key(), 3)]++
+		sizes[worker.ShardOf(cf.Key(), 3)]++
 	}
 	victim := 0
 	for i := range sizes {
@@ -486,7 +487,7 @@ func shardFiles(t *testing.T, out, experiment string, n int) []string {
 	t.Helper()
 	var fs []string
 	for i := range n {
-		p := shardDBPath(filepath.Join(out, experiment+".db"), shardSpec{I: i, N: n})
+		p := worker.ShardDBPath(filepath.Join(out, experiment+".db"), worker.Shard{I: i, N: n})
 		if _, err := os.Stat(p); err != nil {
 			t.Fatalf("shard %d: %v", i, err)
 		}
@@ -496,7 +497,7 @@ func shardFiles(t *testing.T, out, experiment string, n int) []string {
 }
 
 // checkShards checks that shard i holds exactly the configurations of the
-// grid whose key shardOf puts in shard i, each once.
+// grid whose key worker.ShardOf puts in shard i, each once.
 func checkShards(t *testing.T, file string, shards []string) {
 	t.Helper()
 	_, cfgs, err := grid.Load(file)
@@ -507,7 +508,7 @@ func checkShards(t *testing.T, file string, shards []string) {
 	for i, p := range shards {
 		var want []string
 		for _, c := range cfgs {
-			if shardOf(c.Key(), n) == i {
+			if worker.ShardOf(c.Key(), n) == i {
 				want = append(want, c.Key())
 			}
 		}

@@ -160,7 +160,11 @@ func TestMLPLearnsMNIST(t *testing.T) {
 // TestRNNLearnsAddition: a 50-unit tanh RNN learns Pascanu's addition task
 // at T = 10 with Adam (lr 0.01) and norm clipping at 1, as in PyTorch it
 // does after about 2,000 steps (issue 2). Predicting the mean solves 64% of
-// sequences (cmd/report derives it), so 0.9 needs a working network.
+// sequences (cmd/report derives it) with an MSE of 1/24 ≈ 0.042. Measured
+// here: every one of the 1,000 test sequences solved from step 300 on, MSE
+// 0.00092 at step 1,000; want ≥ 0.99 solved and MSE ≤ 0.005, as
+// internal/nn's own addition test (2,000 steps) asked before it was folded
+// into this one (issue 10).
 func TestRNNLearnsAddition(t *testing.T) {
 	c := parseConfig(t, `
 name: t
@@ -191,8 +195,8 @@ grid:
 	// Predicting the mean (0.5) has MSE Var(m) = 1/24 ≈ 0.042 for m the
 	// mean of two U[0,1].
 	last := test[len(test)-1]
-	if last.Acc < 0.9 || last.Loss > 0.01 {
-		t.Fatalf("solved %.3f of test sequences (MSE %.4f) after %d steps, want ≥ 0.9 (MSE ≤ 0.01)", last.Acc, last.Loss, res.Steps)
+	if last.Acc < 0.99 || last.Loss > 0.005 {
+		t.Fatalf("solved %.3f of test sequences (MSE %.4f) after %d steps, want ≥ 0.99 (MSE ≤ 0.005)", last.Acc, last.Loss, res.Steps)
 	}
 	if first := r.steps[0]; first.Loss < 0.02 {
 		t.Fatalf("first training loss %.4f: the task looks solved before training", first.Loss)

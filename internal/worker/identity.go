@@ -1,4 +1,7 @@
-package main
+// Who holds a run: this process's worker name, and whether another
+// worker's process still runs.
+
+package worker
 
 import (
 	"bytes"
@@ -8,10 +11,10 @@ import (
 	"strings"
 )
 
-// workerID names this process for the runs it claims: host/pid/start, where
-// start is the process's start time in clock ticks since boot, so that a
-// recycled pid is not mistaken for us.
-func workerID() string {
+// ID names this process for the runs it claims: host/pid/start, where start
+// is the process's start time in clock ticks since boot, so that a recycled
+// pid is not mistaken for us. Its workers are ID()+"#slot".
+func ID() string {
 	host, _ := os.Hostname()
 	pid := os.Getpid()
 	return fmt.Sprintf("%s/%d/%s", host, pid, procStart(pid))
@@ -36,10 +39,10 @@ func procStart(pid int) string {
 	return f[19] // field 22 overall: fields 3.. start at f[0]
 }
 
-// deadWorker reports whether worker (as workerID writes it, plus "#slot")
-// was a process of this host that no longer runs. Workers of other hosts
-// are never known dead: their runs wait for the heartbeat to go stale.
-func deadWorker(worker string) bool {
+// IsDead reports whether worker (as ID writes it, plus "#slot") was a
+// process of this host that no longer runs. Workers of other hosts are
+// never known dead: their runs wait for the heartbeat to go stale.
+func IsDead(worker string) bool {
 	id, _, _ := strings.Cut(worker, "#")
 	parts := strings.Split(id, "/")
 	if len(parts) != 3 {
