@@ -9,6 +9,19 @@
 // and the worker read Config and never the YAML. config imports the spec
 // types of nn, clipalgo and data only.
 //
+// # Layers
+//
+// The packages of cliplab and the way their imports point (an arrow from a
+// package to the ones that import it; nothing imports a package above it,
+// and layers_test.go checks every import against this picture):
+//
+//	tensor, record                      shared vocabulary (parameter roles; status, steps, evals)
+//	nn, clipalgo, data, privacy         the engine, the clipping methods, the datasets, DP accounting
+//	config → grid                       the resolved configuration; YAML into []config.Config
+//	nn, clipalgo, data, privacy, config → train → worker → cmd/runner
+//	config, record → db                 the database (the only SQLite importer)
+//	db, config → report → cmd/report    the report's model and statistics; rendering in cmd
+//
 // # Keys
 //
 // Canonical is encoding/json of Config: fields in struct order, numbers in
