@@ -44,13 +44,19 @@ var benchArchs = map[string]nn.ArchSpec{
 var benchInput = nn.Input{C: 1, H: 28, W: 28, Outputs: 10}
 
 // cmdBench measures training steps per second (forward, cross-entropy,
-// backward, clip none, SGD: the runner's own step, train.Run) of cliplab and of PyTorch on one thread, and prints one
-// line per architecture:
+// backward, clip none, SGD: the runner's own step, train.Run) of cliplab and
+// of PyTorch on one thread, and prints one line per architecture:
 //
-//	bench arch=mlp2 batch=64 threads=1 cliplab_steps_per_sec=… torch_steps_per_sec=… ratio=…
+//	bench arch=mlp2 batch=64 threads=1 cliplab_steps_per_sec=… torch_steps_per_sec=… ratio=… cliplab_median=… torch_median=… cliplab_procs=2 torch_procs=4
 //
-// Where PyTorch cannot run, it says so on stderr and leaves the last two
-// columns empty.
+// Each side runs in several fresh processes (-self-procs of the runner
+// itself, -procs of PyTorch), interleaved; a process's rate is the median of
+// its -repeats timed repeats. PyTorch 1.13's speed here is bimodal per
+// process (issue 18: the same script gave 263 then 699 steps/s), so one
+// process can make any ratio look better or worse than it is: the
+// *_steps_per_sec columns are each side's best process, ratio is best
+// against best, and *_median the median over processes. Where PyTorch cannot
+// run, it says so on stderr and leaves its columns and ratio empty.
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -59,6 +65,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	repeats := fs.Int("repeats", 5, "timed repeats per architecture and framework; the median is printed")
 	archList := fs.String("archs", "mlp2,cnn,rnn", "comma-separated `architectures` (mlp2, cnn, rnn, lstm)")
 	python := fs.String("python", "/usr/bin/python3", "`interpreter` with PyTorch (Debian's python3-torch); empty to skip PyTorch")
+	procs := fs.Int("procs", 4, "fresh PyTorch `processes` per architecture (at least 1; 4 or more to see past its bimodal speed)")
+	selfProcs := fs.Int("self-procs", 2, "fresh runner `processes` per architecture; 0 measures in this process")
+	child := fs.Bool("child", false, "internal: measure cliplab in this process and print one 'child' line per architecture")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -67,6 +76,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *batch < 1 || *repeats < 1 || *dur <= 0 {
 		return usagef("bench: -batch and -repeats must be ≥ 1 and -duration > 0")
+	}
+	if *procs < 1 || *selfProcs < 0 {
+		return usagef("bench: -procs must be ≥ 1 and -self-procs ≥ 0, got %d and %d", *procs, *selfProcs)
 	}
 	archs := strings.Split(*archList, ",")
 	for _, a := range archs {
@@ -85,6 +97,25 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stderr, "runner bench: WARNING: OpenBLAS runs its slow Prescott kernels")
 	}
 
+	if *child {
+		for _, a := range archs {
+			r, err := benchCliplab(ctx, a, benchArchs[a], *batch, *dur, *repeats)
+			if err != nil {
+				return fmt.Errorf("bench %s: %w", a, err)
+			}
+			fmt.Fprintf(stdout, "child arch=%s steps_per_sec=%g\n", a, r)
+		}
+		return nil
+	}
+	self := benchInProcess
+	if *selfProcs > 0 {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("bench: cannot find the runner binary to start: %w", err)
+		}
+		self = benchChild(exe)
+	}
+
 	torch, err := newTorchBench(ctx, *python)
 	if err != nil {
 		fmt.Fprintf(stderr, "runner bench: PyTorch columns left empty: %v\n", err)
@@ -93,26 +124,84 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer torch.close()
 	}
 	for _, a := range archs {
-		ours, err := benchCliplab(ctx, a, benchArchs[a], *batch, *dur, *repeats)
-		if err != nil {
-			return fmt.Errorf("bench %s: %w", a, err)
-		}
-		theirs, ratio := "", ""
-		if torch != nil {
-			r, err := torch.run(ctx, benchArchs[a], *batch, *dur, *repeats)
-			if err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
+		// Interleaved, so that a slow phase of the machine touches both sides.
+		var ours, theirs []float64
+		for i := 0; i < max(*procs, *selfProcs, 1); i++ {
+			if i < max(*selfProcs, 1) {
+				r, err := self(ctx, a, *batch, *dur, *repeats)
+				if err != nil {
+					return fmt.Errorf("bench %s: %w", a, err)
 				}
-				fmt.Fprintf(stderr, "runner bench: PyTorch %s: %v\n", a, err)
-			} else {
-				theirs, ratio = fmt.Sprintf("%.1f", r), fmt.Sprintf("%.2f", ours/r)
+				ours = append(ours, r)
+			}
+			if torch != nil && i < *procs {
+				r, err := torch.run(ctx, benchArchs[a], *batch, *dur, *repeats)
+				if err != nil {
+					if ctx.Err() != nil {
+						return ctx.Err()
+					}
+					fmt.Fprintf(stderr, "runner bench: PyTorch %s: %v\n", a, err)
+					torch.close()
+					torch = nil
+					theirs = nil
+					continue
+				}
+				theirs = append(theirs, r)
 			}
 		}
-		fmt.Fprintf(stdout, "bench arch=%s batch=%d threads=1 cliplab_steps_per_sec=%.1f torch_steps_per_sec=%s ratio=%s\n",
-			a, *batch, ours, theirs, ratio)
+		fmt.Fprintf(stderr, "runner bench: %s steps/s per process: cliplab %s; PyTorch %s\n", a, rates(ours), rates(theirs))
+		oursBest := slices.Max(ours)
+		theirsBest, theirsMedian, ratio := "", "", ""
+		if len(theirs) > 0 {
+			best := slices.Max(theirs)
+			theirsBest, theirsMedian, ratio = fmt.Sprintf("%.1f", best), fmt.Sprintf("%.1f", median(theirs)), fmt.Sprintf("%.2f", oursBest/best)
+		}
+		fmt.Fprintf(stdout, "bench arch=%s batch=%d threads=1 cliplab_steps_per_sec=%.1f torch_steps_per_sec=%s ratio=%s cliplab_median=%.1f torch_median=%s cliplab_procs=%d torch_procs=%d\n",
+			a, *batch, oursBest, theirsBest, ratio, median(ours), theirsMedian, len(ours), len(theirs))
 	}
 	return nil
+}
+
+// rates formats per-process rates for the bench's stderr, "-" for none.
+func rates(xs []float64) string {
+	if len(xs) == 0 {
+		return "-"
+	}
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = fmt.Sprintf("%.1f", x)
+	}
+	return strings.Join(parts, " ")
+}
+
+// A benchSide measures cliplab's median steps per second on arch a once.
+type benchSide func(ctx context.Context, a string, b int, dur time.Duration, repeats int) (float64, error)
+
+// benchInProcess measures in this process (-self-procs 0).
+func benchInProcess(ctx context.Context, a string, b int, dur time.Duration, repeats int) (float64, error) {
+	return benchCliplab(ctx, a, benchArchs[a], b, dur, repeats)
+}
+
+// benchChild measures in a fresh process of the runner binary exe
+// (`runner bench -child`), which picks its OpenBLAS kernels as any runner
+// does.
+func benchChild(exe string) benchSide {
+	return func(ctx context.Context, a string, b int, dur time.Duration, repeats int) (float64, error) {
+		cmd := exec.CommandContext(ctx, exe, "bench", "-child", "-archs", a, "-batch", fmt.Sprint(b),
+			"-duration", dur.String(), "-repeats", fmt.Sprint(repeats))
+		var errBuf bytes.Buffer
+		cmd.Stderr = &errBuf
+		out, err := cmd.Output()
+		if err != nil {
+			return 0, fmt.Errorf("%s bench -child: %v: %s", exe, err, bytes.TrimSpace(errBuf.Bytes()))
+		}
+		var got string
+		var r float64
+		if _, err := fmt.Sscanf(strings.TrimSpace(string(out)), "child arch=%s steps_per_sec=%g", &got, &r); err != nil || got != a || !(r > 0) {
+			return 0, fmt.Errorf("%s bench -child printed %q", exe, out)
+		}
+		return r, nil
+	}
 }
 
 // benchCliplab returns the median steps per second over repeats timed

@@ -11,13 +11,13 @@ import (
 	"testing"
 )
 
-var benchLine = regexp.MustCompile(`^bench arch=(\w+) batch=(\d+) threads=1 cliplab_steps_per_sec=([0-9.]+) torch_steps_per_sec=([0-9.]*) ratio=([0-9.]*)$`)
+var benchLine = regexp.MustCompile(`^bench arch=(\w+) batch=(\d+) threads=1 cliplab_steps_per_sec=([0-9.]+) torch_steps_per_sec=([0-9.]*) ratio=([0-9.]*) cliplab_median=([0-9.]+) torch_median=([0-9.]*) cliplab_procs=(\d+) torch_procs=(\d+)$`)
 
 // TestBenchWithoutTorch: without PyTorch the bench still prints one line
 // per architecture, the PyTorch columns empty, and says why on stderr.
 func TestBenchWithoutTorch(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), []string{"bench", "-archs", "mlp2,cnn", "-batch", "8", "-duration", "20ms", "-repeats", "1", "-python", ""}, &stdout, &stderr)
+	err := run(context.Background(), []string{"bench", "-archs", "mlp2,cnn", "-batch", "8", "-duration", "20ms", "-repeats", "1", "-python", "", "-self-procs", "0"}, &stdout, &stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +27,7 @@ func TestBenchWithoutTorch(t *testing.T) {
 	}
 	for i, arch := range []string{"mlp2", "cnn"} {
 		m := benchLine.FindStringSubmatch(lines[i])
-		if m == nil || m[1] != arch || m[2] != "8" || m[4] != "" || m[5] != "" {
+		if m == nil || m[1] != arch || m[2] != "8" || m[4] != "" || m[5] != "" || m[3] != m[6] || m[8] != "1" || m[9] != "0" {
 			t.Errorf("line %d = %q", i, lines[i])
 			continue
 		}
@@ -45,7 +45,7 @@ func TestBenchWithTorch(t *testing.T) {
 		t.Skip("PyTorch comparison skipped: /usr/bin/python3 not found (Debian: apt-get install python3-torch)")
 	}
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), []string{"bench", "-archs", "rnn", "-batch", "4", "-duration", "50ms", "-repeats", "1"}, &stdout, &stderr)
+	err := run(context.Background(), []string{"bench", "-archs", "rnn", "-batch", "4", "-duration", "50ms", "-repeats", "1", "-self-procs", "0", "-procs", "3"}, &stdout, &stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,8 +53,18 @@ func TestBenchWithTorch(t *testing.T) {
 		t.Skipf("PyTorch comparison skipped: %s", stderr.String())
 	}
 	m := benchLine.FindStringSubmatch(strings.TrimSpace(stdout.String()))
-	if m == nil || m[4] == "" || m[5] == "" {
+	if m == nil || m[4] == "" || m[5] == "" || m[9] != "3" {
 		t.Fatalf("stdout = %q, stderr:\n%s", stdout.String(), stderr.String())
+	}
+	// The best of three processes is at least their median, and stderr
+	// lists all three.
+	best, _ := strconv.ParseFloat(m[4], 64)
+	med, _ := strconv.ParseFloat(m[7], 64)
+	if med > best {
+		t.Errorf("torch median %v above its best %v", med, best)
+	}
+	if per := regexp.MustCompile(`PyTorch( [0-9.]+){3}\n`); !per.MatchString(stderr.String()) {
+		t.Errorf("stderr does not list three PyTorch processes:\n%s", stderr.String())
 	}
 	ours, _ := strconv.ParseFloat(m[3], 64)
 	theirs, _ := strconv.ParseFloat(m[4], 64)
@@ -65,10 +75,31 @@ func TestBenchWithTorch(t *testing.T) {
 }
 
 func TestBenchUsage(t *testing.T) {
-	for _, args := range [][]string{{"bench", "-archs", "resnet"}, {"bench", "-batch", "0"}, {"bench", "extra"}} {
+	for _, args := range [][]string{{"bench", "-archs", "resnet"}, {"bench", "-batch", "0"}, {"bench", "extra"}, {"bench", "-procs", "0"}, {"bench", "-self-procs", "-1"}} {
 		err := run(context.Background(), args, &bytes.Buffer{}, &bytes.Buffer{})
 		if exitCode(err, &bytes.Buffer{}) != 2 {
 			t.Errorf("%v: error %v, want a usage error", args, err)
 		}
+	}
+}
+
+// TestBenchProcesses: the built runner measures itself in -self-procs fresh
+// processes (`runner bench -child`) and reports their best and median.
+func TestBenchProcesses(t *testing.T) {
+	res := runBin(t, runnerBin(t), "bench", "-archs", "mlp2", "-batch", "4", "-duration", "20ms", "-repeats", "1", "-python", "", "-self-procs", "3")
+	if res.code != 0 {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	m := benchLine.FindStringSubmatch(strings.TrimSpace(res.stdout))
+	if m == nil || m[8] != "3" || m[9] != "0" {
+		t.Fatalf("stdout = %q", res.stdout)
+	}
+	best, _ := strconv.ParseFloat(m[3], 64)
+	med, _ := strconv.ParseFloat(m[6], 64)
+	if !(best > 0) || med > best {
+		t.Errorf("best %v, median %v", best, med)
+	}
+	if per := regexp.MustCompile(`cliplab( [0-9.]+){3};`); !per.MatchString(res.stderr) {
+		t.Errorf("stderr does not list three cliplab processes:\n%s", res.stderr)
 	}
 }
