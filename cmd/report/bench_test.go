@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"cliplab/internal/db"
+	"cliplab/internal/report"
 	"cliplab/internal/report/reporttest"
 )
 
@@ -17,7 +18,7 @@ import (
 // when the generator changes).
 func benchDB(b *testing.B) string {
 	b.Helper()
-	path := filepath.Join(os.TempDir(), "cliplab-report-bench-v2.db")
+	path := filepath.Join(os.TempDir(), "cliplab-report-bench-v3.db")
 	if _, err := os.Stat(path); err == nil {
 		return path
 	}
@@ -76,7 +77,7 @@ func BenchmarkLoad(b *testing.B) {
 	defer d.Close()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := load(context.Background(), d, "bench", 0.9); err != nil {
+		if _, err := load(context.Background(), d, "bench", 0.9, report.Tail); err != nil {
 			b.Fatal(err)
 		}
 	}

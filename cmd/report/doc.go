@@ -6,7 +6,7 @@
 //
 // Usage:
 //
-//	report [-db runs.db] [-experiment NAME] [-out DIR] [-target 0.9]
+//	report [-db runs.db] [-experiment NAME] [-out DIR] [-target 0.9] [-metric tail|last]
 //
 // With no -experiment, a database holding one experiment reports it; one
 // holding several reports each of them, into DIR/NAME/ (default

@@ -45,6 +45,9 @@ func (rep *paper) figures() []*figure {
 	for w := range rep.Workloads {
 		out = append(out, rep.stabilityFigure(w))
 	}
+	for _, f := range out {
+		f.Caption += " " + rep.metricNote()
+	}
 	return out
 }
 
@@ -97,7 +100,7 @@ func (rep *paper) costFigure(kind string) *figure {
 	var panels []*plot.Plot
 	for _, pn := range rep.CostData(kind == "wall") {
 		wl := rep.Workloads[pn.Workload]
-		p := newPlot(wl.Name, xlabel, "final test accuracy (fraction)")
+		p := newPlot(wl.Name, xlabel, rep.accLabel(true))
 		info := panelInfo{Title: wl.Name, Series: map[string]int{}}
 		f.Runs += pn.Runs
 		lo, hi := pn.Lo, pn.Hi
@@ -442,7 +445,7 @@ func (rep *paper) thresholdFigure(w int) *figure {
 	baseStyle := draw.LineStyle{Color: color.Black, Width: vg.Points(1.2), Dashes: []vg.Length{vg.Points(5), vg.Points(3)}}
 	for _, row := range rep.ThresholdData(w) {
 		lr := row.LR
-		acc := newPlot(fmt.Sprintf("lr=%s: final test accuracy", fmtNum(lr)), "clip threshold (log scale)", "test accuracy (fraction)")
+		acc := newPlot(fmt.Sprintf("lr=%s: final test accuracy", fmtNum(lr)), "clip threshold (log scale)", rep.accLabel(true))
 		gap := newPlot(fmt.Sprintf("lr=%s: generalisation gap", fmtNum(lr)), "clip threshold (log scale)", "train-sample - test accuracy")
 		logAxis(&acc.X)
 		logAxis(&gap.X)

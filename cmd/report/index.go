@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"html"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -153,7 +154,7 @@ func (rep *paper) index(figs []*figure, tabs []*table, files map[string][]byte) 
 	h.WriteString("<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.4}" +
 		"img{max-width:100%;border:1px solid #ddd}table{border-collapse:collapse;font-size:0.85em;margin:1em 0}" +
 		"td,th{border-bottom:1px solid #ddd;padding:2px 8px}td.r,th.r{text-align:right}figure{margin:2em 0}" +
-		"figcaption{font-size:0.9em;color:#333}</style>\n</head>\n<body>\n")
+		"figcaption{font-size:0.9em;color:#333}p.warn{border-left:4px solid #d55e00;background:#fdf1e8;padding:0.5em 1em}</style>\n</head>\n<body>\n")
 	fmt.Fprintf(&h, "<h1>%s</h1>\n", esc(title))
 
 	para := func(s string) {
@@ -171,6 +172,10 @@ func (rep *paper) index(figs []*figure, tabs []*table, files map[string][]byte) 
 		}
 		m.WriteString("\n")
 		h.WriteString("</ul>\n")
+	}
+	warn := func(s string) {
+		fmt.Fprintf(&m, "**Warning:** %s\n\n", s)
+		fmt.Fprintf(&h, "<p class=\"warn\"><strong>Warning:</strong> %s</p>\n", esc(s))
 	}
 	heading := func(level int, s string) {
 		fmt.Fprintf(&m, "%s %s\n\n", strings.Repeat("#", level), s)
@@ -196,7 +201,13 @@ func (rep *paper) index(figs []*figure, tabs []*table, files map[string][]byte) 
 	for _, u := range rep.Unknown {
 		notes = append(notes, fmt.Sprintf("Dataset %q has no known chance level: 0 is used.", u))
 	}
+	if n := rep.LastFallbacks; n > 0 {
+		notes = append(notes, fmt.Sprintf("%d done runs have no evaluation in their tail window (recorded before the tail metrics existed, or evaluated too rarely): their final accuracy is their last evaluation.", n))
+	}
 	list(notes)
+	for _, w := range rep.spreadWarnings() {
+		warn(w)
+	}
 	var fails []string
 	for _, r := range rep.Runs {
 		if r.Outcome == report.Failed && len(fails) < 10 {
@@ -218,6 +229,7 @@ func (rep *paper) index(figs []*figure, tabs []*table, files map[string][]byte) 
 	heading(2, "How to read it")
 	list([]string{
 		"A setting is a configuration without its seed: architecture × method (with its options) × threshold × learning rate × any other field of the grid. Statistics are over its seeds.",
+		rep.metricNote() + " One step at a high learning rate can swing a run's last evaluation by several points (issue 17); the tail mean is what every table and figure shows unless the report is made with -metric last.",
 		"Chance level: mnist 0.1, temporal-order 0.25, addition 0.64 (predicting 0.5 always solves 64% of sequences). A done run trains when its final test accuracy is above chance + 10% of the way to 1; otherwise it collapsed to chance.",
 		"Accuracy statistics are over the seeds that ended (done or diverged); a diverged seed counts as chance accuracy. Failed and unfinished runs are left out and counted above.",
 		fmt.Sprintf("Steps to target: the first test evaluation at or above %.3g (as AlgoPerf counts it); a setting's value is the median over its seeds, ∞ when at least half never reach it.", rep.Target),
@@ -261,6 +273,28 @@ func (rep *paper) index(figs []*figure, tabs []*table, files map[string][]byte) 
 	}
 	h.WriteString("</body>\n</html>\n")
 	return m.Bytes(), h.Bytes()
+}
+
+// spreadWarnings says, per workload, when the seed spread of settings is
+// larger than the smallest difference the settings table reports as
+// significant (a Δ interval that excludes 0).
+func (rep *paper) spreadWarnings() []string {
+	var out []string
+	for _, sw := range rep.SpreadWarnings() {
+		sm := sw.Smallest
+		var worst []string
+		for _, s := range sw.Noisy[:min(3, len(sw.Noisy))] {
+			worst = append(worst, fmt.Sprintf("%s lr=%s: std %s over %d seeds", rep.SettingName(s), fmtNum(s.LR), num(s.AccStd, 3), s.Ended))
+		}
+		more := ""
+		if len(sw.Noisy) > 3 {
+			more = fmt.Sprintf(", and %d more", len(sw.Noisy)-3)
+		}
+		out = append(out, fmt.Sprintf("%s: the seed spread of %d settings (%s%s) is larger than %s, the smallest difference from no clipping that the settings table reports as significant (%s lr=%s: %s [%s, %s] over %d seeds). One seed more or less can move a mean by that much, and a bootstrap interval over few seeds is too narrow: read such differences as tentative and add seeds before drawing conclusions.",
+			rep.Workloads[sw.Workload].Name, len(sw.Noisy), strings.Join(worst, "; "), more, num(math.Abs(sm.Delta), 3),
+			rep.SettingName(sm), fmtNum(sm.LR), signed(sm.Delta, 3), signed(sm.DeltaLo, 3), signed(sm.DeltaHi, 3), sm.Ended))
+	}
+	return out
 }
 
 func cls(right bool) string {

@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"cliplab/internal/db"
+	"cliplab/internal/report"
 )
 
 // usageError marks errors caused by the command line or the input files:
@@ -57,8 +58,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	experiment := fs.String("experiment", "", "experiment to report (default: the only one, or each of them)")
 	out := fs.String("out", "", "output folder (default reports/<experiment>; with several experiments, <out>/<experiment>)")
 	target := fs.Float64("target", 0.9, "target test accuracy for steps to target, in (0, 1]")
+	metricName := fs.String("metric", "tail", "a run's final accuracy: tail (the mean of the evaluations in its last train.tail_fraction of steps) or last (its last evaluation)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: report [-db F] [-experiment NAME] [-out DIR] [-target 0.9]")
+		fmt.Fprintln(stderr, "usage: report [-db F] [-experiment NAME] [-out DIR] [-target 0.9] [-metric tail|last]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -72,6 +74,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if !(*target > 0 && *target <= 1) {
 		return usagef("-target %v: must be in (0, 1]", *target)
+	}
+	metric, err := report.ParseMetric(*metricName)
+	if err != nil {
+		return usagef("-metric %q: must be tail or last", *metricName)
 	}
 	d, err := db.Open(*dbPath, db.Options{ReadOnly: true})
 	if err != nil {
@@ -103,7 +109,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		case *out != "":
 			dir = filepath.Join(*out, fileSafe(e))
 		}
-		rep, err := load(ctx, d, e, *target)
+		rep, err := load(ctx, d, e, *target, metric)
 		if err != nil {
 			return err
 		}

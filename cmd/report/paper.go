@@ -5,7 +5,10 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 
+	"cliplab/internal/config"
 	"cliplab/internal/db"
 	"cliplab/internal/report"
 )
@@ -16,8 +19,8 @@ type paper struct {
 }
 
 // load reads experiment from d into a paper.
-func load(ctx context.Context, d *db.DB, experiment string, target float64) (*paper, error) {
-	rep, err := report.Load(ctx, d, experiment, target)
+func load(ctx context.Context, d *db.DB, experiment string, target float64, metric report.Metric) (*paper, error) {
+	rep, err := report.Load(ctx, d, experiment, target, metric)
 	if err != nil {
 		return nil, err
 	}
@@ -35,3 +38,43 @@ var (
 	fmtNum  = report.FmtNum
 	sameNum = report.SameNum
 )
+
+// tailText names the tail window: "last 5% of steps", or the range of the
+// fractions when settings set train.tail_fraction differently.
+func (rep *paper) tailText() string {
+	fs := rep.TailFractions
+	if len(fs) == 0 {
+		fs = []float64{config.DefaultTailFraction}
+	}
+	pct := func(f float64) string { return strconv.FormatFloat(100*f, 'g', 4, 64) }
+	if len(fs) == 1 {
+		return "last " + pct(fs[0]) + "% of steps"
+	}
+	return "last " + pct(fs[0]) + "–" + pct(fs[len(fs)-1]) + "% of steps (train.tail_fraction per setting)"
+}
+
+// metricNote says which final accuracy the report uses: it ends every
+// caption and table note.
+func (rep *paper) metricNote() string {
+	if rep.Metric == report.Last {
+		return "Final accuracy: the last evaluation of each run (-metric last; the default tail metric averages the " + rep.tailText() + ")."
+	}
+	s := "Final accuracy: the tail metric, the mean of each run's evaluations in its " + rep.tailText()
+	if n := rep.LastFallbacks; n > 0 {
+		s += fmt.Sprintf(" (%d done runs with no evaluation there: their last)", n)
+	}
+	return s + "."
+}
+
+// accLabel names the final test accuracy: "test acc (tail mean)" for a
+// table column, "test accuracy (tail mean)" for an axis.
+func (rep *paper) accLabel(axis bool) string {
+	name, how := "test acc", "tail mean"
+	if axis {
+		name = "test accuracy"
+	}
+	if rep.Metric == report.Last {
+		how = "last evaluation"
+	}
+	return name + " (" + how + ")"
+}

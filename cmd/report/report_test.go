@@ -13,6 +13,7 @@ import (
 
 	"cliplab/internal/db"
 	"cliplab/internal/record"
+	"cliplab/internal/report"
 	"cliplab/internal/report/reporttest"
 
 	"gonum.org/v1/plot/cmpimg"
@@ -69,7 +70,7 @@ func TestTablesHandComputed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	rep, err := load(context.Background(), d, "hand", 0.85)
+	rep, err := load(context.Background(), d, "hand", 0.85, report.Tail)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,9 +114,9 @@ func TestTablesHandComputed(t *testing.T) {
 		col  string
 		want bool
 	}{
-		{0, "test acc", false}, {1, "test acc", true}, {0, "diverged", false}, {1, "diverged", true},
+		{0, "test acc (tail mean)", false}, {1, "test acc (tail mean)", true}, {0, "diverged", false}, {1, "diverged", true},
 		{0, "at chance", false}, {1, "at chance", false}, {1, "steps to 0.85", true}, {0, "steps to 0.85", false},
-		{1, "Δ vs none [95% CI]", true}, {2, "test acc", false},
+		{1, "Δ vs none [95% CI]", true}, {2, "test acc (tail mean)", false},
 	} {
 		if got := bold(c.row, c.col); got != c.want {
 			t.Errorf("bold(row %d, %s) = %v, want %v", c.row, c.col, got, c.want)
@@ -179,7 +180,7 @@ func TestFigureContent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	rep, err := load(context.Background(), d, "demo", 0.9)
+	rep, err := load(context.Background(), d, "demo", 0.9, report.Tail)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -464,5 +465,68 @@ func TestInputErrors(t *testing.T) {
 		if err != nil || !bytes.Contains(md, []byte("1 of 1 runs have not ended yet")) {
 			t.Errorf("%s: %v\n%s", e, err, md)
 		}
+	}
+}
+
+// TestMetricFlag: every caption and table note says which final accuracy
+// it uses; -metric last reports the last evaluation, and on
+// reporttest.Collapse (norm's seed 2 collapses at its last evaluation)
+// index.html then warns that norm's seed spread is larger than a
+// difference the settings table reports as significant; the default tail
+// metric shows 0.943 for norm and no warning.
+func TestMetricFlag(t *testing.T) {
+	path := reporttest.TempDB(t, "collapse", reporttest.Collapse())
+	for _, tt := range []struct {
+		args              []string
+		note, acc, header string
+		warn              bool
+	}{
+		{nil, "Final accuracy: the tail metric, the mean of each run's evaluations in its last 20% of steps.", "0.943 ± 0.031", "test acc (tail mean)", false},
+		{[]string{"-metric", "tail"}, "Final accuracy: the tail metric", "0.943 ± 0.031", "test acc (tail mean)", false},
+		{[]string{"-metric", "last"}, "Final accuracy: the last evaluation of each run (-metric last; the default tail metric averages the last 20% of steps).", "| 0.693 ± 0.462 |", "test acc (last evaluation)", true},
+	} {
+		out := t.TempDir()
+		var so, se bytes.Buffer
+		if err := run(context.Background(), append([]string{"-db", path, "-out", out}, tt.args...), &so, &se); err != nil {
+			t.Fatalf("%q: %v\n%s", tt.args, err, se.String())
+		}
+		md, _ := os.ReadFile(filepath.Join(out, "index.md"))
+		page, _ := os.ReadFile(filepath.Join(out, "index.html"))
+		// Every figure caption (the line after each image) and table note.
+		lines := strings.Split(string(md), "\n")
+		captions := 0
+		for i, l := range lines {
+			if strings.HasPrefix(l, "![") || strings.HasPrefix(l, "### ") && i+2 < len(lines) && strings.HasPrefix(lines[i-2], "## Tables") || strings.HasPrefix(l, "[CSV]") {
+				continue
+			}
+			if strings.HasSuffix(l, "runs.") || strings.Contains(l, "runs.* [SVG]") {
+				captions++
+				if !strings.Contains(l, tt.note) {
+					t.Errorf("%q: caption without %q:\n%s", tt.args, tt.note, l)
+				}
+			}
+		}
+		if captions < 10 {
+			t.Errorf("%q: %d captions found in index.md", tt.args, captions)
+		}
+		for _, name := range []string{"table-settings", "table-methods", "table-stability"} {
+			tex, _ := os.ReadFile(filepath.Join(out, name+".tex"))
+			if !bytes.Contains(tex, []byte("Final accuracy: the")) {
+				t.Errorf("%q: %s.tex caption does not name the metric:\n%s", tt.args, name, tex)
+			}
+		}
+		st, _ := os.ReadFile(filepath.Join(out, "table-settings.md"))
+		if !bytes.Contains(st, []byte(tt.acc)) || !bytes.Contains(st, []byte(tt.header)) {
+			t.Errorf("%q: settings table lacks %q or %q:\n%s", tt.args, tt.acc, tt.header, st)
+		}
+		warned := bytes.Contains(page, []byte(`<p class="warn"><strong>Warning:</strong> mlp2: the seed spread of 1 settings (norm c=1 lr=0.3: std 0.462 over 3 seeds) is larger than 0.047`))
+		if warned != tt.warn || bytes.Contains(page, []byte("Warning:")) != tt.warn {
+			t.Errorf("%q: warning %v, want %v", tt.args, warned, tt.warn)
+		}
+	}
+	var so, se bytes.Buffer
+	err := run(context.Background(), []string{"-db", path, "-metric", "median"}, &so, &se)
+	if code := exitCode(err, &se); code != 2 || !strings.Contains(se.String(), `-metric "median": must be tail or last`) {
+		t.Errorf("-metric median: exit %d, %q", code, se.String())
 	}
 }

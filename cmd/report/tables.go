@@ -216,9 +216,9 @@ func (rep *paper) settingsTable() *table {
 	t := &table{
 		Name:  "table-settings",
 		Title: "Every setting",
-		Caption: fmt.Sprintf("Per architecture, method, threshold and learning rate: seeds done of all; final test accuracy, mean ± std over the seeds that ended (a diverged seed counts as chance); seeds diverged of those that ended; seeds at chance; median steps to test accuracy %.3g (∞: at least half never reach it); mean fraction clipped; difference in accuracy from no clipping at the same architecture and learning rate with its 95%% bootstrap interval over seeds (paired by seed, %d resamples). Best per column and architecture in bold.",
+		Caption: fmt.Sprintf("Per architecture, method, threshold and learning rate: seeds done of all; final test accuracy, mean ± std over the seeds that ended (a diverged seed counts as chance); seeds diverged of those that ended; seeds at chance; median steps to test accuracy %.3g (∞: at least half never reach it); mean fraction clipped; difference in accuracy from no clipping at the same architecture and learning rate with its 95%% bootstrap interval over seeds (paired by seed, %d resamples; an interval that excludes 0 is read as significant). Best per column and architecture in bold.",
 			rep.Target, report.BootstrapResamples),
-		Header: []string{"arch", "method", "threshold", "lr", "done", "test acc", "diverged", "at chance", fmt.Sprintf("steps to %.3g", rep.Target), "clipped", "Δ vs none [95% CI]"},
+		Header: []string{"arch", "method", "threshold", "lr", "done", rep.accLabel(false), "diverged", "at chance", fmt.Sprintf("steps to %.3g", rep.Target), "clipped", "Δ vs none [95% CI]"},
 		Right:  []bool{false, false, true, true, true, true, true, true, true, true, true},
 		Best:   []int{0, 0, 0, 0, 0, 1, -1, -1, -1, 0, 1},
 		CSVHeader: []string{"arch", "dataset", "method", "options", "extra", "threshold", "lr", "runs", "done", "ended", "diverged", "failed", "not_ended",
@@ -292,7 +292,7 @@ func (rep *paper) methodsTable() *table {
 		Title: "Time to target and stability range per method",
 		Caption: fmt.Sprintf("Per architecture and method: the best setting by final train-sample accuracy (the stand-in for validation accuracy), its test accuracy (mean ± std), median steps and seconds (one core per run) to test accuracy %.3g (∞: never), the ratio to the fastest method, the largest learning rate at which at least two thirds of the seeds train (over all thresholds, with the threshold) and the performance-profile score of the method over all architectures (area under ρ(τ) on [1, %g], AlgoPerf).",
 			rep.Target, report.ProfileRMax),
-		Header: []string{"arch", "method", "best threshold", "best lr", "test acc", fmt.Sprintf("steps to %.3g", rep.Target), "seconds", "ratio", "largest stable lr", "profile score"},
+		Header: []string{"arch", "method", "best threshold", "best lr", rep.accLabel(false), fmt.Sprintf("steps to %.3g", rep.Target), "seconds", "ratio", "largest stable lr", "profile score"},
 		Right:  []bool{false, false, true, true, true, true, true, true, true, true},
 		Best:   []int{0, 0, 0, 0, 1, -1, -1, -1, 1, 1},
 		CSVHeader: []string{"arch", "dataset", "method", "options", "best_threshold", "best_lr", "acc_mean", "acc_std", "steps_to_target", "seconds_to_target",
@@ -389,5 +389,9 @@ func (rep *paper) stabilityTable() *table {
 
 // tables returns every table, in the order index shows them.
 func (rep *paper) tables() []*table {
-	return []*table{rep.settingsTable(), rep.methodsTable(), rep.stabilityTable()}
+	ts := []*table{rep.settingsTable(), rep.methodsTable(), rep.stabilityTable()}
+	for _, t := range ts {
+		t.Caption += " " + rep.metricNote()
+	}
+	return ts
 }

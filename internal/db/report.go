@@ -46,26 +46,36 @@ type RunSummary struct {
 
 	ClipFraction float64 // mean over the logged steps
 	MaxGradNorm  float64 // largest pre-clip norm logged
+
+	// The tail metrics (issue 17): means over the evaluations in the run's
+	// tail window (config.Config.Tail), which one step cannot swing.
+	// TailEvals is how many test evaluations fall in it; with none the
+	// four means are NaN.
+	TestAccTail, TestLossTail, TrainAccTail, TrainLossTail float64
+	TailEvals                                              int
 }
 
 // summaryColumns are the run_summary columns RunSummary holds, in its order.
 const summaryColumns = `s.run_id, s.experiment, s.config_hash, coalesce(s.setting_key, ''), s.arch, s.dataset, s.optimizer,
 	s.method, s.threshold, s.lr, s.batch_size, s.epochs, s.seed, s.status, coalesce(s.error, ''),
 	s.wall_seconds, s.train_flops, coalesce(s.steps, 0), s.test_acc, s.test_loss, s.train_acc, s.train_loss,
-	s.clip_fraction, s.max_grad_norm`
+	s.clip_fraction, s.max_grad_norm,
+	s.test_acc_tail, s.test_loss_tail, s.train_acc_tail, s.train_loss_tail, coalesce(s.tail_evals, 0)`
 
 // scanSummary scans summaryColumns, then more.
 func scanSummary(rows *sql.Rows, r *RunSummary, more ...any) error {
-	var th, wall, flops, tacc, tloss, racc, rloss, frac, maxn sql.NullFloat64
+	var th, wall, flops, tacc, tloss, racc, rloss, frac, maxn, taccT, tlossT, raccT, rlossT sql.NullFloat64
 	dst := []any{&r.ID, &r.Experiment, &r.ConfigHash, &r.SettingKey, &r.Arch, &r.Dataset, &r.Optimizer,
 		&r.Method, &th, &r.LR, &r.BatchSize, &r.Epochs, &r.Seed, &r.Status, &r.Error,
-		&wall, &flops, &r.Steps, &tacc, &tloss, &racc, &rloss, &frac, &maxn}
+		&wall, &flops, &r.Steps, &tacc, &tloss, &racc, &rloss, &frac, &maxn,
+		&taccT, &tlossT, &raccT, &rlossT, &r.TailEvals}
 	if err := rows.Scan(append(dst, more...)...); err != nil {
 		return err
 	}
 	r.Threshold, r.WallSeconds, r.TrainFLOPs = orNaN(th), orNaN(wall), orNaN(flops)
 	r.TestAcc, r.TestLoss, r.TrainAcc, r.TrainLoss = orNaN(tacc), orNaN(tloss), orNaN(racc), orNaN(rloss)
 	r.ClipFraction, r.MaxGradNorm = orNaN(frac), orNaN(maxn)
+	r.TestAccTail, r.TestLossTail, r.TrainAccTail, r.TrainLossTail = orNaN(taccT), orNaN(tlossT), orNaN(raccT), orNaN(rlossT)
 	return nil
 }
 

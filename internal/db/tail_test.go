@@ -62,6 +62,17 @@ func TestTailMetrics(t *testing.T) {
 	if last != 0.5 || n != 5 || math.Abs(tail-0.86) > 1e-12 || math.Abs(trainTail-0.87) > 1e-12 {
 		t.Errorf("test_acc %v, test_acc_tail %v over %d evaluations, train_acc_tail %v; want 0.5, 0.86 over 5, 0.87", last, tail, n, trainTail)
 	}
+	// RunSummaries, the report's reader, carries the same tail values
+	// (test loss 1 − acc: mean 0.14).
+	rs, err := d.RunSummaries(ctx, "e")
+	if err != nil || len(rs) != 1 {
+		t.Fatal(rs, err)
+	}
+	r := rs[0]
+	if r.TestAcc != 0.5 || r.TailEvals != 5 || math.Abs(r.TestAccTail-0.86) > 1e-12 || math.Abs(r.TrainAccTail-0.87) > 1e-12 ||
+		math.Abs(r.TestLossTail-0.14) > 1e-12 || r.TrainLossTail != 1 {
+		t.Errorf("RunSummaries: %+v", r)
+	}
 }
 
 // TestMigrateBackfillsTail: a file of schema version 1 (before the tail

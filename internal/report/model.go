@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -61,11 +62,53 @@ func Chance(dataset string) (float64, bool) {
 // chance without a NaN: a failure as real as a divergence.
 func TrainBar(chance float64) float64 { return chance + 0.1*(1-chance) }
 
+// Metric is which evaluations give a run's final accuracy (issue 17).
+type Metric int
+
+const (
+	// Tail is the mean of the evaluations in the run's tail window, the
+	// last train.tail_fraction of its steps (run_summary's test_acc_tail
+	// and train_acc_tail): one step at a high learning rate cannot swing it.
+	Tail Metric = iota
+	// Last is the run's last evaluation (run_summary's test_acc and
+	// train_acc).
+	Last
+)
+
+// Metrics are the metrics by name, the default first.
+var Metrics = []Metric{Tail, Last}
+
+func (m Metric) String() string {
+	if m == Last {
+		return "last"
+	}
+	return "tail"
+}
+
+// ParseMetric returns the metric named s ("tail" or "last").
+func ParseMetric(s string) (Metric, error) {
+	for _, m := range Metrics {
+		if m.String() == s {
+			return m, nil
+		}
+	}
+	return 0, fmt.Errorf("report: metric %q: want tail or last", s)
+}
+
 // Run is one run with what the report derives from it.
 type Run struct {
 	db.RunSummary
 	Outcome Outcome
-	// Score is the final test accuracy of a done run and the chance level of
+	// Acc and TrainSampleAcc are the run's final test and train-sample
+	// accuracy by the report's metric: the tail means, or the last
+	// evaluation for Last and for a run with no evaluation in its tail
+	// window (recorded before the tail metrics, or ended before it); NaN
+	// when there is none.
+	Acc, TrainSampleAcc float64
+	// LastFallback is set when the metric is Tail but Acc is the last
+	// evaluation, the tail window holding none.
+	LastFallback bool
+	// Score is the final test accuracy (Acc) of a done run and the chance level of
 	// a diverged one (a diverged seed counts as a model that learned
 	// nothing, never as a missing value); NaN for runs not ended or failed.
 	Score float64
@@ -143,18 +186,26 @@ type Setting struct {
 type Report struct {
 	Experiment string
 	Target     float64
-	Runs       []*Run
-	Settings   []*Setting
-	Series     []Series
-	Workloads  []Workload
-	ByStatus   map[record.Status]int
-	Outcomes   [5]int
+	Metric     Metric
+	// TailFractions are the distinct tail fractions in force
+	// (config.Config.Tail) among the settings, ascending.
+	TailFractions []float64
+	// LastFallbacks counts the done runs whose final accuracy is their
+	// last evaluation although Metric is Tail (see Run.LastFallback).
+	LastFallbacks int
+	Runs          []*Run
+	Settings      []*Setting
+	Series        []Series
+	Workloads     []Workload
+	ByStatus      map[record.Status]int
+	Outcomes      [5]int
 	// Unknown lists datasets whose chance level is not known (treated as 0).
 	Unknown []string
 }
 
-// Load reads experiment from d and builds the report model.
-func Load(ctx context.Context, d *db.DB, experiment string, target float64) (*Report, error) {
+// Load reads experiment from d and builds the report model, the final
+// accuracy of each run by metric.
+func Load(ctx context.Context, d *db.DB, experiment string, target float64, metric Metric) (*Report, error) {
 	rs, err := d.RunSummaries(ctx, experiment)
 	if err != nil {
 		return nil, err
@@ -179,17 +230,26 @@ func Load(ctx context.Context, d *db.DB, experiment string, target float64) (*Re
 	if err != nil {
 		return nil, err
 	}
-	return Build(experiment, target, rs, cfgs, evals, curves)
+	return Build(experiment, target, metric, rs, cfgs, evals, curves)
 }
 
 // Build is Load without the database: rs ordered by id, cfgs the
 // configuration of each setting key of rs (any seed), evals and curves
 // ordered by run id then step.
-func Build(experiment string, target float64, rs []db.RunSummary, cfgs map[string]config.Config, evals []db.EvalPoint, curves []db.CurvePoint) (*Report, error) {
-	rep := &Report{Experiment: experiment, Target: target, ByStatus: map[record.Status]int{}}
+func Build(experiment string, target float64, metric Metric, rs []db.RunSummary, cfgs map[string]config.Config, evals []db.EvalPoint, curves []db.CurvePoint) (*Report, error) {
+	rep := &Report{Experiment: experiment, Target: target, Metric: metric, ByStatus: map[record.Status]int{}}
 	byID := map[int64]*Run{}
 	for i := range rs {
 		r := &Run{RunSummary: rs[i], Score: math.NaN(), ValScore: math.NaN(), StepsToTarget: math.NaN(), SecondsToTarget: math.NaN()}
+		r.Acc, r.TrainSampleAcc = r.TestAcc, r.TrainAcc
+		if metric == Tail {
+			if r.TailEvals > 0 {
+				r.Acc, r.TrainSampleAcc = r.TestAccTail, r.TrainAccTail
+			} else if r.Status == record.Done {
+				r.LastFallback = true
+				rep.LastFallbacks++
+			}
+		}
 		rep.Runs = append(rep.Runs, r)
 		byID[r.ID] = r
 		rep.ByStatus[r.Status]++
@@ -227,10 +287,10 @@ func Build(experiment string, target float64, rs []db.RunSummary, cfgs map[strin
 		switch r.Status {
 		case record.Done:
 			r.Outcome = Trained
-			if !(r.TestAcc > TrainBar(ch)) {
+			if !(r.Acc > TrainBar(ch)) {
 				r.Outcome = AtChance
 			}
-			r.Score, r.ValScore = r.TestAcc, r.TrainAcc
+			r.Score, r.ValScore = r.Acc, r.TrainSampleAcc
 			if math.IsNaN(r.Score) { // done without a test evaluation: learned nothing we can see
 				r.Score = ch
 			}
@@ -260,6 +320,12 @@ func Build(experiment string, target float64, rs []db.RunSummary, cfgs map[strin
 	if err := rep.group(cfgs); err != nil {
 		return nil, err
 	}
+	for _, s := range rep.Settings {
+		if f, _ := s.Config.Tail(); !slices.Contains(rep.TailFractions, f) {
+			rep.TailFractions = append(rep.TailFractions, f)
+		}
+	}
+	sort.Float64s(rep.TailFractions)
 	rep.aggregate()
 	return rep, nil
 }
@@ -283,12 +349,12 @@ func (rep *Report) aggregate() {
 				s.Trained++
 			}
 			if r.Outcome >= AtChance {
-				doneAcc = append(doneAcc, r.TestAcc)
+				doneAcc = append(doneAcc, r.Acc)
 			}
 			if r.Status == record.Done {
 				s.Done++
-				if !math.IsNaN(r.TrainAcc) && !math.IsNaN(r.TestAcc) {
-					gaps = append(gaps, r.TrainAcc-r.TestAcc)
+				if !math.IsNaN(r.TrainSampleAcc) && !math.IsNaN(r.Acc) {
+					gaps = append(gaps, r.TrainSampleAcc-r.Acc)
 				}
 			}
 			if !r.Ended() {

@@ -11,8 +11,15 @@ import (
 	"cliplab/internal/report/reporttest"
 )
 
-// load writes runs into a temporary database and loads them.
+// load writes runs into a temporary database and loads them with the
+// default metric.
 func load(t *testing.T, runs []reporttest.Run) *Report {
+	t.Helper()
+	return loadMetric(t, runs, Tail)
+}
+
+// loadMetric is load with the final accuracy by metric.
+func loadMetric(t *testing.T, runs []reporttest.Run, metric Metric) *Report {
 	t.Helper()
 	path := reporttest.TempDB(t, "e", runs)
 	d, err := db.Open(path, db.Options{ReadOnly: true})
@@ -20,7 +27,7 @@ func load(t *testing.T, runs []reporttest.Run) *Report {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	rep, err := Load(context.Background(), d, "e", 0.9)
+	rep, err := Load(context.Background(), d, "e", 0.9, metric)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +58,7 @@ func TestChanceAndCollapse(t *testing.T) {
 	for _, tt := range tests {
 		c := reporttest.Run{Arch: "a", Dataset: tt.dataset, Method: "none", LR: 0.1, Seed: 1}.Config()
 		rs := []db.RunSummary{{ID: 1, SettingKey: c.SettingKey(), Dataset: tt.dataset, Method: "none", Status: record.Done, TestAcc: tt.acc, TrainAcc: tt.acc, Threshold: math.NaN()}}
-		rep, err := Build("e", 0.9, rs, map[string]config.Config{c.SettingKey(): c}, nil, nil)
+		rep, err := Build("e", 0.9, Tail, rs, map[string]config.Config{c.SettingKey(): c}, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -73,7 +80,7 @@ func TestBuildNeedsSettings(t *testing.T) {
 		{"no key", db.RunSummary{ID: 7}, nil},
 		{"no config", db.RunSummary{ID: 7, SettingKey: c.SettingKey()}, nil},
 	} {
-		if _, err := Build("e", 0.9, []db.RunSummary{tt.rs}, tt.cfgs, nil, nil); err == nil {
+		if _, err := Build("e", 0.9, Tail, []db.RunSummary{tt.rs}, tt.cfgs, nil, nil); err == nil {
 			t.Errorf("%s: no error", tt.name)
 		}
 	}
@@ -146,5 +153,75 @@ func TestGroupTyped(t *testing.T) {
 		if want := s.AccMean - 0.5; math.Abs(s.Delta-want) > 1e-12 {
 			t.Errorf("%s: Δ %v, want %v", rep.SettingName(s), s.Delta, want)
 		}
+	}
+}
+
+// TestTailMetric: on reporttest.Collapse, whose norm seed 2 collapses at
+// its last evaluation, the last metric scores that seed 0.16 (at chance),
+// the tail metric 0.91 (trained); the setting means follow by hand.
+func TestTailMetric(t *testing.T) {
+	for _, tt := range []struct {
+		metric   Metric
+		seed2    float64 // norm seed 2's score
+		outcome  Outcome
+		normMean float64
+	}{
+		{Tail, 0.91, Trained, (0.95 + 0.91 + 0.97) / 3},
+		{Last, 0.16, AtChance, (0.95 + 0.16 + 0.97) / 3},
+	} {
+		rep := loadMetric(t, reporttest.Collapse(), tt.metric)
+		if rep.Metric != tt.metric || rep.LastFallbacks != 0 || len(rep.TailFractions) != 1 || rep.TailFractions[0] != reporttest.CollapseTailFraction {
+			t.Errorf("%v: metric %v, %d fallbacks, tail fractions %v", tt.metric, rep.Metric, rep.LastFallbacks, rep.TailFractions)
+		}
+		if len(rep.Settings) != 3 {
+			t.Fatalf("%d settings", len(rep.Settings))
+		}
+		norm := rep.Settings[2]
+		if norm.Method != "norm" {
+			t.Fatalf("settings in order %s, %s, %s", rep.Settings[0].Method, rep.Settings[1].Method, rep.Settings[2].Method)
+		}
+		r := norm.Runs[1]
+		if math.Abs(r.Score-tt.seed2) > 1e-12 || r.Outcome != tt.outcome || math.Abs(r.ValScore-(tt.seed2+0.01)) > 1e-12 || r.LastFallback {
+			t.Errorf("%v: seed 2 score %v (val %v), outcome %v; want %v, %v", tt.metric, r.Score, r.ValScore, r.Outcome, tt.seed2, tt.outcome)
+		}
+		if math.Abs(norm.AccMean-tt.normMean) > 1e-12 {
+			t.Errorf("%v: norm mean %v, want %v", tt.metric, norm.AccMean, tt.normMean)
+		}
+		// The gap is train-sample minus test accuracy by the same metric.
+		if math.Abs(norm.GapMean-0.01) > 1e-12 {
+			t.Errorf("%v: gap %v, want 0.01", tt.metric, norm.GapMean)
+		}
+	}
+	// A done run with no evaluation in its tail window (done() evaluates
+	// step 1 only) falls back on its last evaluation, and is counted.
+	rep := load(t, []reporttest.Run{done(reporttest.Run{Arch: "m", Method: "none", LR: 0.1, Seed: 1}, 0.5)})
+	if r := rep.Runs[0]; rep.LastFallbacks != 1 || !r.LastFallback || r.Score != 0.5 {
+		t.Errorf("fallback: %d fallbacks, run %+v", rep.LastFallbacks, r)
+	}
+}
+
+// TestSpreadWarnings: on reporttest.Collapse the smallest significant
+// difference from no clipping is value's (0.03, 0.08, 0.03 paired: +0.047,
+// its interval [0.03, 0.08]); by the tail metric no setting's seed spread
+// exceeds it (none and norm 0.031, value 0.010), by the last metric norm's
+// does (0.95, 0.16, 0.97: 0.462), and norm's own Δ is no longer
+// significant.
+func TestSpreadWarnings(t *testing.T) {
+	rep := loadMetric(t, reporttest.Collapse(), Tail)
+	if w := rep.SpreadWarnings(); len(w) != 0 {
+		t.Errorf("tail: warnings %+v", w)
+	}
+	value, norm := rep.Settings[1], rep.Settings[2]
+	if !value.Significant() || !norm.Significant() || rep.Settings[0].Significant() {
+		t.Errorf("tail: significant none %v, value %v [%v, %v], norm %v [%v, %v]", rep.Settings[0].Significant(),
+			value.Significant(), value.DeltaLo, value.DeltaHi, norm.Significant(), norm.DeltaLo, norm.DeltaHi)
+	}
+	rep = loadMetric(t, reporttest.Collapse(), Last)
+	w := rep.SpreadWarnings()
+	if len(w) != 1 || w[0].Smallest != rep.Settings[1] || len(w[0].Noisy) != 1 || w[0].Noisy[0] != rep.Settings[2] {
+		t.Fatalf("last: warnings %+v", w)
+	}
+	if rep.Settings[2].Significant() || math.Abs(w[0].Noisy[0].AccStd-0.4620) > 1e-4 {
+		t.Errorf("last: norm significant %v, std %v", rep.Settings[2].Significant(), w[0].Noisy[0].AccStd)
 	}
 }

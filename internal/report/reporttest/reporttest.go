@@ -128,9 +128,10 @@ func WriteDB(tb testing.TB, path, experiment string, runs []Run) {
 		}
 		cfgs = append(cfgs, c)
 		byKey[c.Key()] = r
+		_, tailFrom := c.Tail()
 		g.Runs = append(g.Runs, db.NewRun{Key: c.Key(), ConfigJSON: c.Canonical(), SettingKey: c.SettingKey(), Arch: c.ArchName, Dataset: c.Dataset,
 			Optimizer: c.Optimizer.Name, Method: c.Clip.Method, Threshold: c.Clip.Threshold, HasThreshold: c.Clip.Method != "none",
-			LR: c.LR, BatchSize: c.BatchSize, Epochs: c.Epochs, Seed: c.Seed})
+			LR: c.LR, BatchSize: c.BatchSize, Epochs: c.Epochs, Seed: c.Seed, TailFrom: tailFrom})
 	}
 	g.Hash = config.GridHash(cfgs)
 	if _, err := d.AddGrid(ctx, g, false); err != nil {
@@ -297,4 +298,56 @@ func TempDB(t testing.TB, experiment string, runs []Run) string {
 	path := filepath.Join(t.TempDir(), "runs.db")
 	WriteDB(t, path, experiment, runs)
 	return path
+}
+
+// CollapseTailFraction is the tail fraction of the runs of Collapse: their
+// 79 steps (5,000 examples in batches of 64) end in a tail window of
+// ⌈0.2·79⌉ = 16 steps, 64 to 79, each evaluated.
+const CollapseTailFraction = 0.2
+
+// Collapse is the database of the tail-metric tests (issue 17): mlp2 on
+// mnist at lr 0.3, seeds 1–3, every step logged and the 16 steps of the
+// tail window evaluated, each run at a constant test accuracy (the
+// train-sample accuracy 0.01 above it):
+//
+//   - none: 0.90, 0.86, 0.92;
+//   - value c=0.1: 0.93, 0.94, 0.95;
+//   - norm c=1: 0.95, 0.96, 0.97, except that seed 2's last evaluation
+//     (step 79) collapses to 0.16, below the train bar 0.19, as one step
+//     at a high learning rate can do.
+//
+// So norm's seed 2 scores 0.16 by the last evaluation and (15·0.96 +
+// 0.16)/16 = 0.91 by the tail mean.
+func Collapse() []Run {
+	tail := func(c *config.Config) { c.TailFraction = CollapseTailFraction }
+	type row struct {
+		method string
+		th     float64
+		accs   [3]float64
+	}
+	var runs []Run
+	for _, r := range []row{{"none", 0, [3]float64{0.90, 0.86, 0.92}}, {"value", 0.1, [3]float64{0.93, 0.94, 0.95}}, {"norm", 1, [3]float64{0.95, 0.96, 0.97}}} {
+		for i, acc := range r.accs {
+			run := Run{Arch: "mlp2", Dataset: "mnist", Method: r.method, Threshold: r.th, LR: 0.3, Seed: uint64(i + 1), Edit: tail,
+				Status: record.Done, Wall: 7.9, FLOPs: 79e6}
+			th := r.th
+			if r.method == "none" {
+				th = math.NaN()
+			}
+			for t := 1; t <= 79; t++ {
+				run.Steps = append(run.Steps, record.Step{Step: t, Loss: 1 / float64(t), GradNorm: 1, ClippedNorm: 1, Threshold: th, LR: 0.3, ElapsedS: float64(t) / 10})
+				if t < 64 {
+					continue
+				}
+				a := acc
+				if r.method == "norm" && i == 1 && t == 79 {
+					a = 0.16
+				}
+				run.Evals = append(run.Evals, record.Eval{Step: t, Split: "test", Acc: a, Loss: 1 - a, ElapsedS: float64(t) / 10},
+					record.Eval{Step: t, Split: "train", Acc: a + 0.01, Loss: 1 - a, ElapsedS: float64(t) / 10})
+			}
+			runs = append(runs, run)
+		}
+	}
+	return runs
 }
