@@ -14,11 +14,20 @@ writing JSON on stdout:
           MSE for "targets"), the outputs and every gradient for the given
           weights, then, if an optimizer is given, the losses of train_steps
           steps and the weights after them.
+  layer: a list of {"layer": layernorm | attention | embedding | mlp | block,
+          "d", "heads", "ff", "approximate", "vocab", "context", "B", "T",
+          "x", "dy", "params"}; for each, the output y of the transformer
+          layer (nanoGPT's modules below, held as "ln", "attn", "emb", "mlp"
+          or "h.0"), and the gradients of sum(y·dy) with respect to x ("dx",
+          absent for embeddings, whose x is token ids) and every parameter;
+          for attention also "y_mha", the same weights through
+          torch.nn.MultiheadAttention with a causal mask.
 
 Run with Debian's /usr/bin/python3 (python3-torch).
 """
 
 import json
+import math
 import statistics
 import sys
 import time
@@ -78,7 +87,145 @@ def build(spec, inp):
             return x.reshape(b, steps, feature)
 
         return Recurrent(), prepare
+    if kind == "transformer":
+        return GPT(spec, inp["Vocab"], outputs), lambda x, b, steps: x.reshape(b, steps).long()
     raise ValueError("unknown arch type %r" % kind)
+
+
+class Embeddings(nn.Module):
+    """nanoGPT's wte and wpe: token ids (B, T) → wte[id] + wpe[t]."""
+
+    def __init__(self, vocab, context, d):
+        super().__init__()
+        self.wte = nn.Embedding(vocab, d)
+        self.wpe = nn.Embedding(context, d)
+
+    def forward(self, idx):
+        return self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
+
+
+class CausalSelfAttention(nn.Module):
+    """nanoGPT's CausalSelfAttention, written out (no fused kernel)."""
+
+    def __init__(self, d, heads):
+        super().__init__()
+        self.c_attn = nn.Linear(d, 3 * d)
+        self.c_proj = nn.Linear(d, d)
+        self.heads = heads
+
+    def forward(self, x):
+        B, T, D = x.shape
+        hd = D // self.heads
+        q, k, v = self.c_attn(x).split(D, dim=2)
+        q, k, v = (t.view(B, T, self.heads, hd).transpose(1, 2) for t in (q, k, v))
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hd))
+        causal = torch.ones(T, T, dtype=torch.bool).tril()
+        att = att.masked_fill(~causal, float("-inf")).softmax(dim=-1)
+        y = (att @ v).transpose(1, 2).contiguous().view(B, T, D)
+        return self.c_proj(y)
+
+
+class MLP(nn.Module):
+    def __init__(self, d, ff, approximate):
+        super().__init__()
+        self.c_fc = nn.Linear(d, ff)
+        self.gelu = nn.GELU(approximate=approximate)
+        self.c_proj = nn.Linear(ff, d)
+
+    def forward(self, x):
+        return self.c_proj(self.gelu(self.c_fc(x)))
+
+
+class Block(nn.Module):
+    """nanoGPT's pre-LN Block: x + attn(ln_1(x)), then + mlp(ln_2(·))."""
+
+    def __init__(self, d, heads, ff, approximate):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(d)
+        self.attn = CausalSelfAttention(d, heads)
+        self.ln_2 = nn.LayerNorm(d)
+        self.mlp = MLP(d, ff, approximate)
+
+    def forward(self, x):
+        x = x + self.attn(self.ln_1(x))
+        return x + self.mlp(self.ln_2(x))
+
+
+class GPT(nn.Module):
+    """nanoGPT's GPT classifying from the last position: logits
+    ln_f(x)[:, -1] · lm_head.weightᵀ, or with "tied" the first `outputs`
+    rows of wte in place of lm_head (no lm_head then)."""
+
+    def __init__(self, spec, vocab, outputs):
+        super().__init__()
+        d, approx = spec["d_model"], spec.get("approximate") or "none"
+        self.transformer = nn.ModuleDict(dict(
+            wte=nn.Embedding(vocab, d),
+            wpe=nn.Embedding(spec["context"], d),
+            h=nn.ModuleList([Block(d, spec["heads"], spec["d_ff"], approx) for _ in range(spec["layers"])]),
+            ln_f=nn.LayerNorm(d)))
+        self.tied, self.outputs = spec.get("tied", False), outputs
+        if not self.tied:
+            self.lm_head = nn.Linear(d, outputs, bias=False)
+
+    def forward(self, idx):
+        t = self.transformer
+        x = t.wte(idx) + t.wpe(torch.arange(idx.shape[1]))
+        for block in t.h:
+            x = block(x)
+        x = t.ln_f(x)[:, -1]
+        w = t.wte.weight[:self.outputs] if self.tied else self.lm_head.weight
+        return x @ w.T
+
+
+def load(model, params):
+    state = model.state_dict()
+    if sorted(state) != sorted(params):
+        raise ValueError("parameter names differ: torch %s, cliplab %s" % (sorted(state), sorted(params)))
+    model.load_state_dict({k: torch.tensor(v, dtype=torch.float32).reshape(state[k].shape)
+                           for k, v in params.items()})
+
+
+def layer(req):
+    torch.set_num_threads(1)
+    kind, B, T = req["layer"], req["B"], req["T"]
+    d, approx = req["d"], req.get("approximate") or "none"
+    holder = nn.Module()
+    if kind == "layernorm":
+        holder.ln = mod = nn.LayerNorm(d)
+    elif kind == "attention":
+        holder.attn = mod = CausalSelfAttention(d, req["heads"])
+    elif kind == "embedding":
+        holder.emb = mod = Embeddings(req["vocab"], req["context"], d)
+    elif kind == "mlp":
+        holder.mlp = mod = MLP(d, req["ff"], approx)
+    elif kind == "block":
+        holder.h = nn.ModuleList([Block(d, req["heads"], req["ff"], approx)])
+        mod = holder.h[0]
+    else:
+        raise ValueError("unknown layer %r" % kind)
+    load(holder, req["params"])
+    if kind == "embedding":
+        x = torch.tensor(req["x"], dtype=torch.float32).long().reshape(B, T)
+    else:
+        x = torch.tensor(req["x"], dtype=torch.float32).reshape(B, T, d).requires_grad_()
+    y = mod(x)
+    (y * torch.tensor(req["dy"], dtype=torch.float32).reshape(y.shape)).sum().backward()
+    res = {"y": y.detach().reshape(-1).tolist(),
+           "grads": {k: p.grad.reshape(-1).tolist() for k, p in holder.named_parameters()}}
+    if kind != "embedding":
+        res["dx"] = x.grad.reshape(-1).tolist()
+    if kind == "attention":
+        mha = nn.MultiheadAttention(d, req["heads"], batch_first=True)
+        with torch.no_grad():
+            mha.in_proj_weight.copy_(mod.c_attn.weight)
+            mha.in_proj_bias.copy_(mod.c_attn.bias)
+            mha.out_proj.weight.copy_(mod.c_proj.weight)
+            mha.out_proj.bias.copy_(mod.c_proj.bias)
+            mask = torch.ones(T, T, dtype=torch.bool).triu(1)  # True: may not attend
+            y_mha, _ = mha(x, x, x, attn_mask=mask, need_weights=False)
+        res["y_mha"] = y_mha.reshape(-1).tolist()
+    return res
 
 
 def optimizer(spec, params, lr):
@@ -130,11 +277,7 @@ def check(req):
     torch.set_num_threads(1)
     inp, b, steps = req["input"], req["batch"], req.get("steps", 0)
     model, prepare = build(req["arch"], inp)
-    state = model.state_dict()
-    if sorted(state) != sorted(req["params"]):
-        raise ValueError("parameter names differ: torch %s, cliplab %s" % (sorted(state), sorted(req["params"])))
-    model.load_state_dict({k: torch.tensor(v, dtype=torch.float32).reshape(state[k].shape)
-                           for k, v in req["params"].items()})
+    load(model, req["params"])
     x = prepare(torch.tensor(req["x"], dtype=torch.float32), b, steps)
     if "targets" in req:
         target = torch.tensor(req["targets"], dtype=torch.float32).reshape(b, -1)
@@ -168,8 +311,10 @@ def main():
         res = bench(req)
     elif mode == "check":
         res = [check(r) for r in req]
+    elif mode == "layer":
+        res = [layer(r) for r in req]
     else:
-        sys.exit("usage: bench_torch.py bench|check < request.json")
+        sys.exit("usage: bench_torch.py bench|check|layer < request.json")
     json.dump(res, sys.stdout)
 
 

@@ -60,6 +60,16 @@ var ArchFields = map[string]Field[nn.ArchSpec]{
 	"kernel":     {KInt, func(s *nn.ArchSpec) any { return &s.Kernel }},
 	"pool":       {KInt, func(s *nn.ArchSpec) any { return &s.Pool }},
 	"cell":       {KString, func(s *nn.ArchSpec) any { return &s.Cell }},
+	// The transformer's fields; no type allows them yet (the file has no
+	// token dataset for a transformer to read).
+	"layers":      {KInt, func(s *nn.ArchSpec) any { return &s.Layers }},
+	"d_model":     {KInt, func(s *nn.ArchSpec) any { return &s.DModel }},
+	"heads":       {KInt, func(s *nn.ArchSpec) any { return &s.Heads }},
+	"d_ff":        {KInt, func(s *nn.ArchSpec) any { return &s.DFF }},
+	"context":     {KInt, func(s *nn.ArchSpec) any { return &s.Context }},
+	"tied":        {KBool, func(s *nn.ArchSpec) any { return &s.Tied }},
+	"init":        {KString, func(s *nn.ArchSpec) any { return &s.Init }},
+	"approximate": {KString, func(s *nn.ArchSpec) any { return &s.Approximate }},
 }
 
 // ArchTypes are the arch types the file accepts.

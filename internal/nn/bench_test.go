@@ -58,3 +58,30 @@ func BenchmarkOptimizer(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTransformerStep is one AdamW step of the gpt-tiny (2
+// layers, d_model 128, 4 heads) on batch 32 of full 64-token contexts.
+func BenchmarkTransformerStep(b *testing.B) {
+	const batch, T = 32, 64
+	in := Input{Steps: T, Feature: 1, Vocab: 99, Outputs: 97}
+	rng := rand.New(rand.NewPCG(1, 2))
+	m, err := Build(gptTiny, in, rng)
+	if err != nil {
+		b.Fatal(err)
+	}
+	opt, _ := NewOptimizer(OptimSpec{Name: "adamw"}, m.Params())
+	x := randTokens(rng, batch*T, in.Vocab)
+	labels := make([]int, batch)
+	for i := range labels {
+		labels[i] = rng.IntN(in.Outputs)
+	}
+	d := make([]float32, batch*in.Outputs)
+	b.ReportAllocs()
+	for b.Loop() {
+		SoftmaxCrossEntropy(d, m.Forward(x, batch, T), labels, batch, in.Outputs)
+		m.Backward(d)
+		opt.Step(1e-3)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "steps/s")
+	b.ReportMetric(float64(m.FLOPs(batch, T))*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}

@@ -409,3 +409,154 @@ void nn_adam(float *w, const float *g, float *m, float *v, long n, float nstep, 
 #endif
 	adam_scalar(w, g, m, v, 0, n, nstep, bc2s, b1, b2, c1, c2, eps, wd, decay, decoupled);
 }
+
+// nn_add: y = a + b element-wise (y may alias a or b).
+CLONES void nn_add(float *y, const float *a, const float *b, long n) {
+	for (long i = 0; i < n; i++) y[i] = a[i] + b[i];
+}
+
+// nn_layernorm: torch.nn.LayerNorm over rows of n values,
+// y = (x − μ)·rstd·w + b with μ the row's mean and rstd = 1/√(σ² + eps),
+// σ² the biased variance; μ and σ² are summed in double. mean and rstd
+// receive each row's μ and rstd for the backward pass.
+CLONES void nn_layernorm(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b,
+	long rows, long n, float eps) {
+	for (long r = 0; r < rows; r++) {
+		const float *xr = x + r * n;
+		float *yr = y + r * n;
+		double s = 0.0;
+		for (long j = 0; j < n; j++) s += xr[j];
+		const double mu = s / (double)n;
+		double v = 0.0;
+		for (long j = 0; j < n; j++) {
+			double d = xr[j] - mu;
+			v += d * d;
+		}
+		const float m = (float)mu, rs = (float)(1.0 / sqrt(v / (double)n + (double)eps));
+		mean[r] = m;
+		rstd[r] = rs;
+		for (long j = 0; j < n; j++) yr[j] = (xr[j] - m) * rs * w[j] + b[j];
+	}
+}
+
+// nn_layernorm_backward: with x̂ = (x − μ)·rstd and g = dy ⊙ w,
+// dx = rstd·(g − mean(g) − x̂·mean(g ⊙ x̂)) per row (the means summed in
+// double); dw = Σ_rows dy ⊙ x̂ and db = Σ_rows dy, rows added in order. dx,
+// dw and db are overwritten.
+CLONES void nn_layernorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+	const float *w, const float *mean, const float *rstd, long rows, long n) {
+	for (long j = 0; j < n; j++) dw[j] = db[j] = 0.0f;
+	for (long r = 0; r < rows; r++) {
+		const float *xr = x + r * n, *dyr = dy + r * n;
+		float *dxr = dx + r * n;
+		const float m = mean[r], rs = rstd[r];
+		double sg = 0.0, sgx = 0.0;
+		for (long j = 0; j < n; j++) {
+			float xh = (xr[j] - m) * rs, g = dyr[j] * w[j];
+			sg += g;
+			sgx += (double)g * xh;
+			dw[j] += dyr[j] * xh;
+			db[j] += dyr[j];
+		}
+		const float a = (float)(sg / (double)n), c = (float)(sgx / (double)n);
+		for (long j = 0; j < n; j++) {
+			float xh = (xr[j] - m) * rs;
+			dxr[j] = (dyr[j] * w[j] - a - xh * c) * rs;
+		}
+	}
+}
+
+// nn_causal_softmax: for mats T×T matrices in place, row i becomes the
+// softmax of its first i+1 entries (max subtracted, expf, sum in double)
+// and zeros after them: the causal mask of a decoder.
+CLONES void nn_causal_softmax(float *p, long mats, long T) {
+	for (long r = 0; r < mats * T; r++) {
+		const long i = r % T;
+		float *row = p + r * T;
+		float mx = row[0];
+		for (long j = 1; j <= i; j++) mx = row[j] > mx ? row[j] : mx;
+		double s = 0.0;
+		for (long j = 0; j <= i; j++) {
+			row[j] = expf(row[j] - mx);
+			s += row[j];
+		}
+		const float inv = (float)(1.0 / s);
+		for (long j = 0; j <= i; j++) row[j] *= inv;
+		for (long j = i + 1; j < T; j++) row[j] = 0.0f;
+	}
+}
+
+// nn_causal_softmax_backward: ds = p ⊙ (dp − Σ_j p ⊙ dp) row by row over
+// the unmasked entries, 0 for the masked ones; ds may alias dp.
+CLONES void nn_causal_softmax_backward(float *ds, const float *p, const float *dp, long mats, long T) {
+	for (long r = 0; r < mats * T; r++) {
+		const long i = r % T;
+		const float *pr = p + r * T, *dpr = dp + r * T;
+		float *dsr = ds + r * T;
+		double s = 0.0;
+		for (long j = 0; j <= i; j++) s += (double)pr[j] * dpr[j];
+		const float sf = (float)s;
+		for (long j = 0; j <= i; j++) dsr[j] = pr[j] * (dpr[j] - sf);
+		for (long j = i + 1; j < T; j++) dsr[j] = 0.0f;
+	}
+}
+
+// GELU as torch.nn.GELU: exact, x·Φ(x) = ½x(1 + erf(x/√2)); or
+// approximate='tanh', ½x(1 + tanh(√(2/π)(x + 0.044715x³))) with tanh_rat.
+#define GELU_K0 0.7978845608028654f /* √(2/π) */
+#define GELU_K1 0.044715f
+
+CLONES void nn_gelu(float *y, const float *x, long n, int approx) {
+	if (approx) {
+		for (long i = 0; i < n; i++) {
+			float v = x[i];
+			y[i] = 0.5f * v * (1.0f + tanh_rat(GELU_K0 * (v + GELU_K1 * v * v * v)));
+		}
+	} else {
+		for (long i = 0; i < n; i++) y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+	}
+}
+
+// nn_gelu_backward: dx = dy · gelu'(x), from the input x.
+CLONES void nn_gelu_backward(float *dx, const float *dy, const float *x, long n, int approx) {
+	if (approx) {
+		for (long i = 0; i < n; i++) {
+			float v = x[i], v2 = v * v;
+			float t = tanh_rat(GELU_K0 * (v + GELU_K1 * v2 * v));
+			float d = 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * GELU_K0 * (1.0f + 3.0f * GELU_K1 * v2);
+			dx[i] = dy[i] * d;
+		}
+	} else {
+		for (long i = 0; i < n; i++) {
+			float v = x[i];
+			float cdf = 0.5f * (1.0f + erff(v * 0.70710678118654752f));
+			float pdf = expf(-0.5f * v * v) * 0.3989422804014327f; /* 1/√(2π) */
+			dx[i] = dy[i] * (cdf + v * pdf);
+		}
+	}
+}
+
+// nn_embed: y[b, t] = wte[tok[b, t]] + wpe[t] for rows of d values.
+CLONES void nn_embed(float *y, const int *tok, const float *wte, const float *wpe, long B, long T, long d) {
+	for (long b = 0; b < B; b++)
+		for (long t = 0; t < T; t++) {
+			const float *e = wte + (long)tok[b * T + t] * d, *p = wpe + t * d;
+			float *yr = y + (b * T + t) * d;
+			for (long j = 0; j < d; j++) yr[j] = e[j] + p[j];
+		}
+}
+
+// nn_embed_backward overwrites dwte (vocab rows) and dwpe (npos rows):
+// every row of dy is added to its token's row of dwte and its position's row
+// of dwpe, in row order.
+CLONES void nn_embed_backward(float *dwte, float *dwpe, const float *dy, const int *tok, long B, long T, long d,
+	long vocab, long npos) {
+	memset(dwte, 0, (size_t)(vocab * d) * sizeof(float));
+	memset(dwpe, 0, (size_t)(npos * d) * sizeof(float));
+	for (long b = 0; b < B; b++)
+		for (long t = 0; t < T; t++) {
+			const float *g = dy + (b * T + t) * d;
+			add_row(dwte + (long)tok[b * T + t] * d, g, d);
+			add_row(dwpe + t * d, g, d);
+		}
+}

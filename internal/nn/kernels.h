@@ -24,4 +24,17 @@ void nn_sgd_momentum(float *w, const float *g, float *buf, long n, float nlr, fl
 void nn_adam(float *w, const float *g, float *m, float *v, long n, float nstep, float bc2s,
 	float b1, float b2, float c1, float c2, float eps, float wd, float decay, int decoupled);
 
+void nn_add(float *y, const float *a, const float *b, long n);
+void nn_layernorm(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b,
+	long rows, long n, float eps);
+void nn_layernorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+	const float *w, const float *mean, const float *rstd, long rows, long n);
+void nn_causal_softmax(float *p, long mats, long T);
+void nn_causal_softmax_backward(float *ds, const float *p, const float *dp, long mats, long T);
+void nn_gelu(float *y, const float *x, long n, int approx);
+void nn_gelu_backward(float *dx, const float *dy, const float *x, long n, int approx);
+void nn_embed(float *y, const int *tok, const float *wte, const float *wpe, long B, long T, long d);
+void nn_embed_backward(float *dwte, float *dwpe, const float *dy, const int *tok, long B, long T, long d,
+	long vocab, long npos);
+
 #endif

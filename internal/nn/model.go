@@ -65,6 +65,8 @@ func Build(spec ArchSpec, in Input, rng *rand.Rand) (Model, error) {
 		return buildMLP(spec, in, rng), nil
 	case "cnn":
 		return buildCNN(spec, in, rng), nil
+	case "transformer":
+		return buildTransformer(spec, in, rng), nil
 	default:
 		return buildRNN(spec, in, rng), nil
 	}

@@ -173,6 +173,8 @@ func TestModelGrad(t *testing.T) {
 		{"rnn-seq-longer", ArchSpec{Type: "rnn", Hidden: []int{5}}, seq, 2, 6},
 		{"lstm-image", ArchSpec{Type: "rnn", Hidden: []int{3}, Cell: "lstm"}, img, 2, 0},
 		{"lstm-seq", ArchSpec{Type: "rnn", Hidden: []int{4}, Cell: "lstm"}, seq, 3, 5},
+		{"transformer", ArchSpec{Type: "transformer", Layers: 2, DModel: 8, Heads: 2, Context: 6}, Input{Steps: 5, Feature: 1, Vocab: 7, Outputs: 4}, 2, 5},
+		{"transformer-tied-shorter", ArchSpec{Type: "transformer", Layers: 1, DModel: 6, Heads: 3, DFF: 10, Context: 6, Tied: true, Approximate: "tanh"}, Input{Steps: 5, Feature: 1, Vocab: 7, Outputs: 5}, 3, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(1, 2))
@@ -185,6 +187,14 @@ func TestModelGrad(t *testing.T) {
 				n = tc.T * tc.in.Feature
 			}
 			x := randu(rng, tc.b*n, 1)
+			if tc.in.Vocab > 0 {
+				x = randTokens(rng, tc.b*n, tc.in.Vocab)
+				// Off torch's layer norms (weight 1, bias 0), where a
+				// gradient swapped between the two would pass.
+				for _, p := range m.Params() {
+					uniform(p.W, 0.6, rng)
+				}
+			}
 			r := randu(rng, tc.b*tc.in.Outputs, 1)
 			f := func() float64 { return dot(m.Forward(x, tc.b, tc.T), r) }
 			f()

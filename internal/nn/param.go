@@ -16,6 +16,8 @@ const (
 	ConvWeight      = tensor.ConvWeight
 	Bias            = tensor.Bias
 	RecurrentWeight = tensor.RecurrentWeight
+	Embedding       = tensor.Embedding
+	NormWeight      = tensor.NormWeight
 )
 
 // Param is one parameter tensor and its gradient, in PyTorch's layout and

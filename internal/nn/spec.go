@@ -3,12 +3,13 @@ package nn
 import (
 	"fmt"
 	"math"
+	"strings"
 )
 
 // ArchSpec describes an architecture as the experiment file's archs: section
 // writes it. Normalize fills defaults and clears fields the type does not use.
 type ArchSpec struct {
-	Type string `json:"type" yaml:"type"` // mlp | cnn | rnn
+	Type string `json:"type" yaml:"type"` // mlp | cnn | rnn | transformer
 
 	// mlp: hidden layer sizes; rnn: one entry, the hidden size (YAML may give
 	// a scalar). cnn: sizes of hidden dense layers before the classifier
@@ -21,7 +22,24 @@ type ArchSpec struct {
 	Pool     int   `json:"pool,omitempty" yaml:"pool"`         // cnn: max-pool size after each conv (default 2; 1 = none)
 
 	Cell string `json:"cell,omitempty" yaml:"cell"` // rnn: tanh (default) | lstm
+
+	// transformer (a GPT-2 decoder, nanoGPT's modules): blocks, width, heads
+	// (dividing d_model), MLP width (default 4·d_model), positions
+	// (at least the task's sequence length), whether the head is the token
+	// embedding's first Outputs rows (default false), initialisation (torch
+	// | gpt2, default torch) and GELU's form (none: exact erf, default; tanh).
+	Layers      int    `json:"layers,omitempty" yaml:"layers"`
+	DModel      int    `json:"d_model,omitempty" yaml:"d_model"`
+	Heads       int    `json:"heads,omitempty" yaml:"heads"`
+	DFF         int    `json:"d_ff,omitempty" yaml:"d_ff"`
+	Context     int    `json:"context,omitempty" yaml:"context"`
+	Tied        bool   `json:"tied,omitempty" yaml:"tied"`
+	Init        string `json:"init,omitempty" yaml:"init"`
+	Approximate string `json:"approximate,omitempty" yaml:"approximate"`
 }
+
+// ArchTypes are the architecture types Build knows.
+var ArchTypes = []string{"mlp", "cnn", "rnn", "transformer"}
 
 // Input is the shape of one example as a model sees it.
 type Input struct {
@@ -29,7 +47,10 @@ type Input struct {
 	// per example, Steps may vary between batches (0 = variable).
 	C, H, W        int
 	Steps, Feature int
-	Outputs        int // classes, or regression outputs (MSE)
+	// Token sequences: ids in [0, Vocab), one per step (Feature 1), given to
+	// Forward as float32 values; 0 for other inputs.
+	Vocab   int
+	Outputs int // classes, or regression outputs (MSE)
 }
 
 // Normalize returns a with defaults filled in for its type.
@@ -61,6 +82,18 @@ func (a ArchSpec) Normalize() ArchSpec {
 		out.Cell = a.Cell
 		if out.Cell == "" {
 			out.Cell = "tanh"
+		}
+	case "transformer":
+		out.Layers, out.DModel, out.Heads, out.DFF, out.Context = a.Layers, a.DModel, a.Heads, a.DFF, a.Context
+		out.Tied, out.Init, out.Approximate = a.Tied, a.Init, a.Approximate
+		if out.DFF == 0 {
+			out.DFF = 4 * out.DModel
+		}
+		if out.Init == "" {
+			out.Init = "torch"
+		}
+		if out.Approximate == "" {
+			out.Approximate = "none"
 		}
 	}
 	return out
@@ -102,15 +135,34 @@ func (a ArchSpec) Validate() error {
 		if a.Cell != "tanh" && a.Cell != "lstm" {
 			return fmt.Errorf("cell: %q is not allowed (allowed: tanh, lstm)", a.Cell)
 		}
+	case "transformer":
+		for _, f := range []struct {
+			name string
+			v    int
+		}{{"layers", a.Layers}, {"d_model", a.DModel}, {"heads", a.Heads}, {"d_ff", a.DFF}, {"context", a.Context}} {
+			if f.v < 1 {
+				return fmt.Errorf("%s: must be ≥ 1, got %d", f.name, f.v)
+			}
+		}
+		if a.DModel%a.Heads != 0 {
+			return fmt.Errorf("heads: %d heads do not divide d_model %d", a.Heads, a.DModel)
+		}
+		if a.Init != "torch" && a.Init != "gpt2" {
+			return fmt.Errorf("init: %q is not allowed (allowed: torch, gpt2)", a.Init)
+		}
+		if a.Approximate != "none" && a.Approximate != "tanh" {
+			return fmt.Errorf("approximate: %q is not allowed (allowed: none, tanh)", a.Approximate)
+		}
 	default:
-		return fmt.Errorf("type: unknown arch type %q (allowed: mlp, cnn, rnn)", a.Type)
+		return fmt.Errorf("type: unknown arch type %q (allowed: %s)", a.Type, strings.Join(ArchTypes, ", "))
 	}
 	return nil
 }
 
 // Fits reports whether the architecture can take inputs of shape in: an
 // mlp or cnn needs images (a cnn's convolutions and pools must leave at least
-// one pixel), an rnn reads images row by row or sequences step by step.
+// one pixel), an rnn reads images row by row or sequences step by step, a
+// transformer reads token sequences no longer than its context.
 func (a ArchSpec) Fits(in Input) error {
 	switch a.Type {
 	case "mlp":
@@ -118,6 +170,16 @@ func (a ArchSpec) Fits(in Input) error {
 		// could not have a fixed input size.
 		if in.H == 0 {
 			return fmt.Errorf("type: an mlp needs fixed-size inputs (images), and sequence lengths vary; use an rnn for sequence tasks")
+		}
+	case "transformer":
+		if in.Vocab == 0 {
+			return fmt.Errorf("type: a transformer reads token sequences, not images or feature vectors; use a token dataset (modular, copy)")
+		}
+		if in.Steps > a.Context {
+			return fmt.Errorf("context: %d positions are fewer than the task's %d tokens per sequence", a.Context, in.Steps)
+		}
+		if a.Tied && in.Outputs > in.Vocab {
+			return fmt.Errorf("tied: the head is the embedding's first %d rows, and there are only %d tokens", in.Outputs, in.Vocab)
 		}
 	case "cnn":
 		if in.H == 0 {

@@ -99,6 +99,17 @@ func TestAgainstPyTorch(t *testing.T) {
 		{"rnn-image-2ch", ArchSpec{Type: "rnn", Hidden: []int{6}}, Input{C: 2, H: 5, W: 3, Outputs: 4}, 3, 0, OptimSpec{Name: "sgd", WeightDecay: 0.1}, 0.1},
 		{"cnn-tanh-pool3-hidden", ArchSpec{Type: "cnn", Channels: []int{3}, Kernel: 3, Pool: 3, Hidden: []int{5}, Activation: "tanh"}, Input{C: 2, H: 11, W: 10, Outputs: 3}, 2, 0, OptimSpec{Name: "adam"}, 0.01},
 		{"mlp-tanh", ArchSpec{Type: "mlp", Hidden: []int{7, 5}, Activation: "tanh"}, Input{C: 1, H: 4, W: 3, Outputs: 3}, 5, 0, OptimSpec{Name: "momentum"}, 0.1},
+		// eps 1e-4, not 1e-8: the key bias (c_attn.bias[D:2D]) has gradient
+		// zero in exact arithmetic (softmax ignores a constant added to a
+		// row of scores), so both sides hold only rounding noise of ~1e-9
+		// there, which Adam with eps 1e-8 turns into steps of size lr in
+		// unrelated directions (a 4e-3 difference after 3 steps).
+		{"transformer-2layer", ArchSpec{Type: "transformer", Layers: 2, DModel: 16, Heads: 4, Context: 8},
+			Input{Steps: 6, Feature: 1, Vocab: 11, Outputs: 7}, 3, 6, OptimSpec{Name: "adamw", WeightDecay: 0.1, Eps: 1e-4}, 1e-2},
+		{"transformer-tied-gpt2-tanh", ArchSpec{Type: "transformer", Layers: 1, DModel: 8, Heads: 2, DFF: 20, Context: 5, Tied: true, Init: "gpt2", Approximate: "tanh"},
+			Input{Steps: 5, Feature: 1, Vocab: 9, Outputs: 9}, 2, 5, OptimSpec{Name: "momentum", WeightDecay: 0.01}, 0.1},
+		{"transformer-tied-short", ArchSpec{Type: "transformer", Layers: 2, DModel: 8, Heads: 1, Context: 6, Tied: true},
+			Input{Steps: 4, Feature: 1, Vocab: 9, Outputs: 5}, 3, 4, OptimSpec{Name: "sgd", WeightDecay: 0.1}, 0.1},
 	}
 	// One request per case, all sent in one run of the script (importing
 	// torch takes seconds).
@@ -119,6 +130,9 @@ func TestAgainstPyTorch(t *testing.T) {
 			Optimizer: tc.optim.Normalize(), LR: tc.lr, TrainSteps: 3}
 		for i := range req.X {
 			req.X[i] = (req.X[i] + 1) / 2 // pixels in [0, 1]
+		}
+		if tc.in.Vocab > 0 {
+			req.X = randTokens(rng, tc.b*tc.T, tc.in.Vocab)
 		}
 		if tc.in.Outputs == 1 {
 			req.Targets = randu(rng, tc.b, 1)

@@ -15,6 +15,8 @@ const (
 	ConvWeight                  // (out, in, kh, kw)
 	Bias                        // (out)
 	RecurrentWeight             // RNN/LSTM weight_ih (G·H, D) or weight_hh (G·H, H); G = 1 (tanh) or 4 (LSTM)
+	Embedding                   // (rows, D): one row per token (or position), as torch.nn.Embedding
+	NormWeight                  // (D): a layer norm's scale, as torch.nn.LayerNorm's weight
 )
 
 // String returns the role's name, e.g. "dense_weight".
@@ -28,6 +30,10 @@ func (r Role) String() string {
 		return "bias"
 	case RecurrentWeight:
 		return "recurrent_weight"
+	case Embedding:
+		return "embedding"
+	case NormWeight:
+		return "norm_weight"
 	}
 	return fmt.Sprintf("Role(%d)", uint8(r))
 }
@@ -36,11 +42,11 @@ func (r Role) String() string {
 // whose rank is not fixed.
 func (r Role) Rank() int {
 	switch r {
-	case DenseWeight, RecurrentWeight:
+	case DenseWeight, RecurrentWeight, Embedding:
 		return 2
 	case ConvWeight:
 		return 4
-	case Bias:
+	case Bias, NormWeight:
 		return 1
 	}
 	return 0
