@@ -522,12 +522,43 @@ func TestLoadMissing(t *testing.T) {
 // TestSyntaxError checks that a YAML syntax error names the file and a line
 // (the YAML library gives no column).
 func TestSyntaxError(t *testing.T) {
-	for _, src := range []string{"name: t\ndataset: [mnist\n", "name: t\n  bad: indent\n", "a: b: c\n", "\tname: t\n"} {
+	for _, src := range []string{"name: t\ndataset: [mnist\n", "name: t\n  bad: indent\n", "a: b: c\n"} {
 		_, err := Parse("x.yaml", []byte(src))
 		var e *Error
 		if !errors.As(err, &e) || e.Line < 1 || e.Col != 0 || !strings.HasPrefix(err.Error(), fmt.Sprintf("x.yaml:%d: invalid YAML: ", e.Line)) {
 			t.Errorf("%q: error %v", src, err)
 		}
+	}
+}
+
+// TestTabIndent: a tab in a line's indentation is reported at that line and
+// column, naming the tab (issue 13: yaml.v3 put a tab indenting line 9 at
+// line 8, and elsewhere said only "cannot start any token"). A tab after
+// the indentation is YAML's business: "name:\tt" is valid.
+func TestTabIndent(t *testing.T) {
+	base := small("grid: {arch: a, seed: 1, clip: none, lr: 1}\n")
+	lines := strings.Split(base, "\n")
+	if len(lines) < 4 {
+		t.Fatalf("small() gives %d lines", len(lines))
+	}
+	for _, tc := range []struct {
+		src       string
+		line, col int
+	}{
+		{"\tname: t\n", 1, 1},
+		{"name: t\ndataset: addition\ntrain:\n  epochs: 1\n\tbatch_size: 16\n", 5, 1},
+		{"name: t\ndataset: addition\ntrain:\n  epochs: 1\n \tbatch_size: 16\n", 5, 2},
+		{"name: t\ngrid:\n  arch: a\n  clip:\n  \t- none\n", 5, 3},
+	} {
+		_, err := Parse("x.yaml", []byte(tc.src))
+		var e *Error
+		want := fmt.Sprintf("x.yaml:%d:%d: invalid YAML: a tab in the indentation; YAML indents with spaces only", tc.line, tc.col)
+		if !errors.As(err, &e) || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%q: error %v, want %q", tc.src, err, want)
+		}
+	}
+	if _, err := Parse("x.yaml", []byte(strings.Replace(base, "name: ", "name:\t", 1))); err != nil {
+		t.Errorf("a tab after name: refused: %v", err)
 	}
 }
 

@@ -136,7 +136,7 @@ func (p *parser) document(src []byte) *yaml.Node {
 		if errors.Is(err, io.EOF) {
 			p.add(&Error{Path: p.path, Line: 1, Col: 1, Msg: "empty file: an experiment needs at least name, dataset, archs and grid"})
 		} else {
-			p.syntaxErr(err)
+			p.syntaxErr(src, err)
 		}
 		return nil
 	}
@@ -146,7 +146,7 @@ func (p *parser) document(src []byte) *yaml.Node {
 		p.errAt(&next, "", "a second YAML document (---): an experiment file holds one")
 		return nil
 	case !errors.Is(err, io.EOF):
-		p.syntaxErr(err)
+		p.syntaxErr(src, err)
 		return nil
 	}
 	if len(doc.Content) == 0 || isNull(doc.Content[0]) {
@@ -174,7 +174,15 @@ var yamlParserErrors = map[string]bool{
 }
 
 // syntaxErr reports an error of the YAML parser, which gives a line only.
-func (p *parser) syntaxErr(err error) {
+// When a tab indents a line of src, that is the error reported, at its
+// line and column: yaml.v3 says "found character that cannot start any
+// token" or "found a tab character that violates indentation", often a line
+// too early, and never that the tab is what to fix.
+func (p *parser) syntaxErr(src []byte, err error) {
+	if line, col, ok := tabIndent(src); ok {
+		p.add(&Error{Path: p.path, Line: line, Col: col, Msg: "invalid YAML: a tab in the indentation; YAML indents with spaces only (replace the tab with spaces)"})
+		return
+	}
 	msg := err.Error()
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
@@ -919,4 +927,21 @@ func (p *parser) excludeValue(key string, n *yaml.Node, field string) (func(*con
 	v.set(&ref)
 	want := ref.AxisValue(key)
 	return func(c *config.Config) bool { return c.AxisValue(key) == want }, true
+}
+
+// tabIndent returns the 1-based line and column of the first tab in the
+// indentation of a line of src (the blanks before its first other
+// character).
+func tabIndent(src []byte) (line, col int, ok bool) {
+	for i, l := range bytes.Split(src, []byte("\n")) {
+		for j, c := range l {
+			if c == '\t' {
+				return i + 1, j + 1, true
+			}
+			if c != ' ' {
+				break
+			}
+		}
+	}
+	return 0, 0, false
 }
