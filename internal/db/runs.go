@@ -152,6 +152,10 @@ type ClaimOptions struct {
 	// IsDead, if set, reports a worker known to be dead (a process of this
 	// host that no longer exists): its runs are taken over at once.
 	IsDead func(worker string) bool
+	// Own, if set, reports a worker of the claiming process itself: its
+	// runs are never taken over, however old their heartbeat (a process
+	// does not steal from itself when its heartbeat writes fall behind).
+	Own func(worker string) bool
 }
 
 // Claim takes the next run of experiment that is pending, interrupted, or
@@ -179,6 +183,9 @@ func (d *DB) Claim(ctx context.Context, experiment string, o ClaimOptions) (*Cla
 			if err := rows.Scan(&rid, &status, &worker, &hb); err != nil {
 				rows.Close()
 				return err
+			}
+			if record.Status(status) == record.Running && o.Own != nil && o.Own(worker) {
+				continue
 			}
 			if record.Status(status) != record.Running || hb < stale {
 				id = rid

@@ -22,7 +22,8 @@ type Options struct {
 	Workers int // runs trained at once, one goroutine each; at least 1
 	// Stale: a running run of another host whose heartbeat is older than
 	// this is taken over (db.ClaimOptions.StaleAfter; 0: 2 minutes). The
-	// heartbeat is renewed every Stale/8, at least every 100 ms.
+	// heartbeat is renewed every Stale/8, at least every 100 ms. Runs this
+	// process holds are never taken over, whatever Stale says.
 	Stale time.Duration
 	// Exclusive: no other process uses the database, so a run held by
 	// another worker name is an earlier, dead incarnation of this one and is
@@ -113,7 +114,8 @@ func Run(ctx context.Context, d *db.DB, experiment string, o Options) error {
 				// is an earlier incarnation of this one, and dead.
 				isDead = func(w string) bool { return !strings.HasPrefix(w, me+"#") }
 			}
-			co := db.ClaimOptions{Worker: fmt.Sprintf("%s#%d", me, slot), StaleAfter: o.Stale, IsDead: isDead}
+			own := func(w string) bool { return strings.HasPrefix(w, me+"#") }
+			co := db.ClaimOptions{Worker: fmt.Sprintf("%s#%d", me, slot), StaleAfter: o.Stale, IsDead: isDead, Own: own}
 			for ctx.Err() == nil {
 				c, err := d.Claim(context.WithoutCancel(ctx), experiment, co)
 				if err != nil {

@@ -336,3 +336,50 @@ func TestIsDead(t *testing.T) {
 		t.Errorf("ID() = %q, want host/pid/start", me)
 	}
 }
+
+// selfObserver blocks the first run started until another run has finished,
+// so that the other worker claims while the first run's heartbeat is older
+// than a tiny Stale.
+type selfObserver struct {
+	*recorder
+	first   sync.Once
+	release chan struct{}
+	once    sync.Once
+}
+
+func (o *selfObserver) Started(c *db.Claim) {
+	o.recorder.Started(c)
+	blocked := false
+	o.first.Do(func() { blocked = true })
+	if blocked {
+		select {
+		case <-o.release:
+		case <-time.After(time.Minute): // the other worker found nothing to finish: the test fails below
+		}
+	}
+}
+
+func (o *selfObserver) Finished(c *db.Claim, out Outcome) {
+	o.recorder.Finished(c, out)
+	o.once.Do(func() { close(o.release) })
+}
+
+// TestNoSelfTakeover: with a Stale far below the heartbeat period, a worker
+// never takes over a run another worker of its own process trains: every run
+// is started once, as attempt 1, and ends done (issue 13: -stale -1s trained
+// 12 runs 48 times).
+func TestNoSelfTakeover(t *testing.T) {
+	d, exp, n := newDB(t, tinyGrid)
+	obs := &selfObserver{recorder: newRecorder(), release: make(chan struct{})}
+	if err := Run(t.Context(), d, exp, Options{Workers: 2, Stale: time.Nanosecond, Observer: obs}); err != nil {
+		t.Fatal(err)
+	}
+	for id, k := range obs.starts {
+		if k != 1 {
+			t.Errorf("run %d started %d times, outcomes %+v; want once", id, k, obs.outcomes[id])
+		}
+	}
+	if got, want := query(t, d, "SELECT status, attempt, count(*) AS n FROM runs GROUP BY status, attempt"), fmt.Sprintf("status=done attempt=1 n=%d ", n); len(got) != 1 || got[0] != want {
+		t.Errorf("runs by status and attempt %q, want %q", got, want)
+	}
+}
