@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 
+	"cliplab/internal/cmdflag"
 	"cliplab/internal/db"
 	"cliplab/internal/report"
 )
@@ -28,7 +29,7 @@ func (e usageError) Unwrap() error { return e.err }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
-var errFlagHelp = errors.New("help requested")
+var errFlagHelp = cmdflag.ErrHelp
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -63,14 +64,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "usage: report [-db F] [-experiment NAME] [-out DIR] [-target 0.9] [-metric tail|last]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+	if err := cmdflag.Parse(fs, args); err != nil { // flags in any position, each error once
+		if errors.Is(err, cmdflag.ErrHelp) {
 			return errFlagHelp
 		}
 		return usageError{err}
 	}
 	if fs.NArg() > 0 {
-		return usagef("unexpected arguments %q", fs.Args())
+		return usagef("unexpected arguments %q: report takes flags only (the database is -db FILE)", fs.Args())
 	}
 	if !(*target > 0 && *target <= 1) {
 		return usagef("-target %v: must be in (0, 1]", *target)
@@ -78,6 +79,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	metric, err := report.ParseMetric(*metricName)
 	if err != nil {
 		return usagef("-metric %q: must be tail or last", *metricName)
+	}
+	if st, err := os.Stat(*out); *out != "" && err == nil && !st.IsDir() {
+		return usagef("-out %s is a file; give a folder (created if missing)", *out)
 	}
 	d, err := db.Open(*dbPath, db.Options{ReadOnly: true})
 	if err != nil {

@@ -215,7 +215,8 @@ func TestBadInput(t *testing.T) {
 		{"MNIST missing", false, func(t *testing.T, dir, db string) []string {
 			file := spoil(t, dir, "mnist.yaml", badMNIST)
 			return run(file, "-data", filepath.Join(dir, "no-mnist"))(dir, db)
-		}, 2, []string{"no-mnist/train-images-idx3-ubyte.gz not found", `run "make data"`}},
+		}, 2, []string{"no-mnist/train-images-idx3-ubyte.gz not found", `run "make data"`,
+			"looked for the MNIST files in folder @TMP/no-mnist (from -data)", "-data DIR or $CLIPLAB_DATA"}},
 		{"MNIST truncated", false, func(t *testing.T, dir, db string) []string {
 			file := spoil(t, dir, "mnist.yaml", badMNIST)
 			mnist := filepath.Join(dir, "mnist")
@@ -230,6 +231,12 @@ func TestBadInput(t *testing.T) {
 		{"-workers 0", false, func(t *testing.T, dir, db string) []string {
 			return []string{"run", "-db", db, "-workers", "0", spoil(t, dir, "ok.yaml", badBase)}
 		}, 2, []string{"-workers must be at least 1, got 0"}},
+		{"-stale negative", false, func(t *testing.T, dir, db string) []string {
+			return []string{"run", "-db", db, "-stale", "-1s", spoil(t, dir, "ok.yaml", badBase)}
+		}, 2, []string{"-stale must be at least 10s", "got -1s"}},
+		{"-stale too small", false, func(t *testing.T, dir, db string) []string {
+			return []string{"run", "-db", db, spoil(t, dir, "ok.yaml", badBase), "-stale", "1s"}
+		}, 2, []string{"-stale must be at least 10s", "got 1s"}},
 		{"unknown flag", false, func(t *testing.T, dir, db string) []string {
 			return []string{"run", "-db", db, "-wrokers", "2", spoil(t, dir, "ok.yaml", badBase)}
 		}, 2, []string{"flag provided but not defined: -wrokers"}},
@@ -259,6 +266,16 @@ func TestBadInput(t *testing.T) {
 			d.Close()
 			return []string{"-db", db, "-out", filepath.Join(dir, "out")}
 		}, 2, []string{"DB holds no experiments; run one with: runner run -db DB"}},
+		{"report -out an existing file", true, func(t *testing.T, dir, db string) []string {
+			goodDB(t, dir, db)
+			f := filepath.Join(dir, "notes.txt")
+			os.WriteFile(f, []byte("mine"), 0o644)
+			return []string{"-db", db, "-out", f}
+		}, 2, []string{"-out @TMP/notes.txt is a file; give a folder"}},
+		{"report with an argument between flags", true, func(t *testing.T, dir, db string) []string {
+			goodDB(t, dir, db)
+			return []string{"-db", db, "stray", "-out", filepath.Join(dir, "out")}
+		}, 2, []string{`unexpected arguments ["stray"]: report takes flags only`}},
 		{"report on an unknown experiment", true, func(t *testing.T, dir, db string) []string {
 			goodDB(t, dir, db)
 			return []string{"-db", db, "-experiment", "nope", "-out", filepath.Join(dir, "out")}
@@ -285,7 +302,7 @@ func TestBadInput(t *testing.T) {
 				t.Errorf("stderr lacks %q\n%s", prefix, res)
 			}
 			for _, w := range tc.want {
-				w = strings.ReplaceAll(w, "DB", db)
+				w = strings.ReplaceAll(strings.ReplaceAll(w, "DB", db), "@TMP", dir)
 				if !strings.Contains(res.stderr, w) {
 					t.Errorf("stderr lacks %q\n%s", w, res)
 				}
@@ -320,5 +337,62 @@ func TestExtend(t *testing.T) {
 	checkUnchanged(t, path, before)
 	if n := queryInt(t, path, "SELECT count(*) FROM experiments WHERE name = 'bad'"); n != 2 {
 		t.Errorf("%d grids recorded under bad, want the first and the extension", n)
+	}
+}
+
+// TestDBFolder: a folder given as -db is named as a folder, exit 2, by
+// runner run, runner status and report, and nothing is written into it
+// (issue 13: "not a SQLite database: adir").
+func TestDBFolder(t *testing.T) {
+	dir := t.TempDir()
+	adir := filepath.Join(dir, "adir")
+	if err := os.Mkdir(adir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := spoil(t, dir, "ok.yaml", badBase)
+	for _, tc := range []struct {
+		bin, prefix string
+		args        []string
+	}{
+		{runnerBin(t), "runner: ", []string{"run", "-db", adir, "-progress", "none", file}},
+		{runnerBin(t), "runner: ", []string{"status", "-db", adir}},
+		{reportBin(t), "report: ", []string{"-db", adir, "-out", filepath.Join(dir, "out")}},
+	} {
+		res := runBin(t, tc.bin, tc.args...)
+		want := tc.prefix + "database " + adir + " is a folder, not a file"
+		if res.code != 2 || !strings.Contains(res.stderr, want) {
+			t.Errorf("%q: %s\nwant exit 2 and %q", tc.args, res, want)
+		}
+	}
+	if entries, _ := os.ReadDir(adir); len(entries) > 0 {
+		t.Errorf("something was written into the folder given as -db: %s", entries[0].Name())
+	}
+}
+
+// TestFlagsAnywhere: flags after the experiment file are read as flags,
+// and a bad flag's error is printed once, not twice (issue 13).
+func TestFlagsAnywhere(t *testing.T) {
+	dir := t.TempDir()
+	file := spoil(t, dir, "ok.yaml", badBase)
+	path := filepath.Join(dir, "runs.db")
+	code, stdout, stderr := runCode(t, "run", file, "-db", path, "-workers", "1", "-progress", "none")
+	if code != 0 || !strings.Contains(stdout, "bad: 4 runs: 4 done") {
+		t.Fatalf("runner run FILE -db … : exit %d\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runCode(t, "status", "-experiment", "bad", "-db", path)
+	if code != 0 || !strings.Contains(stdout, "bad") {
+		t.Errorf("runner status: exit %d\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, _ = runCode(t, "plan", file, "-json")
+	if code != 0 || strings.Count(stdout, `{"key":`) != 4 {
+		t.Errorf("runner plan FILE -json: exit %d\n%s\nwant 4 JSON lines", code, stdout)
+	}
+	res := runBin(t, runnerBin(t), "run", file, "-wrokers", "2")
+	if res.code != 2 || strings.Count(res.stderr, "flag provided but not defined: -wrokers") != 1 {
+		t.Errorf("runner run FILE -wrokers 2: %s\nwant exit 2 and the error once", res)
+	}
+	res = runBin(t, reportBin(t), "-out", filepath.Join(dir, "r"), "-db", path, "-experiment", "bad", "-target", "0.5")
+	if res.code != 0 {
+		t.Errorf("report with its flags: %s", res)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	_ "embed"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -43,6 +42,13 @@ var benchArchs = map[string]nn.ArchSpec{
 
 var benchInput = nn.Input{C: 1, H: 28, W: 28, Outputs: 10}
 
+const benchUsage = `usage: runner bench [-archs mlp2,cnn,rnn] [-batch 64] [-duration 2s] [-repeats 5] [-python PATH]
+
+Training steps per second (forward, loss, backward, SGD) of cliplab and of
+PyTorch on one thread, one line per architecture:
+  bench arch=mlp2 batch=64 threads=1 cliplab_steps_per_sec=… torch_steps_per_sec=… ratio=…
+`
+
 // cmdBench measures training steps per second (forward, cross-entropy,
 // backward, clip none, SGD: the runner's own step, train.Run) of cliplab and
 // of PyTorch on one thread, and prints one line per architecture:
@@ -58,8 +64,7 @@ var benchInput = nn.Input{C: 1, H: 28, W: 28, Outputs: 10}
 // against best, and *_median the median over processes. Where PyTorch cannot
 // run, it says so on stderr and leaves its columns and ratio empty.
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("bench", benchUsage, stderr)
 	batch := fs.Int("batch", 64, "batch `size`")
 	dur := fs.Duration("duration", 2*time.Second, "length of one timed repeat")
 	repeats := fs.Int("repeats", 5, "timed repeats per architecture and framework; the median is printed")

@@ -460,7 +460,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	status := runBin(t, runner, "status", "-db", path)
-	statusRE := regexp.MustCompile(`(?m)^\s*e2e\s+6\s+2\s+0\s+0\s+0\s+0\s+8\s+0\s*$`)
+	statusRE := regexp.MustCompile(`(?m)^\s*e2e\s+6\s+2\s+0\s+0\s+0\s+0\s+0\s+8\s+0\s*$`)
 	if status.code != 0 || !statusRE.MatchString(status.stdout) {
 		t.Errorf("runner status: %s\nwant e2e with 6 done, 2 diverged, 8 total, 0 left", status)
 	}

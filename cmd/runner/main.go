@@ -5,12 +5,14 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"cliplab/internal/cmdflag"
 	"cliplab/internal/nn"
 )
 
@@ -31,11 +33,15 @@ const usage = `usage: runner <command> [flags] [args]
 commands:
   plan FILE        show the configurations a grid expands to; writes nothing
   run FILE         train every configuration not yet done (resumable)
-  status           counts by status per experiment
+  status           counts by status per experiment (-failed: the failed runs)
   slurm FILE       write (and -submit) a Slurm job-array script, one shard per task
   merge SHARD...   fold shard databases into one (-db)
   bench            steps per second of cliplab and PyTorch on this machine
   privacy          ε that DP-SGD spends (-noise σ), or σ for a target ε (-epsilon)
+  version          cliplab's version, VCS revision and Go version
+
+Flags go before or after the arguments. runner <command> -h lists a
+command's flags.
 `
 
 func main() {
@@ -83,4 +89,30 @@ func exitCode(err error, stderr io.Writer) int {
 	return 1
 }
 
-var errFlagHelp = errors.New("help requested")
+var errFlagHelp = cmdflag.ErrHelp
+
+// newFlagSet is the flag set of a subcommand: -h prints synopsis (a
+// "usage: runner …" line and what the command does), then the flags.
+func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, synopsis)
+		fmt.Fprintln(stderr, "\nflags:")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args, flags in any position (cmdflag.Parse), into fs:
+// -h prints the usage and returns errFlagHelp; a bad flag is a usage error,
+// printed once by exitCode.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := cmdflag.Parse(fs, args); err != nil {
+		if errors.Is(err, cmdflag.ErrHelp) {
+			return errFlagHelp
+		}
+		return usagef("%s: %v (runner %s -h lists its flags)", fs.Name(), err, fs.Name())
+	}
+	return nil
+}

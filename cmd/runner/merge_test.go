@@ -148,6 +148,38 @@ func TestMergeRefuses(t *testing.T) {
 	if got, want := len(snapshot(t, t.Context(), out)), len(snapshot(t, t.Context(), shards[0])); got != want {
 		t.Errorf("after the refusals the output holds %d configurations, want shard 0's %d", got, want)
 	}
+
+	// Every shard is checked before anything is written (issue 13: a bad
+	// shard after a good one left the good one merged; a bad shard alone
+	// created -db).
+	before := fileState(t, out)
+	fresh := filepath.Join(dir, "fresh.db")
+	for _, tc := range []struct {
+		name string
+		args []string
+		msg  string
+	}{
+		{"good then not a database", []string{"merge", "-db", out, shards[1], notDB}, notDB},
+		{"good then another grid", []string{"merge", "-db", out, shards[1], otherShard}, "holds with another grid"},
+		{"new -db, not a database", []string{"merge", "-db", fresh, notDB}, notDB},
+		{"new -db, two grids", []string{"merge", "-db", fresh, shards[1], otherShard}, "which " + shards[1] + " holds with another grid"},
+		{"-db a folder", []string{"merge", "-db", dir, shards[1]}, "is a folder"},
+	} {
+		code, stdout, stderr := runCode(t, tc.args...)
+		if code != 2 || !strings.Contains(stderr, tc.msg) || stdout != "" {
+			t.Errorf("%s: exit %d, printed %q %q; want exit 2, %q, nothing on stdout", tc.name, code, stdout, stderr, tc.msg)
+		}
+		if after := fileState(t, out); after != before {
+			t.Errorf("%s: %s changed", tc.name, out)
+		}
+		if _, err := os.Stat(fresh); err == nil {
+			t.Errorf("%s: %s was created", tc.name, fresh)
+			os.Remove(fresh)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*merge*")); len(left) > 0 {
+		t.Errorf("temporary files left: %q", left)
+	}
 }
 
 func TestMissingShards(t *testing.T) {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -14,14 +13,21 @@ import (
 
 func init() { subcommands["plan"] = cmdPlan }
 
+const planUsage = `usage: runner plan [-json] FILE
+
+Shows the configurations the grid in the experiment FILE expands to: their
+number, a table of what varies, and their keys. Writes nothing. With -json,
+one line per configuration: its key and canonical configuration.
+`
+
 func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("plan", planUsage, stderr)
 	asJSON := fs.Bool("json", false, "print the canonical configurations as JSON lines (key, config)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
+		fs.Usage()
 		return usagef("plan takes one experiment file, got %d arguments", fs.NArg())
 	}
 	exp, cfgs, err := grid.Load(fs.Arg(0))

@@ -14,6 +14,14 @@ import (
 
 func init() { subcommands["privacy"] = cmdPrivacy }
 
+const privacyUsage = `usage: runner privacy -sampling-rate Q -steps T [-delta D] (-noise S | -epsilon E)
+
+The privacy DP-SGD spends, by the RDP accountant of the sampled Gaussian
+mechanism: with -noise σ, ε after T steps at sampling rate Q (batch/N); with
+-epsilon E, the σ that spends at most E. One line:
+  epsilon=… delta=… order=… noise_multiplier=…
+`
+
 // cmdPrivacy prints the privacy DP-SGD spends, by the accountant the
 // runner uses (internal/privacy): with -noise S, ε of (ε, δ)-DP after the
 // steps; with -epsilon E, the noise multiplier σ that spends at most E
@@ -26,8 +34,7 @@ func init() { subcommands["privacy"] = cmdPrivacy }
 // best order is the smallest or largest of the orders it warns on stderr,
 // as Opacus does.
 func cmdPrivacy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("privacy", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("privacy", privacyUsage, stderr)
 	q := fs.Float64("sampling-rate", 0, "sampling `rate` q in (0, 1]: the batch size over the training-set size (required)")
 	steps := fs.Int("steps", 0, "optimizer `steps`, ≥ 1 (required)")
 	delta := fs.Float64("delta", 1e-5, "`δ` of (ε, δ)-DP, in (0, 1)")

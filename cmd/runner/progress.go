@@ -61,10 +61,12 @@ func newProgress(ctx context.Context, d *db.DB, exp, mode string, w io.Writer) (
 			progressbar.OptionShowCount(),
 			progressbar.OptionSetPredictTime(false),
 			progressbar.OptionSetWidth(30),
-			progressbar.OptionThrottle(200*time.Millisecond),
+			// No throttle: the bar is drawn only when a run starts or ends,
+			// and a throttled draw drops that state until the next event
+			// (issue 13: "running 0" with one worker in flight).
 			progressbar.OptionClearOnFinish(),
 		)
-		_ = p.bar.Set(p.ended)
+		p.redraw()
 	case "lines":
 		p.lines = true
 	}

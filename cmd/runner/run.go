@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"time"
 
@@ -39,20 +40,46 @@ type runFlags struct {
 	shard       worker.Shard // zero: the whole grid
 }
 
-func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var f runFlags
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, runUsage); fs.PrintDefaults() }
+// minStale is the smallest -stale: the heartbeat is written every -stale/8,
+// and a write can wait seconds for a busy database; a shorter window would
+// take over runs whose process is alive.
+const minStale = 10 * time.Second
+
+// runFlagSet declares the flags of runner run into f; runner slurm parses
+// its -run-arg flags with it too.
+func runFlagSet(f *runFlags, stderr io.Writer) *flag.FlagSet {
+	fs := newFlagSet("run", runUsage, stderr)
 	fs.StringVar(&f.db, "db", "runs.db", "SQLite `file` of results (created if missing)")
 	fs.IntVar(&f.workers, "workers", runtime.NumCPU(), "runs trained at once, one goroutine each")
 	fs.BoolVar(&f.retryFailed, "retry-failed", false, "train again the runs that failed")
 	fs.BoolVar(&f.extend, "extend", false, "add this grid's new configurations to an experiment stored with another grid")
-	fs.DurationVar(&f.stale, "stale", 2*time.Minute, "take over a running run of another host whose heartbeat is older than this")
-	fs.StringVar(&f.dataDir, "data", defaultDataDir(), "`folder` of the MNIST files (make data fetches them)")
+	fs.DurationVar(&f.stale, "stale", 2*time.Minute, "take over a running run of another process whose heartbeat is older than this (at least 10s)")
+	fs.StringVar(&f.dataDir, "data", defaultDataDir(), "`folder` of the MNIST files (default $CLIPLAB_DATA, or data/mnist; make data fetches them)")
 	fs.BoolVar(&f.exclusive, "exclusive", false, "no other runner uses this database: take over every run another process left running at once (runner slurm's tasks pass it)")
 	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto (a bar on a terminal, lines otherwise), bar, lines, none")
 	fs.Var(&f.shard, "shard", "train only shard `i/n` of the grid, 0 ≤ i < n, split by key (runner slurm); without -db the file is runs.shard-i-of-n.db")
+	return fs
+}
+
+// checkRunFlags refuses values of runner run's flags that cannot work.
+func checkRunFlags(f runFlags) error {
+	if f.workers < 1 {
+		return usagef("-workers must be at least 1, got %d", f.workers)
+	}
+	if f.stale < minStale {
+		return usagef("-stale must be at least %s (heartbeats are written every -stale/8; a shorter window takes over runs whose process is alive), got %s", minStale, f.stale)
+	}
+	switch f.progress {
+	case "auto", "bar", "lines", "none":
+	default:
+		return usagef("-progress %q: allowed: auto, bar, lines, none", f.progress)
+	}
+	return nil
+}
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var f runFlags
+	fs := runFlagSet(&f, stderr)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -63,13 +90,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fs.Usage()
 		return usagef("run takes one experiment file, got %d arguments", fs.NArg())
 	}
-	if f.workers < 1 {
-		return usagef("-workers must be at least 1, got %d", f.workers)
-	}
-	switch f.progress {
-	case "auto", "bar", "lines", "none":
-	default:
-		return usagef("-progress %q: allowed: auto, bar, lines, none", f.progress)
+	if err := checkRunFlags(f); err != nil {
+		return err
 	}
 
 	exp, all, err := grid.Load(fs.Arg(0))
@@ -81,7 +103,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stderr, "runner: warning: %s\n", w)
 	}
 	if err := checkData(cfgs, f.dataDir); err != nil {
-		return usageError{err}
+		return usageError{dataHint(err, f.dataDir, flagGiven(fs, "data"))}
 	}
 	d, err := openDB(f.db)
 	if err != nil {
@@ -118,17 +140,6 @@ func defaultDataDir() string {
 	return data.DefaultMNISTDir
 }
 
-// parseFlags parses args, turning -h into a clean exit.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errFlagHelp
-		}
-		return usageError{err}
-	}
-	return nil
-}
-
 // openDB opens the database for writing; a path or file the user must fix
 // is an input error.
 func openDB(path string) (*db.DB, error) {
@@ -158,6 +169,26 @@ func checkData(cfgs []config.Config, dir string) error {
 		}
 	}
 	return nil
+}
+
+// dataHint adds to a missing or broken MNIST file's error the folder
+// runner looked in, where that folder came from, and the two ways to fix it.
+func dataHint(err error, dir string, fromFlag bool) error {
+	if !errors.Is(err, data.ErrMNIST) {
+		return err
+	}
+	abs, aerr := filepath.Abs(dir)
+	if aerr != nil {
+		abs = dir
+	}
+	from := "the default data/mnist, relative to the current folder"
+	switch {
+	case fromFlag:
+		from = "-data"
+	case os.Getenv("CLIPLAB_DATA") != "":
+		from = "$CLIPLAB_DATA"
+	}
+	return fmt.Errorf("%w; runner looked for the MNIST files in folder %s (from %s): give the folder that holds them with -data DIR or $CLIPLAB_DATA, or run \"make data\" in the cliplab repository to fetch them into its data/mnist", err, abs, from)
 }
 
 // gridOf is what the database records of an expanded grid.

@@ -13,8 +13,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 
+	"cliplab/internal/cmdflag"
 	"cliplab/internal/config"
 	"cliplab/internal/grid"
 	"cliplab/internal/worker"
@@ -61,9 +63,7 @@ func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 func cmdSlurm(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f slurmFlags
-	fs := flag.NewFlagSet("slurm", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, slurmUsage); fs.PrintDefaults() }
+	fs := newFlagSet("slurm", slurmUsage, stderr)
 	fs.IntVar(&f.shards, "shards", 4, "array tasks, each training the configurations of one shard")
 	fs.StringVar(&f.partition, "partition", "", "sbatch --partition (default: the cluster's default partition)")
 	fs.StringVar(&f.account, "account", "", "sbatch --account")
@@ -99,10 +99,14 @@ func cmdSlurm(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return usagef("-sbatch-arg %q: want one sbatch option, e.g. --qos=long", a)
 		}
 	}
-	for _, a := range f.runnerFlags {
-		if !strings.HasPrefix(a, "-") {
-			return usagef("-run-arg %q: want one flag of runner run, e.g. -retry-failed", a)
-		}
+	if f.time != "" && !slurmTimeRE.MatchString(f.time) {
+		return usagef("-time %q: want a Slurm time limit: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS, or UNLIMITED (e.g. 04:00:00)", f.time)
+	}
+	if f.mem != "" && !slurmMemRE.MatchString(f.mem) {
+		return usagef("-mem %q: want a Slurm memory size: a whole number with an optional unit K, M, G or T (megabytes without one), e.g. 4G", f.mem)
+	}
+	if err := checkRunArgs(f.runnerFlags); err != nil {
+		return err
 	}
 
 	file := fs.Arg(0)
@@ -174,6 +178,61 @@ func cmdSlurm(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	fmt.Fprintf(stdout, "submitted job array %s (tasks 0-%d)\n", id, f.shards-1)
+	return nil
+}
+
+// slurmTimeRE and slurmMemRE are the forms sbatch takes for --time and
+// --mem (sbatch(1)).
+var (
+	slurmTimeRE = regexp.MustCompile(`^(\d+(:\d+){0,2}|\d+-\d+(:\d+){0,2}|(?i:unlimited|infinite))$`)
+	slurmMemRE  = regexp.MustCompile(`^\d+[KMGTkmgt]?$`)
+)
+
+// scriptRunFlags are the flags of runner run that the script sets itself,
+// with the flag of runner slurm that says what they should be.
+var scriptRunFlags = map[string]string{
+	"shard": "-shards", "db": "-out", "workers": "-cpus-per-task", "data": "-data", "progress": "", "exclusive": "",
+}
+
+// checkRunArgs parses the -run-arg flags with runner run's own flag set
+// and checks their values as runner run would, so that a task never fails
+// on its command line: the flags must exist, take their values, and leave
+// alone the ones the script sets.
+func checkRunArgs(args []string) error {
+	for _, a := range args {
+		if !strings.HasPrefix(a, "-") {
+			return usagef("-run-arg %q: want one flag of runner run, e.g. -retry-failed", a)
+		}
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	var rf runFlags
+	fs := runFlagSet(&rf, io.Discard)
+	if err := cmdflag.Parse(fs, args); err != nil {
+		if errors.Is(err, cmdflag.ErrHelp) {
+			err = errors.New("-h is not a flag a task can take")
+		}
+		return usagef("-run-arg %s: %v (runner run -h lists its flags)", strings.Join(args, " "), err)
+	}
+	if fs.NArg() != 0 {
+		return usagef("-run-arg %s: want flags of runner run only, not arguments (%q)", strings.Join(args, " "), fs.Args())
+	}
+	var err error
+	fs.Visit(func(fl *flag.Flag) {
+		if alt, ok := scriptRunFlags[fl.Name]; ok && err == nil {
+			err = usagef("-run-arg -%s: the script sets -%s itself", fl.Name, fl.Name)
+			if alt != "" {
+				err = usagef("-run-arg -%s: the script sets -%s itself (runner slurm's %s says what it is)", fl.Name, fl.Name, alt)
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if err := checkRunFlags(rf); err != nil {
+		return usagef("-run-arg: %v", err)
+	}
 	return nil
 }
 

@@ -160,11 +160,43 @@ func TestSlurmUsage(t *testing.T) {
 		{[]string{file, file}, "slurm takes one experiment file, got 2"},
 		{[]string{bad}, "cifar"},
 		{[]string{"-shards", "x", file}, "invalid value"},
+		// Issue 13: these were written into the script unchecked.
+		{[]string{"-time", "abc", file}, `-time "abc": want a Slurm time limit`},
+		{[]string{"-time", "4h", file}, `-time "4h"`},
+		{[]string{"-mem", "4X", file}, `-mem "4X": want a Slurm memory size`},
+		{[]string{"-mem", "4GB", file}, `-mem "4GB"`},
+		{[]string{"-run-arg=-bogus", file}, "-run-arg -bogus: flag provided but not defined: -bogus"},
+		{[]string{"-run-arg=-stale=1s", file}, "-stale must be at least 10s"},
+		{[]string{"-run-arg=-stale", file}, "flag needs an argument: -stale"},
+		{[]string{"-run-arg=-workers=x", file}, "invalid value \"x\" for flag -workers"},
+		{[]string{"-run-arg=-db=x.db", file}, "the script sets -db itself"},
+		{[]string{"-run-arg=-h", file}, "-h is not a flag"},
 	} {
 		code, _, stderr := runCode(t, append([]string{"slurm", "-out", filepath.Join(dir, "o")}, tc.args...)...)
 		if code != 2 || !strings.Contains(stderr, tc.msg) {
 			t.Errorf("runner slurm %q: exit %d, printed %q; want exit 2 and %q", tc.args, code, stderr, tc.msg)
 		}
+	}
+}
+
+// TestSlurmValid: the Slurm forms of -time and -mem pass, and flags after
+// the experiment file are read (issue 13: "runner slurm x.yaml -shards 5"
+// was refused).
+func TestSlurmValid(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join("testdata", "slurm_short.yaml")
+	for _, tc := range [][]string{
+		{"-time", "30"}, {"-time", "04:00:00"}, {"-time", "1-12"}, {"-time", "2-00:30:00"}, {"-time", "UNLIMITED"},
+		{"-mem", "4G"}, {"-mem", "500"}, {"-mem", "16g"}, {"-run-arg=-stale=30s", "-run-arg=-retry-failed"},
+	} {
+		args := append([]string{"slurm", "-out", filepath.Join(dir, "o"), "-runner", "/bin/true"}, tc...)
+		if code, _, stderr := runCode(t, append(args, file)...); code != 0 {
+			t.Errorf("runner slurm %q: exit %d, %s", tc, code, stderr)
+		}
+	}
+	code, stdout, stderr := runCode(t, "slurm", file, "-shards", "5", "-out", filepath.Join(dir, "o5"), "-runner", "/bin/true")
+	if code != 0 || !strings.Contains(stdout, "in 5 shards") {
+		t.Errorf("runner slurm FILE -shards 5: exit %d\n%s%s\nwant 5 shards", code, stdout, stderr)
 	}
 }
 

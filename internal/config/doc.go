@@ -21,6 +21,7 @@
 //	nn, clipalgo, data, privacy, config → train → worker → cmd/runner
 //	config, record → db                 the database (the only SQLite importer)
 //	db, config → report → cmd/report    the report's model and statistics; rendering in cmd
+//	cmdflag → cmd/runner, cmd/report    command lines: flags in any position, errors once
 //
 // # Keys
 //

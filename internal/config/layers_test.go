@@ -21,6 +21,7 @@ var allowedImports = map[string][]string{
 	"internal/clipalgo": {"internal/tensor"},
 	"internal/data":     {},
 	"internal/privacy":  {},
+	"internal/cmdflag":  {},
 	"internal/config":   {"internal/nn", "internal/clipalgo", "internal/data", "internal/tensor"},
 	"internal/grid":     {"internal/config", "internal/nn", "internal/clipalgo", "internal/data"},
 	"internal/train":    {"internal/config", "internal/nn", "internal/clipalgo", "internal/data", "internal/privacy", "internal/record", "internal/tensor"},

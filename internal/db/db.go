@@ -108,6 +108,9 @@ func Open(path string, o Options) (*DB, error) {
 // checkFile refuses, before SQLite touches it, a path whose folder is
 // missing or a file that is not a SQLite database.
 func checkFile(path string, readOnly bool) error {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return dirError{path}
+	}
 	f, err := os.Open(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -147,6 +150,16 @@ func checkFile(path string, readOnly bool) error {
 	}
 	return nil
 }
+
+// dirError is a folder given where a database file is wanted. It is an
+// ErrNotSQLite, so that callers that treat that as bad input do the same.
+type dirError struct{ path string }
+
+func (e dirError) Error() string {
+	return fmt.Sprintf("database %s is a folder, not a file; give the path of a database file, e.g. %s", e.path, filepath.Join(e.path, "runs.db"))
+}
+
+func (e dirError) Is(target error) bool { return target == ErrNotSQLite }
 
 // checkAndMigrate reads the file's identity and schema version and, for a
 // writer, migrates it, all in one transaction: BEGIN IMMEDIATE for a writer,
@@ -257,4 +270,7 @@ func (d *DB) Close() error {
 // string comparison is time comparison.
 func now() string { return formatTime(time.Now()) }
 
-func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+// timeLayout is the layout of every time column.
+const timeLayout = "2006-01-02T15:04:05.000Z"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }

@@ -182,3 +182,38 @@ func mergeGrids(ctx context.Context, tx *sql.Tx, outPath, shardPath string) erro
 	}
 	return nil
 }
+
+// GridRef is one experiment grid a database holds: its name and grid hash
+// (an experiment extended with -extend holds several).
+type GridRef struct{ Name, Hash string }
+
+// Grids returns the experiment grids of d, by name and hash.
+func (d *DB) Grids(ctx context.Context) ([]GridRef, error) {
+	rows, err := d.r.QueryContext(ctx, "SELECT name, grid_hash FROM experiments ORDER BY name, grid_hash")
+	if err != nil {
+		return nil, fmt.Errorf("list grids: %w", err)
+	}
+	defer rows.Close()
+	var out []GridRef
+	for rows.Next() {
+		var g GridRef
+		if err := rows.Scan(&g.Name, &g.Hash); err != nil {
+			return nil, fmt.Errorf("list grids: %w", err)
+		}
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
+// CopyTo writes a consistent copy of d to path (VACUUM INTO), which must not
+// exist or be an empty file. d is left as it was.
+func (d *DB) CopyTo(ctx context.Context, path string) error {
+	h := d.w
+	if h == nil {
+		h = d.r
+	}
+	if _, err := h.ExecContext(ctx, "VACUUM INTO ?", path); err != nil {
+		return fmt.Errorf("copy %s to %s: %w", d.path, path, err)
+	}
+	return nil
+}
