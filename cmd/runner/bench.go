@@ -42,11 +42,12 @@ var benchArchs = map[string]nn.ArchSpec{
 
 var benchInput = nn.Input{C: 1, H: 28, W: 28, Outputs: 10}
 
-const benchUsage = `usage: runner bench [-archs mlp2,cnn,rnn] [-batch 64] [-duration 2s] [-repeats 5] [-python PATH]
+const benchUsage = `usage: runner bench [-archs mlp2,cnn,rnn] [-batch 64] [-duration 2s] [-repeats 5] [-procs 4] [-self-procs 2] [-python PATH]
 
 Training steps per second (forward, loss, backward, SGD) of cliplab and of
-PyTorch on one thread, one line per architecture:
-  bench arch=mlp2 batch=64 threads=1 cliplab_steps_per_sec=… torch_steps_per_sec=… ratio=…
+PyTorch on one thread, each in several fresh processes, one line per
+architecture:
+  bench arch=mlp2 batch=64 threads=1 cliplab_steps_per_sec=… torch_steps_per_sec=… ratio=… cliplab_median=… torch_median=… cliplab_procs=2 torch_procs=4
 `
 
 // cmdBench measures training steps per second (forward, cross-entropy,
