@@ -23,6 +23,13 @@ type DataSpec struct {
 	// each evaluation (train accuracy, for the generalisation gap).
 	TrainEvalSize int `json:"train_eval_size"`
 	SeqLen        int `json:"seq_len,omitempty"` // sequence datasets: the nominal length T
+	// The modular task (Power et al. 2022): the modulus p, the operation
+	// (+ - * /) and the fraction of the equations that train; TrainSize and
+	// TestSize are the sizes of that split (data.ModularSplit). Zero for the
+	// other datasets, and so absent from their keys.
+	Modulus       int     `json:"modulus,omitempty"`
+	Operation     string  `json:"operation,omitempty"`
+	TrainFraction float64 `json:"train_fraction,omitempty"`
 }
 
 // Config is one resolved configuration: every field explicit, defaults

@@ -60,8 +60,7 @@ var ArchFields = map[string]Field[nn.ArchSpec]{
 	"kernel":     {KInt, func(s *nn.ArchSpec) any { return &s.Kernel }},
 	"pool":       {KInt, func(s *nn.ArchSpec) any { return &s.Pool }},
 	"cell":       {KString, func(s *nn.ArchSpec) any { return &s.Cell }},
-	// The transformer's fields; no type allows them yet (the file has no
-	// token dataset for a transformer to read).
+	// The transformer's.
 	"layers":      {KInt, func(s *nn.ArchSpec) any { return &s.Layers }},
 	"d_model":     {KInt, func(s *nn.ArchSpec) any { return &s.DModel }},
 	"heads":       {KInt, func(s *nn.ArchSpec) any { return &s.Heads }},
@@ -73,12 +72,13 @@ var ArchFields = map[string]Field[nn.ArchSpec]{
 }
 
 // ArchTypes are the arch types the file accepts.
-var ArchTypes = []string{"mlp", "cnn", "rnn"}
+var ArchTypes = []string{"mlp", "cnn", "rnn", "transformer"}
 
 var ArchAllowed = map[string][]string{
-	"mlp": {"type", "hidden", "activation"},
-	"cnn": {"type", "channels", "kernel", "pool", "hidden", "activation"},
-	"rnn": {"type", "hidden", "cell"},
+	"mlp":         {"type", "hidden", "activation"},
+	"cnn":         {"type", "channels", "kernel", "pool", "hidden", "activation"},
+	"rnn":         {"type", "hidden", "cell"},
+	"transformer": {"type", "layers", "d_model", "heads", "d_ff", "context", "tied", "init", "approximate"},
 }
 
 // ValueText formats a value the way the file would write it.

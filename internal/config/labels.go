@@ -10,7 +10,7 @@ import (
 // Axes are the names of the grid's axes, in the order a table shows them
 // (AxisValue formats a configuration's value on each).
 var Axes = []string{
-	"arch", "seq_len", "train_size", "test_size", "train_eval_size",
+	"arch", "seq_len", "modulus", "operation", "train_fraction", "train_size", "test_size", "train_eval_size",
 	"optimizer", "batch_size", "epochs", "eval_every", "log_every", "divergence_loss", "drop_last", "tail_fraction",
 	"lr", "clip", "seed",
 }
@@ -24,6 +24,15 @@ func (c Config) AxisValue(axis string) string {
 		return c.ArchName
 	case "seq_len":
 		return strconv.Itoa(c.Data.SeqLen)
+	case "modulus":
+		return strconv.Itoa(c.Data.Modulus)
+	case "operation":
+		if c.Data.Operation == "" {
+			return "none" // a dataset other than modular
+		}
+		return c.Data.Operation
+	case "train_fraction":
+		return FormatFloat(c.Data.TrainFraction)
 	case "train_size":
 		return strconv.Itoa(c.Data.TrainSize)
 	case "test_size":

@@ -21,6 +21,8 @@ const (
 	// needs T ≥ 10 (pascanur/trainingRNNs, addition.py and tempOrder.py).
 	MinSeqLen = 10
 	MaxSeqLen = 100_000
+	// maxEquations is the most equations of the modular task.
+	maxEquations = data.MaxModulus * data.MaxModulus
 )
 
 // DatasetInfo is what the configuration knows of a dataset: the largest and
@@ -30,6 +32,10 @@ type DatasetInfo struct {
 	MaxTrain, MaxTest int
 	DefTrain, DefTest int
 	Sequences         bool
+	// Modular: the sizes follow from modulus and train_fraction (DefTrain
+	// and DefTest are 0), and data: takes modulus, operation and
+	// train_fraction.
+	Modular bool
 }
 
 // Dataset returns the facts of the dataset called name.
@@ -39,9 +45,10 @@ func Dataset(name string) (DatasetInfo, bool) {
 }
 
 var datasets = map[string]DatasetInfo{
-	"mnist":          {mnistTrain, mnistTest, mnistTrain, mnistTest, false},
-	"addition":       {maxSynthetic, maxSynthetic, 10000, 1000, true},
-	"temporal-order": {maxSynthetic, maxSynthetic, 10000, 1000, true},
+	"mnist":          {mnistTrain, mnistTest, mnistTrain, mnistTest, false, false},
+	"addition":       {maxSynthetic, maxSynthetic, 10000, 1000, true, false},
+	"temporal-order": {maxSynthetic, maxSynthetic, 10000, 1000, true, false},
+	"modular":        {maxEquations, maxEquations, 0, 0, false, true},
 }
 
 // IntRange is where integer field (a train:, data: or grid: field name)
@@ -65,6 +72,8 @@ func IntRange(ds, field string) (lo, hi int64) {
 		return 1, int64(info.MaxTrain) // data.Load wants at least 1
 	case "seq_len":
 		return MinSeqLen, MaxSeqLen
+	case "modulus":
+		return data.MinModulus, data.MaxModulus
 	case "seed":
 		return 0, math.MaxInt64 // SQLite integers are signed 64-bit
 	}
@@ -92,18 +101,19 @@ const NameRule = "1 to 64 letters, digits, '.', '_' or '-', starting with a lett
 // inputOf is what a model sees of dataset shape s. The synthetic tasks draw
 // each batch's length from [T, 1.1T) (Pascanu et al. 2013, §5.1; addition.py
 // in pascanur/trainingRNNs), so their inputs have no fixed number of steps.
+// Token tasks (Vocab > 0) have a fixed length.
 func inputOf(s data.Shape) nn.Input {
-	in := nn.Input{C: s.C, H: s.H, W: s.W, Feature: s.Features, Outputs: s.Outputs}
-	if s.H == 0 {
-		in.Steps = 0 // variable
+	in := nn.Input{C: s.C, H: s.H, W: s.W, Feature: s.Features, Vocab: s.Vocab, Outputs: s.Outputs}
+	if s.Vocab > 0 {
+		in.Steps = s.Steps
 	}
 	return in
 }
 
-// Fits reports whether arch a takes the inputs of dataset ds at sequence
-// length T.
-func Fits(a nn.ArchSpec, ds string, T int) error {
-	shape, err := data.ShapeOf(ds, T)
+// Fits reports whether arch a takes the inputs of dataset ds with the
+// sizes d (the sequence length, the modulus).
+func Fits(a nn.ArchSpec, ds string, d DataSpec) error {
+	shape, err := data.ShapeFor(ds, data.Options{SeqLen: d.SeqLen, Modulus: d.Modulus})
 	if err != nil {
 		return err
 	}
@@ -141,6 +151,17 @@ func (c Config) Validate() error {
 	case !info.Sequences && c.Data.SeqLen != 0:
 		return fmt.Errorf("data.seq_len: dataset %s takes no seq_len", c.Dataset)
 	}
+	if info.Modular {
+		train, test, err := data.ModularSplit(c.Data.Modulus, c.Data.Operation, c.Data.TrainFraction)
+		if err != nil {
+			return fmt.Errorf("data.%w", err)
+		}
+		if c.Data.TrainSize != train || c.Data.TestSize != test {
+			return fmt.Errorf("data.train_size, data.test_size: %d and %d, but the modular split makes %d and %d", c.Data.TrainSize, c.Data.TestSize, train, test)
+		}
+	} else if c.Data.Modulus != 0 || c.Data.Operation != "" || c.Data.TrainFraction != 0 {
+		return fmt.Errorf("data.modulus: dataset %s takes no modulus, operation or train_fraction", c.Dataset)
+	}
 	if c.Data.TrainEvalSize > c.Data.TrainSize {
 		return fmt.Errorf("data.train_eval_size: %d is more than train_size %d", c.Data.TrainEvalSize, c.Data.TrainSize)
 	}
@@ -168,7 +189,7 @@ func (c Config) Validate() error {
 	if err := c.Arch.Validate(); err != nil {
 		return fmt.Errorf("arch_spec: %w", err)
 	}
-	if err := Fits(c.Arch, c.Dataset, c.Data.SeqLen); err != nil {
+	if err := Fits(c.Arch, c.Dataset, c.Data); err != nil {
 		return fmt.Errorf("arch_spec: does not fit dataset %s: %w", c.Dataset, err)
 	}
 	if c.Optimizer != c.Optimizer.Normalize() {

@@ -27,6 +27,12 @@ type Options struct {
 	TrainEvalSize int    // the fixed training sample evaluated for train accuracy, at most TrainSize
 	SeqLen        int    // T for the synthetic tasks, at least MinSeqLen; ignored by mnist
 	Seed          uint64 // the run's seed: synthetic data, shuffling
+	// The modular task: the modulus p, the operation (one of Operations)
+	// and the fraction of the equations used for training. TrainSize and
+	// TestSize must be the sizes ModularSplit returns.
+	Modulus       int
+	Operation     string
+	TrainFraction float64
 }
 
 // The evaluation splits, as the database's evals.split column names them.
@@ -87,6 +93,8 @@ func Load(name string, o Options) (Dataset, error) {
 		return loadMNIST(o)
 	case "addition", "temporal-order":
 		return newSeqSet(name, o)
+	case "modular":
+		return newModSet(o)
 	}
 	return nil, fmt.Errorf("data: unknown dataset %q (allowed: %s)", name, strings.Join(Names, ", "))
 }
@@ -158,6 +166,7 @@ const (
 	streamShuffle uint64 = iota + 1
 	streamTrain
 	streamTest
+	streamSplit // the modular task's train/test split
 )
 
 // splitmix64 is the finaliser of Steele, Lea & Flood's SplitMix64 (2014),

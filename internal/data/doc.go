@@ -66,6 +66,19 @@
 // function of (Seed, i, B), so compare test sets across runs at one
 // evaluation batch size.
 //
+// modular (Power et al. 2022, "Grokking"): every equation "a op b =" for
+// a, b in [0, p) (b ≥ 1 for /, which needs p prime) and op one of + − * /
+// (a·b^(p−2) for /), answered by c = a op b mod p, one of p classes. An
+// example is four tokens, a, op, b, =, given as float32 ids: the numbers are
+// themselves, op is p and = is p+1 (Shape.Vocab p+2, Features 1). The
+// equations, numbered a·nb + b − b0, are shuffled once by the Seed's split
+// stream (Fisher–Yates); the first round(train_fraction·N) are the training
+// set and the rest the test set, disjoint and together every equation
+// (ModularSplit; Power et al.'s ArithmeticDataset rounds the same way). An
+// epoch visits the training equations in the mnist shuffle of (Seed, epoch);
+// the train evaluation split is the first TrainEvalSize training equations
+// in split order, the test split every test equation.
+//
 // # Determinism
 //
 // Every random draw comes from a math/rand/v2 PCG seeded from the run's
@@ -91,4 +104,8 @@
 //   - D. Lemire (2019), Fast random integer generation in an interval, ACM
 //     TOMACS 29(1) (bounded integers from 64-bit outputs).
 //   - torchvision transforms.ToTensor (pixels as float32 v/255).
+//   - A. Power, Y. Burda, H. Edwards, I. Babuschkin & V. Misra (2022),
+//     Grokking: generalization beyond overfitting on small algorithmic
+//     datasets, arXiv:2201.02177; code: github.com/openai/grok
+//     (grok/data.py, ArithmeticDataset).
 package data

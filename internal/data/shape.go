@@ -20,15 +20,28 @@ type Shape struct {
 	// Sequences: Features per step; Steps is the nominal length T (each
 	// batch's length may exceed it, see the task). Zero for images.
 	Steps, Features int
-	Outputs         int // classes, or regression outputs
-	Task            Task
+	// Token sequences (Features 1): the ids lie in [0, Vocab); 0 for
+	// other inputs.
+	Vocab   int
+	Outputs int // classes, or regression outputs
+	Task    Task
 }
 
 // Names are the datasets Load knows.
-var Names = []string{"mnist", "addition", "temporal-order"}
+var Names = []string{"mnist", "addition", "temporal-order", "modular"}
+
+// ShapeFor returns the example shape of dataset name with options o: the
+// sequence length of addition and temporal-order, the modulus of modular
+// (p+2 tokens, p classes); the other options are not read.
+func ShapeFor(name string, o Options) (Shape, error) {
+	if name == "modular" {
+		return Shape{Steps: ModularSteps, Features: 1, Vocab: o.Modulus + 2, Outputs: o.Modulus, Task: Classify}, nil
+	}
+	return ShapeOf(name, o.SeqLen)
+}
 
 // ShapeOf returns the example shape of dataset name with sequence length T
-// (ignored for images).
+// (ignored for images). For modular, which needs its modulus, use ShapeFor.
 func ShapeOf(name string, T int) (Shape, error) {
 	switch name {
 	case "mnist":
@@ -37,6 +50,8 @@ func ShapeOf(name string, T int) (Shape, error) {
 		return Shape{Steps: T, Features: 2, Outputs: 1, Task: Regress}, nil
 	case "temporal-order":
 		return Shape{Steps: T, Features: 6, Outputs: 4, Task: Classify}, nil
+	case "modular":
+		return Shape{}, fmt.Errorf("dataset: modular: the shape depends on the modulus; use ShapeFor")
 	}
 	return Shape{}, fmt.Errorf("dataset: unknown dataset %q (allowed: %s)", name, strings.Join(Names, ", "))
 }

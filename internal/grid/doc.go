@@ -6,7 +6,7 @@
 //
 //	name: mnist-clipping          # required; unique per database
 //	description: free text        # optional
-//	dataset: mnist                # required: mnist | addition | temporal-order
+//	dataset: mnist                # required: mnist | addition | temporal-order | modular
 //	data: {train_size: 60000, test_size: 10000}
 //	train:
 //	  epochs: 1
@@ -54,6 +54,14 @@
 //     Required for those datasets: there is no length to assume. mnist does
 //     not use it: under data: it is ignored with a warning (the example of
 //     issue 4 gives it), as a grid axis it is an error.
+//   - modulus, operation, train_fraction: the modular task only (Power et
+//     al. 2022): equations "a op b =" for a, b in [0, modulus), answered by
+//     a op b mod modulus. modulus 2 to 2000, default 97; operation "+",
+//     "-", "*" or "/" (default "+"; "/" needs a prime modulus and takes
+//     b ≥ 1); train_fraction in (0, 1), default 0.3: round(fraction·N) of
+//     the N equations train, the rest test (each set at least one). The
+//     sizes follow from these, so modular takes no train_size or
+//     test_size; train_eval_size defaults as for the others.
 //
 // # train:
 //
@@ -61,7 +69,9 @@
 // both places is an error; under train: it takes one value, not a list).
 //
 //   - epochs: passes over the training set, 1 to 1,000,000; default 1.
-//   - batch_size: ≥ 1 and at most train_size; default 64.
+//   - batch_size: ≥ 1 and at most train_size, or full (the whole training
+//     set: the same configuration, and key, as writing train_size); default
+//     64.
 //   - optimizer: a name (sgd, momentum, adam, adamw) or a mapping with the
 //     name and the options of nn.OptimSpec that the optimizer takes:
 //     sgd: weight_decay; momentum: momentum (default 0.9), nesterov,
@@ -96,10 +106,19 @@
 //     the classifier), activation.
 //   - rnn: hidden (one size: `hidden: 128` or `hidden: [128]`), cell
 //     (tanh, lstm; default tanh). On mnist it reads the image row by row.
+//   - transformer: a GPT-2 decoder as nanoGPT builds it, classifying the
+//     last position: layers, d_model, heads (dividing d_model), context
+//     (positions, at least the task's tokens: 4 for modular), all required;
+//     d_ff (default 4·d_model), tied (the head is the token embedding's
+//     first rows; default false), init (torch, gpt2; default torch: gpt2 is
+//     N(0, 0.02) with the residual projections scaled by 1/√(2·layers)),
+//     approximate (GELU: none, the exact erf form, default; tanh). It reads
+//     token datasets only (modular).
 //
 // Every arch the grid uses must fit the dataset (nn.ArchSpec.Fits): a cnn
 // needs images, its convolutions and pools must leave a pixel, an mlp needs
-// fixed-size inputs. Archs defined but not used are checked, not run.
+// fixed-size inputs, a transformer token sequences no longer than its
+// context. Archs defined but not used are checked, not run.
 //
 // # grid:
 //
@@ -140,12 +159,13 @@
 // A list of entries; an entry drops every combination that matches all of
 // its fields. A field's value may be a list, which matches any of its
 // values: `{arch: cnn, lr: [1.0, 3.0]}`. The fields are the axes (arch,
-// seq_len, train_size, test_size, train_eval_size, optimizer, batch_size,
-// epochs, eval_every, log_every, divergence_loss, lr, seed), method,
-// threshold (never matches method none), and the clip options (norm_type,
-// variant, eps, …; an option matches only configurations whose method takes
-// it). optimizer matches by name when given a name, or the whole resolved
-// optimizer when given a mapping. An entry naming another field, an empty
+// seq_len, modulus, operation, train_fraction, train_size, test_size,
+// train_eval_size, optimizer, batch_size, epochs, eval_every, log_every,
+// divergence_loss, lr, seed), method, threshold (never matches method
+// none), and the clip options (norm_type, variant, eps, …; an option
+// matches only configurations whose method takes it). optimizer matches by
+// name when given a name, or the whole resolved optimizer when given a
+// mapping; batch_size full matches a batch size equal to the train_size. An entry naming another field, an empty
 // entry, an entry that matches no combination (a typo, most likely) and a
 // set of entries that removes everything are errors.
 //
@@ -166,7 +186,7 @@
 //
 //	experiments/x.yaml:21:18: grid.clip[1].threshold: method value needs a threshold > 0, got -1
 //	experiments/x.yaml:7:7: train.lr: expected a number, got string "fast"
-//	experiments/x.yaml:3:10: dataset: unknown dataset "cifar" (allowed: mnist, addition, temporal-order)
+//	experiments/x.yaml:3:10: dataset: unknown dataset "cifar" (allowed: mnist, addition, temporal-order, modular)
 //
 // Parse and Expand report all they find (up to 20) joined with
 // errors.Join, sorted by position; every one matches ErrInvalid. YAML
@@ -179,11 +199,11 @@
 //
 // Expand resolves each combination to a config.Config: every field explicit,
 // defaults filled in, arch, optimizer and clip specs normalized. Its order
-// is an odometer over seed, arch, seq_len, train_size, test_size,
-// train_eval_size, optimizer, batch_size, epochs, eval_every, log_every,
-// divergence_loss, lr, clip (seed slowest, so a grid stopped halfway has
-// every configuration of the first seeds; clip fastest), each axis's
-// values in file order. config.Config.Canonical is its JSON (encoding/json: struct
+// is an odometer over seed, arch, seq_len, modulus, operation,
+// train_fraction, train_size, test_size, train_eval_size, optimizer,
+// batch_size, epochs, eval_every, log_every, divergence_loss, lr, clip
+// (seed slowest, so a grid stopped halfway has every configuration of the
+// first seeds; clip fastest), each axis's values in file order. config.Config.Canonical is its JSON (encoding/json: struct
 // order, shortest round-trip numbers; not the experiment's name), Key the
 // hex SHA-256 of that, GridHash the SHA-256 of the sorted keys. Two
 // spellings of one configuration have one key; two configurations of one

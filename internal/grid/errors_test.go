@@ -46,9 +46,9 @@ func TestErrors(t *testing.T) {
 		{"missing name", mark + strings.Replace(base, "name: t\n", "", 1), "name: missing: an experiment needs name, dataset, archs and grid"},
 		{"bad name", edit("name: t", "name: "+mark+"'my grid'"), `name: "my grid": use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit`},
 		{"unknown dataset", edit("dataset: mnist", "dataset: "+mark+"cifar"),
-			`dataset: unknown dataset "cifar" (allowed: mnist, addition, temporal-order)`},
+			`dataset: unknown dataset "cifar" (allowed: mnist, addition, temporal-order, modular)`},
 		{"unknown data field", edit("test_size: 500", mark+"test_sz: 500"),
-			"data.test_sz: unknown field (allowed: train_size, test_size, train_eval_size, seq_len)"},
+			"data.test_sz: unknown field (allowed: train_size, test_size, train_eval_size, seq_len, modulus, operation, train_fraction)"},
 		{"mnist train_size too big", edit("train_size: 1000", "train_size: "+mark+"70000"),
 			"data.train_size: must be from 1 to 60000, got 70000 (MNIST has 60000 training and 10000 test images)"},
 		{"mnist test_size too big", edit("test_size: 500", "test_size: "+mark+"10001"),
@@ -64,9 +64,9 @@ func TestErrors(t *testing.T) {
 		{"no archs", edit("archs:\n  mlp2: {type: mlp, hidden: [16]}\n", "archs: "+mark+"{}\n"),
 			"archs: empty: define at least one arch, e.g. mlp2: {type: mlp, hidden: [256, 256]}"},
 		{"unknown arch type", edit("type: mlp", "type: "+mark+"resnet"),
-			`archs.mlp2.type: unknown arch type "resnet" (allowed: mlp, cnn, rnn)`},
+			`archs.mlp2.type: unknown arch type "resnet" (allowed: mlp, cnn, rnn, transformer)`},
 		{"arch without type", edit("{type: mlp, hidden: [16]}", mark+"{hidden: [16]}"),
-			"archs.mlp2.type: missing (allowed: mlp, cnn, rnn)"},
+			"archs.mlp2.type: missing (allowed: mlp, cnn, rnn, transformer)"},
 		{"arch field of another type", edit("hidden: [16]", "hidden: [16], "+mark+"cell: lstm"),
 			"archs.mlp2.cell: unknown field (allowed: type, hidden, activation)"},
 		{"bad activation", edit("hidden: [16]", "hidden: [16], activation: "+mark+"gelu"),
@@ -92,7 +92,7 @@ func TestErrors(t *testing.T) {
 		{"unknown arch in grid", edit("arch: [mlp2]", "arch: [mlp2, "+mark+"mlp3]"),
 			`grid.arch[1]: unknown arch "mlp3" (defined under archs: mlp2)`},
 		{"unknown grid axis", edit("  seed: [1]\n", "  seed: [1]\n  "+mark+"width: [1]\n"),
-			"grid.width: unknown field (allowed: arch, seed, clip, epochs, batch_size, optimizer, eval_every, log_every, divergence_loss, lr, drop_last, tail_fraction, train_size, test_size, train_eval_size, seq_len)"},
+			"grid.width: unknown field (allowed: arch, seed, clip, epochs, batch_size, optimizer, eval_every, log_every, divergence_loss, lr, drop_last, tail_fraction, train_size, test_size, train_eval_size, seq_len, modulus, operation, train_fraction)"},
 		{"missing clip axis", strings.Replace(edit("  clip: [none]\n", ""), "  arch:", "  "+mark+"arch:", 1),
 			"grid.clip: missing: the grid needs arch, seed and clip axes"},
 		{"missing lr", strings.Replace(edit("  lr: [0.1]\n", ""), "  arch:", "  "+mark+"arch:", 1),
@@ -169,7 +169,7 @@ func TestErrors(t *testing.T) {
 		{"clip entry of a wrong kind", edit("clip: [none]", "clip: ["+mark+"[norm, 1]]"),
 			"grid.clip[0]: expected a clip entry such as {method: norm, threshold: [1, 10]}, got a list"},
 		{"exclude unknown field", base + "exclude:\n  - {arch: mlp2, " + mark + "width: 3}\n",
-			"exclude[0].width: unknown field (allowed: arch, seq_len, train_size, test_size, train_eval_size, optimizer, batch_size, epochs, eval_every, log_every, divergence_loss, drop_last, tail_fraction, lr, seed, method, threshold, "},
+			"exclude[0].width: unknown field (allowed: arch, seq_len, modulus, operation, train_fraction, train_size, test_size, train_eval_size, optimizer, batch_size, epochs, eval_every, log_every, divergence_loss, drop_last, tail_fraction, lr, seed, method, threshold, "},
 		{"exclude unknown arch", base + "exclude:\n  - {arch: " + mark + "mlp9}\n", `exclude[0].arch: unknown arch "mlp9" (defined under archs: mlp2)`},
 		{"exclude unknown method", base + "exclude:\n  - {method: [none, " + mark + "clamp]}\n", `exclude[0].method[1]: unknown clip method "clamp" (allowed: none, value, norm`},
 		{"exclude empty entry", base + "exclude:\n  - " + mark + "{}\n", "exclude[0]: an empty entry would exclude every configuration"},
@@ -178,6 +178,66 @@ func TestErrors(t *testing.T) {
 		{"exclude not a list", base + "exclude: " + mark + "{arch: mlp2}\n", "exclude: expected a list of entries such as - {arch: cnn, lr: 3.0}, got a mapping"},
 		{"bad merge key", edit("  mlp2: {type: mlp, hidden: [16]}\n", "  mlp2: {<<: "+mark+"3, type: mlp}\n"), "archs.mlp2: a merge key (<<) needs a mapping or a list of mappings, got number 3"},
 	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			checkError(t, tc.src, tc.want)
+		})
+	}
+}
+
+// modBase is a small valid modular file with a transformer.
+const modBase = `name: t
+dataset: modular
+data: {modulus: 11, operation: "+", train_fraction: 0.5}
+archs:
+  gpt: {type: transformer, layers: 1, d_model: 8, heads: 2, context: 4}
+  mlp2: {type: mlp, hidden: [16]}
+train: {batch_size: full, optimizer: adamw}
+grid:
+  arch: [gpt]
+  lr: [0.001]
+  seed: [1]
+  clip: [none]
+`
+
+// TestModularErrors: the transformer and the modular task's bad input, each
+// at the value to change (issue 12).
+func TestModularErrors(t *testing.T) {
+	mod := func(old, new string) string { return strings.Replace(modBase, old, new, 1) }
+	if _, err := loadSource("x.yaml", []byte(modBase)); err != nil {
+		t.Fatalf("the base file: %v", err)
+	}
+	cases := []struct {
+		name string
+		src  string
+		want string
+	}{
+		{"heads not dividing d_model", mod("heads: 2", "heads: "+mark+"3"), "archs.gpt.heads: 3 heads do not divide d_model 8"},
+		{"context shorter than the task", mod("arch: [gpt]", "arch: ["+mark+"gpt]") + "", ""},
+		{"division by a non-prime modulus", mod("modulus: 11, operation: \"+\"", "modulus: "+mark+"12, operation: \"/\""),
+			"data.modulus: division needs a prime modulus (every b ≠ 0 invertible), got 12"},
+		{"division, non-prime modulus on an axis", mod("modulus: 11, operation: \"+\", ", "operation: \"/\", ") + "  modulus: [11, " + mark + "15]\n",
+			"grid.modulus[1]: division needs a prime modulus (every b ≠ 0 invertible), got 15"},
+		{"unknown operation", mod(`"+"`, mark+`"%"`), `data.operation: "%" is not allowed (allowed: +, -, *, /)`},
+		{"train_fraction 0", mod("train_fraction: 0.5", "train_fraction: "+mark+"0"), "data.train_fraction: must be in (0, 1), got 0"},
+		{"train_fraction 1", mod("train_fraction: 0.5", "train_fraction: "+mark+"1"), "data.train_fraction: must be in (0, 1), got 1"},
+		{"train_fraction leaving no test set", strings.Replace(mod("modulus: 11", "modulus: 2"), ", train_fraction: 0.5", "", 1) + "  train_fraction: [0.5, " + mark + "0.9]\n",
+			"grid.train_fraction[1]: 0.9 of 4 equations leaves the training or the test set empty"},
+		{"modulus too big", mod("modulus: 11", "modulus: "+mark+"2001"), "data.modulus: must be from 2 to 2000, got 2001"},
+		{"train_size with modular", mod("train_fraction: 0.5}", "train_fraction: 0.5, "+mark+"train_size: 30}"),
+			"data.train_size: dataset modular splits its equations by modulus and train_fraction; leave train_size out"},
+		{"modulus with mnist", edit("test_size: 500}", "test_size: 500, "+mark+"modulus: 7}"), "data.modulus: dataset mnist takes no modulus (only modular does)"},
+		{"transformer on mnist", edit("  mlp2: {type: mlp, hidden: [16]}\n", "  mlp2: {type: mlp, hidden: [16]}\n  gpt: {type: transformer, layers: 1, d_model: 8, heads: 2, context: 4}\n") + "",
+			""},
+		{"mlp on modular", mod("arch: [gpt]", "arch: ["+mark+"mlp2]"), "grid.arch[0]: arch mlp2 (line 6) does not fit dataset modular: type: an mlp needs fixed-size inputs"},
+		{"batch_size neither number nor full", mod("batch_size: full", "batch_size: "+mark+"all"), `train.batch_size: expected a whole number or full (the whole training set), got string "all"`},
+		{"transformer field on an mlp", mod("mlp2: {type: mlp, hidden: [16]}", "mlp2: {type: mlp, hidden: [16], "+mark+"heads: 2}"), "archs.mlp2.heads: unknown field (allowed: type, hidden, activation)"},
+	}
+	// Cases whose source needs the mark placed after editing.
+	cases[1].src = strings.Replace(strings.Replace(modBase, "context: 4", "context: 3", 1), "arch: [gpt]", "arch: ["+mark+"gpt]", 1)
+	cases[1].want = "grid.arch[0]: arch gpt (line 5) does not fit dataset modular: context: 3 positions are fewer than the task's 4 tokens per sequence"
+	cases[11].src = strings.Replace(strings.Replace(base, "  mlp2: {type: mlp, hidden: [16]}\n", "  mlp2: {type: mlp, hidden: [16]}\n  gpt: {type: transformer, layers: 1, d_model: 8, heads: 2, context: 4}\n", 1), "arch: [mlp2]", "arch: [mlp2, "+mark+"gpt]", 1)
+	cases[11].want = "grid.arch[1]: arch gpt (line 6) does not fit dataset mnist: type: a transformer reads token sequences"
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			checkError(t, tc.src, tc.want)

@@ -6,8 +6,10 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+	"strings"
 
 	"cliplab/internal/config"
+	"cliplab/internal/data"
 	"cliplab/internal/nn"
 )
 
@@ -19,15 +21,18 @@ var MaxConfigs = 100_000
 // Expand returns the grid's configurations: the product of its axes, minus
 // the combinations an exclude entry matches, every one resolved and
 // validated. The order is stable: an odometer over the axes seed, arch,
-// seq_len, train_size, test_size, train_eval_size, optimizer, batch_size,
-// epochs, eval_every, log_every, divergence_loss, lr, clip — seed slowest,
+// seq_len, modulus, operation, train_fraction, train_size, test_size,
+// train_eval_size, optimizer, batch_size, epochs, eval_every, log_every,
+// divergence_loss, lr, clip — seed slowest,
 // clip fastest — with each axis's values in file order (a clip entry's
 // thresholds in theirs). Because Parse refuses duplicate values on an axis,
 // no two configurations are equal.
 //
 // Errors (each positioned, all matching ErrInvalid): more than MaxConfigs
 // combinations; an exclude entry that matches nothing (a typo, most likely);
-// excludes that remove everything; a batch_size or train_eval_size larger
+// excludes that remove everything; a modular combination without a split
+// (/ with a modulus that is not prime, a train_fraction leaving a set
+// empty); a batch_size or train_eval_size larger
 // than the train_size it is combined with.
 func (e *Experiment) Expand() ([]config.Config, error) {
 	if e == nil || e.gridNode == nil {
@@ -47,6 +52,7 @@ func (e *Experiment) Expand() ([]config.Config, error) {
 		at[a.name] = i
 	}
 	_, trainEvalGiven := at["train_eval_size"]
+	info, _ := config.Dataset(e.Dataset)
 
 	hits := make([]int, len(e.excludes))
 	idx := make([]int, len(e.axes))
@@ -57,8 +63,15 @@ func (e *Experiment) Expand() ([]config.Config, error) {
 			a.vals[idx[i]].set(&c)
 		}
 		c.Arch = cloneArch(e.Archs[c.ArchName])
+		var unsized error // a modular combination without a split
+		if info.Modular {
+			unsized = modularSizes(&c)
+		}
 		if !trainEvalGiven {
 			c.Data.TrainEvalSize = min(c.Data.TestSize, c.Data.TrainSize)
+		}
+		if c.BatchSize == fullBatch {
+			c.BatchSize = c.Data.TrainSize
 		}
 		excluded := false
 		for xi, x := range e.excludes {
@@ -67,7 +80,18 @@ func (e *Experiment) Expand() ([]config.Config, error) {
 				excluded = true
 			}
 		}
-		if !excluded {
+		switch {
+		case excluded:
+		case unsized != nil:
+			// At the value to change: / with a modulus that is not
+			// prime, a fraction that leaves a set empty.
+			field, msg, _ := strings.Cut(unsized.Error(), ": ")
+			fallback := "operation"
+			if field == "train_fraction" {
+				fallback = "modulus"
+			}
+			e.report(l, idx, at, field, fallback, "%s", msg)
+		default:
 			e.cross(l, &c, idx, at)
 			out = append(out, c)
 		}
@@ -109,20 +133,7 @@ func (e *Experiment) Expand() ([]config.Config, error) {
 // position of the value that the user would change.
 func (e *Experiment) cross(l *checker, c *config.Config, idx []int, at map[string]int) {
 	report := func(name, fallback, format string, args ...any) {
-		i, ok := at[name]
-		if !ok {
-			i, ok = at[fallback]
-		}
-		if !ok {
-			l.errAt(e.gridNode, "grid", format, args...)
-			return
-		}
-		a := e.axes[i]
-		field := a.field
-		if a.list {
-			field = index(field, idx[i])
-		}
-		l.errAt(a.vals[idx[i]].node, field, format, args...)
+		e.report(l, idx, at, name, fallback, format, args...)
 	}
 	if c.BatchSize > c.Data.TrainSize {
 		report("batch_size", "train_size", "batch_size %d is more than train_size %d", c.BatchSize, c.Data.TrainSize)
@@ -130,6 +141,41 @@ func (e *Experiment) cross(l *checker, c *config.Config, idx []int, at map[strin
 	if c.Data.TrainEvalSize > c.Data.TrainSize {
 		report("train_eval_size", "train_size", "train_eval_size %d is more than train_size %d", c.Data.TrainEvalSize, c.Data.TrainSize)
 	}
+}
+
+// report puts a problem of one combination at the value of axis name (or
+// of fallback, when name is not an axis) that the combination takes, or at
+// grid: when neither is an axis.
+func (e *Experiment) report(l *checker, idx []int, at map[string]int, name, fallback, format string, args ...any) {
+	i, ok := at[name]
+	if !ok {
+		i, ok = at[fallback]
+	}
+	if !ok {
+		l.errAt(e.gridNode, "grid", format, args...)
+		return
+	}
+	a := e.axes[i]
+	field := a.field
+	if a.list {
+		field = index(field, idx[i])
+	}
+	l.errAt(a.vals[idx[i]].node, field, format, args...)
+}
+
+// fullBatch stands for batch_size: full until Expand knows the train_size.
+const fullBatch = -1
+
+// modularSizes sets the train and test sizes of a modular combination from
+// its modulus, operation and train_fraction (data.ModularSplit), or returns
+// why they have none as "field: message".
+func modularSizes(c *config.Config) error {
+	train, test, err := data.ModularSplit(c.Data.Modulus, c.Data.Operation, c.Data.TrainFraction)
+	if err != nil {
+		return err
+	}
+	c.Data.TrainSize, c.Data.TestSize = train, test
+	return nil
 }
 
 func cloneArch(a nn.ArchSpec) nn.ArchSpec {

@@ -703,3 +703,65 @@ func TestMethodDocs(t *testing.T) {
 }
 
 var updateDocs = flag.Bool("update", false, "rewrite the method lists in doc.go and README.md")
+
+// TestModularGrid checks a modular grid's resolved configurations: the
+// split's sizes from modulus and train_fraction, batch_size full as the
+// train_size (the same key as the number), the defaults 97, + and 0.3, a
+// transformer's normalized spec, and excludes on the new fields.
+func TestModularGrid(t *testing.T) {
+	cfgs := mustLoad(t, modBase)
+	checkConfigs(t, cfgs)
+	c := cfgs[0]
+	if c.Data.TrainSize != 61 || c.Data.TestSize != 60 || c.Data.TrainEvalSize != 60 || c.BatchSize != 61 {
+		t.Errorf("sizes: train %d test %d train_eval %d batch %d, want 61 60 60 61", c.Data.TrainSize, c.Data.TestSize, c.Data.TrainEvalSize, c.BatchSize)
+	}
+	wantArch := nn.ArchSpec{Type: "transformer", Layers: 1, DModel: 8, Heads: 2, DFF: 32, Context: 4, Init: "torch", Approximate: "none"}
+	if !reflect.DeepEqual(c.Arch, wantArch) {
+		t.Errorf("arch %+v, want %+v", c.Arch, wantArch)
+	}
+	js := string(c.Canonical())
+	for _, want := range []string{`"data":{"train_size":61,"test_size":60,"train_eval_size":60,"modulus":11,"operation":"+","train_fraction":0.5}`,
+		`"arch_spec":{"type":"transformer","layers":1,"d_model":8,"heads":2,"d_ff":32,"context":4,"init":"torch","approximate":"none"}`, `"batch_size":61`} {
+		if !strings.Contains(js, want) {
+			t.Errorf("canonical JSON %s lacks %s", js, want)
+		}
+	}
+	same := mustLoad(t, strings.Replace(modBase, "batch_size: full", "batch_size: 61", 1))
+	if same[0].Key() != c.Key() {
+		t.Errorf("batch_size full and 61 give different keys")
+	}
+
+	defaults := mustLoad(t, strings.Replace(modBase, `data: {modulus: 11, operation: "+", train_fraction: 0.5}`, "", 1))[0]
+	if d := defaults.Data; d.Modulus != 97 || d.Operation != "+" || d.TrainFraction != 0.3 || d.TrainSize != 2823 || d.TestSize != 6586 {
+		t.Errorf("defaults: %+v, want modulus 97, +, 0.3: 2823 and 6586 equations", d)
+	}
+
+	grid := strings.Replace(modBase, `data: {modulus: 11, operation: "+", train_fraction: 0.5}`, "data: {modulus: 11}", 1) +
+		"  operation: [\"+\", \"/\"]\n  train_fraction: [0.3, 0.5]\n  batch_size: [full, 8]\n"
+	grid = strings.Replace(grid, "train: {batch_size: full, optimizer: adamw}", "train: {optimizer: adamw}", 1)
+	all := mustLoad(t, grid)
+	checkConfigs(t, all)
+	if len(all) != 8 {
+		t.Fatalf("%d configurations, want 8", len(all))
+	}
+	kept := mustLoad(t, grid+"exclude:\n  - {operation: \"/\", batch_size: full}\n  - {train_fraction: 0.3, batch_size: 8}\n")
+	if len(kept) != 4 {
+		t.Fatalf("%d configurations after the excludes, want 4", len(kept))
+	}
+	for _, c := range kept {
+		full := c.BatchSize == c.Data.TrainSize
+		if c.Data.Operation == "/" && full || c.Data.TrainFraction == 0.3 && !full {
+			t.Errorf("excluded configuration kept: %s %s %v batch %d", c.Label(), c.Data.Operation, c.Data.TrainFraction, c.BatchSize)
+		}
+	}
+	if v := config.VaryingAxes(all); !slices.Equal(v, []string{"operation", "train_fraction", "train_size", "test_size", "train_eval_size", "batch_size"}) {
+		t.Errorf("varying axes %v", v)
+	}
+	// A combination without a split (/ mod 12) that an exclude removes is
+	// no error.
+	div := strings.Replace(modBase, `data: {modulus: 11, operation: "+", train_fraction: 0.5}`, `data: {operation: "/"}`, 1) +
+		"  modulus: [12, 13]\nexclude:\n  - {modulus: 12}\n"
+	if got := mustLoad(t, div); len(got) != 1 || got[0].Data.Modulus != 13 || got[0].Data.TrainSize != 47 {
+		t.Errorf("excluding modulus 12 of a division grid: %d configurations", len(got))
+	}
+}

@@ -78,10 +78,12 @@ func (x *exclude) matches(c *config.Config) bool {
 
 // Sections and the fields each holds.
 var (
-	topKeys   = []string{"name", "description", "dataset", "data", "train", "archs", "grid", "exclude"}
-	dataKeys  = []string{"train_size", "test_size", "train_eval_size", "seq_len"}
-	trainKeys = []string{"epochs", "batch_size", "optimizer", "eval_every", "log_every", "divergence_loss", "lr", "drop_last", "tail_fraction"}
-	gridKeys  = append([]string{"arch", "seed", "clip"}, append(append([]string(nil), trainKeys...), dataKeys...)...)
+	topKeys  = []string{"name", "description", "dataset", "data", "train", "archs", "grid", "exclude"}
+	dataKeys = []string{"train_size", "test_size", "train_eval_size", "seq_len", "modulus", "operation", "train_fraction"}
+	// modularKeys are the data: fields of the modular task only.
+	modularKeys = []string{"modulus", "operation", "train_fraction"}
+	trainKeys   = []string{"epochs", "batch_size", "optimizer", "eval_every", "log_every", "divergence_loss", "lr", "drop_last", "tail_fraction"}
+	gridKeys    = append([]string{"arch", "seed", "clip"}, append(append([]string(nil), trainKeys...), dataKeys...)...)
 	// expansionOrder: seed outermost, clip fastest.
 	expansionOrder = append([]string{"seed"}, config.Axes[:len(config.Axes)-1]...)
 )
@@ -247,6 +249,9 @@ func (p *parser) experiment(e *Experiment, root *yaml.Node) {
 		LogEvery:       DefaultLogEvery,
 		DivergenceLoss: DefaultDivergenceLoss,
 	}
+	if info.Modular {
+		e.base.Data.Modulus, e.base.Data.Operation, e.base.Data.TrainFraction = data.DefaultModulus, data.DefaultOperation, data.DefaultTrainFraction
+	}
 
 	if kv, ok := sec["archs"]; ok {
 		p.archSection(e, kv.val)
@@ -310,6 +315,14 @@ func (p *parser) experiment(e *Experiment, root *yaml.Node) {
 			w := &Error{Path: p.path, Line: f.val.Line, Col: f.val.Column, Field: "data.seq_len",
 				Msg: "dataset " + ds + " does not use seq_len; ignored"}
 			e.Warnings = append(e.Warnings, w.Error())
+			continue
+		}
+		if info.Modular && (name == "train_size" || name == "test_size") {
+			p.errAt(f.keyNode, from[name]+"."+name, "dataset modular splits its equations by modulus and train_fraction; leave %s out", name)
+			continue
+		}
+		if !info.Modular && contains(modularKeys, name) {
+			p.errAt(f.keyNode, from[name]+"."+name, "dataset %s takes no %s (only modular does)", ds, name)
 			continue
 		}
 		if a := p.axis(name, from[name], f); a != nil {
@@ -466,6 +479,40 @@ func (p *parser) value(name string, n *yaml.Node, field string) (axisVal, bool) 
 		v.key = config.FormatFloat(x)
 		v.set = func(c *config.Config) { c.TailFraction = x }
 		return v, true
+	case "operation":
+		s, ok := p.text(n, field)
+		if !ok {
+			return v, false
+		}
+		if !contains(data.Operations, s) {
+			p.errAt(n, field, "%q is not allowed (allowed: %s)", s, strings.Join(data.Operations, ", "))
+			return v, false
+		}
+		v.key = s
+		v.set = func(c *config.Config) { c.Data.Operation = s }
+		return v, true
+	case "train_fraction":
+		x, ok := p.num(n, field)
+		if !ok {
+			return v, false
+		}
+		if x <= 0 || x >= 1 {
+			p.errAt(n, field, "must be in (0, 1), got %s", config.FormatFloat(x))
+			return v, false
+		}
+		v.key = config.FormatFloat(x)
+		v.set = func(c *config.Config) { c.Data.TrainFraction = x }
+		return v, true
+	case "batch_size":
+		if r := resolve(n); r != nil && r.Kind == yaml.ScalarNode && r.ShortTag() == "!!str" {
+			if r.Value != "full" {
+				p.errAt(n, field, "expected a whole number or full (the whole training set), got %s", describe(r))
+				return v, false
+			}
+			v.key = "full"
+			v.set = func(c *config.Config) { c.BatchSize = fullBatch }
+			return v, true
+		}
 	case "lr", "divergence_loss":
 		x, ok := p.num(n, field)
 		if !ok {
@@ -527,6 +574,8 @@ func (p *parser) value(name string, n *yaml.Node, field string) (axisVal, bool) 
 		v.set = func(c *config.Config) { c.Data.TrainEvalSize = i }
 	case "seq_len":
 		v.set = func(c *config.Config) { c.Data.SeqLen = i }
+	case "modulus":
+		v.set = func(c *config.Config) { c.Data.Modulus = i }
 	default:
 		panic("grid: no setter for " + name)
 	}
@@ -754,26 +803,28 @@ func (p *parser) keptClipOptions(m *clipalgo.Method, given map[string]*yaml.Node
 // fitsAll checks every arch of the grid against the dataset at every
 // sequence length of the grid.
 func (p *parser) fitsAll(e *Experiment) {
-	var archAxis, seqAxis *axis
+	var archAxis *axis
+	// The data sizes a model's shape depends on: every sequence length
+	// and every modulus of the grid.
+	sizes := []config.DataSpec{e.base.Data}
 	for _, a := range e.axes {
 		switch a.name {
 		case "arch":
 			archAxis = a
-		case "seq_len":
-			seqAxis = a
+		case "seq_len", "modulus":
+			var next []config.DataSpec
+			for _, d := range sizes {
+				for _, v := range a.vals {
+					c := config.Config{Data: d}
+					v.set(&c)
+					next = append(next, c.Data)
+				}
+			}
+			sizes = next
 		}
 	}
 	if archAxis == nil {
 		return
-	}
-	lens := []int{0}
-	if seqAxis != nil {
-		lens = lens[:0]
-		for _, v := range seqAxis.vals {
-			var c config.Config
-			v.set(&c)
-			lens = append(lens, c.Data.SeqLen)
-		}
 	}
 	for i, v := range archAxis.vals {
 		name := v.key
@@ -781,8 +832,8 @@ func (p *parser) fitsAll(e *Experiment) {
 		if !ok {
 			continue // its own error is reported
 		}
-		for _, T := range lens {
-			if err := config.Fits(spec, p.dataset, T); err != nil {
+		for _, d := range sizes {
+			if err := config.Fits(spec, p.dataset, d); err != nil {
 				field := archAxis.field
 				if archAxis.list {
 					field = index(field, i)
@@ -896,6 +947,10 @@ func (p *parser) excludeValue(key string, n *yaml.Node, field string) (func(*con
 			m, ok := clipalgo.Lookup(c.Clip.Method)
 			return ok && m.Threshold.Takes && c.Clip.Threshold == t
 		}, true
+	case "batch_size":
+		if r := resolve(n); r != nil && r.Kind == yaml.ScalarNode && r.ShortTag() == "!!str" && r.Value == "full" {
+			return func(c *config.Config) bool { return c.BatchSize == c.Data.TrainSize }, true
+		}
 	case "optimizer":
 		if n.Kind == yaml.ScalarNode {
 			name, ok := p.text(n, field)
