@@ -22,6 +22,12 @@ writing JSON on stdout:
           absent for embeddings, whose x is token ids) and every parameter;
           for attention also "y_mha", the same weights through
           torch.nn.MultiheadAttention with a causal mask.
+  dpcheck: a list of {"arch", "input", "batch", "x", "labels", "params",
+          "clip"}; for each, every example's gradient of its own
+          cross-entropy loss by a loop over the examples: "sq", the squared
+          L2 norm of each example's gradient of each parameter (b rows in
+          state_dict order), and "clipped", Σ_i min(1, clip/(‖g_i‖ + 1e-6))·g_i
+          per parameter, Opacus's flat clipping.
 
 Run with Debian's /usr/bin/python3 (python3-torch).
 """
@@ -304,6 +310,34 @@ def check(req):
     return res
 
 
+def dpcheck(req):
+    torch.set_num_threads(1)
+    inp, b = req["input"], req["batch"]
+    model, prepare = build(req["arch"], inp)
+    state = model.state_dict()
+    model.load_state_dict({k: torch.tensor(v, dtype=torch.float32).reshape(state[k].shape)
+                           for k, v in req["params"].items()})
+    x = prepare(torch.tensor(req["x"], dtype=torch.float32), b, 0)
+    y = torch.tensor(req["labels"])
+    loss_fn = nn.CrossEntropyLoss()
+    names = list(state)
+    params = dict(model.named_parameters())
+    sq, grads = [], []
+    for i in range(b):
+        model.zero_grad()
+        loss_fn(model(x[i:i + 1]), y[i:i + 1]).backward()
+        g = {k: params[k].grad.detach().clone() for k in names}
+        grads.append(g)
+        sq.append([float(g[k].double().pow(2).sum()) for k in names])
+    clipped = {k: torch.zeros_like(params[k]) for k in names}
+    for g in grads:
+        norm = torch.stack([g[k].norm(2) for k in names]).norm(2)
+        factor = (req["clip"] / (norm + 1e-6)).clamp(max=1.0)
+        for k in names:
+            clipped[k] += factor * g[k]
+    return {"sq": sq, "clipped": {k: v.reshape(-1).tolist() for k, v in clipped.items()}}
+
+
 def main():
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
     req = json.load(sys.stdin)
@@ -313,8 +347,10 @@ def main():
         res = [check(r) for r in req]
     elif mode == "layer":
         res = [layer(r) for r in req]
+    elif mode == "dpcheck":
+        res = [dpcheck(r) for r in req]
     else:
-        sys.exit("usage: bench_torch.py bench|check|layer < request.json")
+        sys.exit("usage: bench_torch.py bench|check|layer|dpcheck < request.json")
     json.dump(res, sys.stdout)
 
 

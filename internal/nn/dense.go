@@ -9,6 +9,7 @@ type dense struct {
 	w, b    *Param
 	x, y    []float32 // input of the last forward (not owned) and output
 	dz, dx  []float32
+	dzw     []float32 // dz with rows reweighted (BackwardWeighted)
 }
 
 func newDense(ps *paramSet, name string, in, out int, act activation) *dense {

@@ -1,0 +1,155 @@
+// Per-example gradient norms and reweighted sums (DP-SGD's clipping)
+// without materialising a gradient per example.
+
+package nn
+
+import "fmt"
+
+// PerExample is a Model that gives, for a batch, each example's gradient
+// norms and any reweighted sum of the examples' gradients, without forming
+// the b gradients. "Row i's gradient" of a parameter is what Backward would
+// write for a dout whose rows other than i are zero; Backward's gradient is
+// their sum. For the mean loss over a batch of b that is 1/b of example i's
+// own loss gradient.
+//
+// A dense layer's row gradients are outer products, dW_i = dz_iᵀ·x_i, so
+// ‖dW_i‖² = ‖x_i‖²·‖dz_i‖² and ‖db_i‖² = ‖dz_i‖² (Goodfellow 2015), and a
+// reweighted sum Σ_i w_i·dW_i is one GEMM of the reweighted rows of dz
+// with x. BackwardNorms keeps every layer's dz (book-keeping, Bu et al.
+// 2023), so BackwardWeighted costs the weight GEMMs of one backward pass
+// and no propagation: a per-example step costs a plain step plus O(b·(D+O))
+// per layer.
+type PerExample interface {
+	Model
+	// BackwardNorms takes dL/dout of the last Forward (b×Outputs), like
+	// Backward, and writes into sq[i·P + p] the squared L2 norm of row i's
+	// gradient of Params()[p] (P = len(Params())), accumulated in float64.
+	// It leaves every Param.G as it was. It panics if sq is shorter than b·P.
+	BackwardNorms(dout []float32, sq []float64)
+	// BackwardWeighted overwrites every Param.G with Σ_i w[i·P + p]·(row i's
+	// gradient of Params()[p]) for the dout of the last BackwardNorms, which
+	// it must follow with no Forward in between. It panics if w is shorter
+	// than b·P.
+	BackwardWeighted(w []float32)
+}
+
+// PerExampleSupport reports whether architecture a (normalized) gives
+// per-example gradients (is a PerExample): an mlp does; a cnn's
+// convolutions and an rnn's recurrent layers do not yet.
+func (a ArchSpec) PerExampleSupport() error {
+	switch a.Type {
+	case "mlp":
+		return nil
+	case "cnn":
+		return fmt.Errorf("type: cnn has no per-example gradients yet (its conv layers); use an mlp")
+	}
+	return fmt.Errorf("type: %s has no per-example gradients yet (its recurrent layer); use an mlp", a.Type)
+}
+
+// exampleLayer is a layer of a sequential model with per-example support.
+type exampleLayer interface {
+	layer
+	// backwardNorms is backward without the parameter gradients: it keeps
+	// what backwardWeighted needs, adds the squared norms of the rows'
+	// gradients of its parameters (numbered from p0) to sq (rows of P) and
+	// returns dx (nil when needDx is false).
+	backwardNorms(dy []float32, b int, needDx bool, sq []float64, p0, P int) []float32
+	// backwardWeighted writes its parameters' gradients as the sums of the
+	// rows' gradients weighted by w (rows of P, columns from p0).
+	backwardWeighted(w []float32, b, p0, P int)
+	nparams() int
+}
+
+var (
+	_ PerExample   = (*sequential)(nil)
+	_ exampleLayer = (*dense)(nil)
+)
+
+func (m *sequential) BackwardNorms(dout []float32, sq []float64) {
+	P := len(m.ps.list)
+	sq = sq[:m.b*P]
+	clear(sq)
+	d := dout
+	p0 := P
+	for i := len(m.layers) - 1; i >= 0; i-- {
+		l, ok := m.layers[i].(exampleLayer)
+		if !ok {
+			panic(fmt.Sprintf("nn: layer %T has no per-example gradients", m.layers[i]))
+		}
+		p0 -= l.nparams()
+		d = l.backwardNorms(d, m.b, i > 0, sq, p0, P)
+	}
+}
+
+func (m *sequential) BackwardWeighted(w []float32) {
+	P := len(m.ps.list)
+	w = w[:m.b*P]
+	p0 := 0
+	for _, l := range m.layers {
+		el := l.(exampleLayer)
+		el.backwardWeighted(w, m.b, p0, P)
+		p0 += el.nparams()
+	}
+}
+
+func (l *dense) nparams() int { return 2 }
+
+// backwardNorms keeps dz (B, O) in l.dz, a copy even without activation:
+// dy belongs to the caller, and backwardWeighted reweights it.
+func (l *dense) backwardNorms(dy []float32, b int, needDx bool, sq []float64, p0, P int) []float32 {
+	dz := dy[:b*l.out]
+	l.dz = grow(l.dz, b*l.out)
+	if l.act != actNone {
+		actBackward(l.dz, dz, l.y, l.act)
+	} else {
+		copy(l.dz, dz)
+	}
+	for i := 0; i < b; i++ {
+		x2 := sumSquares(l.x[i*l.in : (i+1)*l.in])
+		z2 := sumSquares(l.dz[i*l.out : (i+1)*l.out])
+		sq[i*P+p0] += x2 * z2
+		sq[i*P+p0+1] += z2
+	}
+	if !needDx {
+		return nil
+	}
+	l.dx = grow(l.dx, b*l.in)
+	sgemm(false, false, b, l.in, l.out, 1, l.dz, l.out, l.w.W, l.in, 0, l.dx, l.in)
+	return l.dx
+}
+
+// backwardWeighted: dW = (diag(w_W)·dz)ᵀ·x, db = Σ_i w_b,i·dz_i.
+func (l *dense) backwardWeighted(w []float32, b, p0, P int) {
+	l.dzw = grow(l.dzw, b*l.out)
+	for i := 0; i < b; i++ {
+		scaleInto(l.dzw[i*l.out:(i+1)*l.out], l.dz[i*l.out:(i+1)*l.out], w[i*P+p0])
+	}
+	sgemm(true, false, l.out, l.in, b, 1, l.dzw, l.out, l.x, l.in, 0, l.w.G, l.in)
+	sameBias := true
+	for i := 0; i < b && sameBias; i++ {
+		sameBias = w[i*P+p0] == w[i*P+p0+1]
+	}
+	if !sameBias {
+		for i := 0; i < b; i++ {
+			scaleInto(l.dzw[i*l.out:(i+1)*l.out], l.dz[i*l.out:(i+1)*l.out], w[i*P+p0+1])
+		}
+	}
+	colSum(l.b.G, l.dzw)
+}
+
+// sumSquares is Σ x², accumulated in float64.
+func sumSquares(x []float32) float64 {
+	var s float64
+	for _, v := range x {
+		s += float64(v) * float64(v)
+	}
+	return s
+}
+
+// scaleInto sets dst = a·src.
+func scaleInto(dst, src []float32, a float32) {
+	src = src[:len(dst)]
+	for j, v := range src {
+		dst[j] = a * v
+	}
+}

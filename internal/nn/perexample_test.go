@@ -1,0 +1,256 @@
+package nn
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// perExampleCases are the architectures with per-example support, at
+// shapes small enough to check row by row.
+var perExampleCases = []struct {
+	name string
+	spec ArchSpec
+	in   Input
+	b    int
+}{
+	{"mlp2", mlp2, mnist, 5},
+	{"mlp-tanh", ArchSpec{Type: "mlp", Hidden: []int{7, 5}, Activation: "tanh"}, Input{C: 1, H: 4, W: 3, Outputs: 3}, 6},
+	{"mlp-linear", ArchSpec{Type: "mlp"}, Input{C: 2, H: 3, W: 3, Outputs: 4}, 3},
+}
+
+// perExampleBatch builds case tc's model from a fixed seed and a batch with
+// its mean cross-entropy gradient.
+func perExampleBatch(t *testing.T, spec ArchSpec, in Input, b int) (PerExample, []float32, []int, []float32) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(3, 4))
+	m, err := Build(spec, in, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pe, ok := m.(PerExample)
+	if !ok {
+		t.Fatalf("%T is not a PerExample", m)
+	}
+	x := randu(rng, b*in.C*in.H*in.W, 1)
+	for i := range x {
+		x[i] = (x[i] + 1) / 2
+	}
+	labels := make([]int, b)
+	for i := range labels {
+		labels[i] = rng.IntN(in.Outputs)
+	}
+	d := make([]float32, b*in.Outputs)
+	SoftmaxCrossEntropy(d, m.Forward(x, b, 0), labels, b, in.Outputs)
+	return pe, x, labels, d
+}
+
+// TestPerExampleRows checks BackwardNorms against Backward run on one row
+// of dout at a time, and BackwardWeighted against the weighted sum of those
+// row gradients (and, with every weight 1, against Backward itself).
+func TestPerExampleRows(t *testing.T) {
+	for _, tc := range perExampleCases {
+		t.Run(tc.name, func(t *testing.T) {
+			m, x, _, d := perExampleBatch(t, tc.spec, tc.in, tc.b)
+			ps := m.Params()
+			P, b, O := len(ps), tc.b, tc.in.Outputs
+			// Row gradients, one Backward per row.
+			rows := make([][][]float32, b)
+			for i := range b {
+				di := make([]float32, len(d))
+				copy(di[i*O:(i+1)*O], d[i*O:(i+1)*O])
+				m.Forward(x, b, 0)
+				m.Backward(di)
+				for _, p := range ps {
+					rows[i] = append(rows[i], append([]float32(nil), p.G...))
+				}
+			}
+			m.Forward(x, b, 0)
+			m.Backward(d)
+			full := make([][]float32, P)
+			for k, p := range ps {
+				full[k] = append([]float32(nil), p.G...)
+			}
+
+			m.Forward(x, b, 0)
+			sq := make([]float64, b*P)
+			for i := range sq {
+				sq[i] = math.NaN() // must be overwritten
+			}
+			m.BackwardNorms(d, sq)
+			for k, p := range ps {
+				if !equal32(p.G, full[k]) {
+					t.Fatalf("%s: BackwardNorms changed the gradient", p.Name)
+				}
+			}
+			for i := range b {
+				for k, p := range ps {
+					want := sumSquares(rows[i][k])
+					if got := sq[i*P+k]; math.Abs(got-want) > 1e-5*want+1e-30 {
+						t.Errorf("row %d %s: squared norm %.9g, want %.9g", i, p.Name, got, want)
+					}
+				}
+			}
+
+			rng := rand.New(rand.NewPCG(5, 6))
+			for _, uniform := range []bool{true, false} {
+				w := make([]float32, b*P)
+				for i := range b {
+					wi := float32(rng.Float64() * 2)
+					for k := range P {
+						if !uniform {
+							wi = float32(rng.Float64() * 2)
+						}
+						w[i*P+k] = wi
+					}
+				}
+				m.BackwardWeighted(w)
+				for k, p := range ps {
+					want := make([]float64, len(p.G))
+					for i := range b {
+						for j, v := range rows[i][k] {
+							want[j] += float64(w[i*P+k]) * float64(v)
+						}
+					}
+					diff, scale := maxDiff(p.G, want)
+					if diff > 1e-5*scale+1e-9 {
+						t.Errorf("uniform=%v %s: weighted sum differs by %g (scale %g)", uniform, p.Name, diff, scale)
+					}
+				}
+			}
+			ones := make([]float32, b*P)
+			for i := range ones {
+				ones[i] = 1
+			}
+			m.BackwardWeighted(ones)
+			for k, p := range ps {
+				if !equal32(p.G, full[k]) {
+					diff, scale := maxDiff(p.G, widen(full[k]))
+					t.Errorf("%s: weights 1 give another gradient than Backward (max diff %g, scale %g)", p.Name, diff, scale)
+				}
+			}
+		})
+	}
+}
+
+func equal32(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func widen(a []float32) []float64 {
+	out := make([]float64, len(a))
+	for i, v := range a {
+		out[i] = float64(v)
+	}
+	return out
+}
+
+type dpCheckReq struct {
+	Arch   ArchSpec             `json:"arch"`
+	Input  Input                `json:"input"`
+	Batch  int                  `json:"batch"`
+	X      []float32            `json:"x"`
+	Labels []int                `json:"labels"`
+	Params map[string][]float32 `json:"params"`
+	Clip   float64              `json:"clip"`
+}
+
+type dpCheckResp struct {
+	Sq      [][]float64          `json:"sq"`
+	Clipped map[string][]float64 `json:"clipped"`
+}
+
+// TestPerExampleAgainstPyTorch compares each example's gradient norms per
+// parameter and the flat-clipped sum Σ_i min(1, C/(‖g_i‖+1e-6))·g_i (g_i
+// the gradient of example i's own loss, Opacus's flat clipping) with
+// PyTorch's, from a loop over the examples in bench_torch.py's dpcheck
+// mode, to 1e-5 relative. C is set between the examples' norms so that some
+// examples are clipped and some not.
+func TestPerExampleAgainstPyTorch(t *testing.T) {
+	type prepared struct {
+		m    PerExample
+		d    []float32
+		sq   []float64
+		norm []float64
+	}
+	preps := make([]prepared, len(perExampleCases))
+	reqs := make([]dpCheckReq, len(perExampleCases))
+	for c, tc := range perExampleCases {
+		m, x, labels, d := perExampleBatch(t, tc.spec, tc.in, tc.b)
+		P, b := len(m.Params()), tc.b
+		sq := make([]float64, b*P)
+		m.BackwardNorms(d, sq)
+		norms := make([]float64, b)
+		for i := range b {
+			for k := range P {
+				sq[i*P+k] *= float64(b * b) // row gradients are 1/b of the examples'
+				norms[i] += sq[i*P+k]
+			}
+			norms[i] = math.Sqrt(norms[i])
+		}
+		lo, hi := math.Inf(1), 0.0
+		for _, n := range norms {
+			lo, hi = min(lo, n), max(hi, n)
+		}
+		req := dpCheckReq{Arch: tc.spec.Normalize(), Input: tc.in, Batch: b, X: x, Labels: labels,
+			Params: map[string][]float32{}, Clip: (lo + hi) / 2}
+		for _, p := range m.Params() {
+			req.Params[p.Name] = append([]float32(nil), p.W...)
+		}
+		preps[c], reqs[c] = prepared{m, d, sq, norms}, req
+	}
+	var resps []dpCheckResp
+	runTorch(t, "dpcheck", reqs, &resps)
+	if len(resps) != len(perExampleCases) {
+		t.Fatalf("%d answers for %d cases", len(resps), len(perExampleCases))
+	}
+	for c, tc := range perExampleCases {
+		t.Run(tc.name, func(t *testing.T) {
+			pr, req, want := preps[c], reqs[c], resps[c]
+			ps := pr.m.Params()
+			P, b := len(ps), tc.b
+			worst := 0.0
+			for i := range b {
+				for k, p := range ps {
+					g, w := pr.sq[i*P+k], want.Sq[i][k]
+					rel := math.Abs(g-w) / w
+					worst = max(worst, rel)
+					if rel > 1e-5 {
+						t.Errorf("example %d %s: squared norm %.9g, PyTorch %.9g", i, p.Name, g, w)
+					}
+				}
+			}
+			t.Logf("squared norms: largest relative difference %.3g", worst)
+			w := make([]float32, b*P)
+			clipped := 0
+			for i := range b {
+				f := min(1, req.Clip/(pr.norm[i]+1e-6))
+				if f < 1 {
+					clipped++
+				}
+				for k := range P {
+					w[i*P+k] = float32(f * float64(b))
+				}
+			}
+			if clipped == 0 || clipped == b {
+				t.Fatalf("%d of %d examples clipped; the test needs both kinds", clipped, b)
+			}
+			pr.m.BackwardWeighted(w)
+			for _, p := range ps {
+				diff, scale := maxDiff(p.G, want.Clipped[p.Name])
+				t.Logf("%s: clipped sum max diff %.3g, scale %.3g", p.Name, diff, scale)
+				if diff > 1e-5*scale {
+					t.Errorf("%s: clipped sums differ by %g (scale %g)", p.Name, diff, scale)
+				}
+			}
+		})
+	}
+}
