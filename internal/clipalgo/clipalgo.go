@@ -64,7 +64,7 @@ type Clipper[F Float] interface {
 }
 
 // New returns the Clipper that s describes, for a method that needs batch
-// gradients. s is normalized and validated first; the error is Validate's
+// gradients (NewExample makes the others). s is normalized and validated first; the error is Validate's
 // when s is invalid. The Clipper allocates on its first call (buffers sized
 // to the model) and not after, except for autoclip's history, which grows by
 // amortised appends.
@@ -75,7 +75,7 @@ func New[F Float](s Spec) (Clipper[F], error) {
 	}
 	m, _ := Lookup(s.Method)
 	if m.Needs != BatchGradients {
-		return nil, fmt.Errorf("method: %s needs %s, which this engine cannot give yet", m.Name, m.Needs)
+		return nil, fmt.Errorf("%w: %s needs %s (clipalgo.NewExample)", ErrNeeds, m.Name, m.Needs)
 	}
 	var c any
 	switch any(F(0)).(type) {

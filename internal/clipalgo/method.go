@@ -101,10 +101,12 @@ type Method struct {
 	build     builder
 }
 
-// builder makes a method's Clipper in either precision.
+// builder makes a method's Clipper in either precision (batch gradients),
+// or its ExampleClipper (per-example gradients).
 type builder struct {
-	f32 func(Spec) Clipper[float32]
-	f64 func(Spec) Clipper[float64]
+	f32     func(Spec) Clipper[float32]
+	f64     func(Spec) Clipper[float64]
+	example func(Spec) ExampleClipper
 }
 
 // build pairs a method's constructor in float32 (training) and float64 (the

@@ -15,5 +15,6 @@ func init() {
 		&autoClipMethod,
 		&zClipMethod,
 		&adaGCMethod,
+		&dpFlatMethod,
 	}
 }

@@ -2,6 +2,7 @@ package clipalgo
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -99,8 +100,8 @@ func TestDeclarations(t *testing.T) {
 		if m.Threshold.Takes && (m.Threshold.Unit == "" || m.Threshold.Doc == "") {
 			t.Errorf("%s: threshold without unit or doc", m.Name)
 		}
-		if m.build.f32 == nil || m.build.f64 == nil {
-			t.Errorf("%s: no constructor", m.Name)
+		if (m.Needs == BatchGradients) != (m.build.f32 != nil && m.build.f64 != nil) || (m.Needs == PerExampleGradients) != (m.build.example != nil) {
+			t.Errorf("%s: no constructor for %s, or one for the other kind", m.Name, m.Needs)
 		}
 		names := map[string]bool{}
 		for _, o := range m.Options {
@@ -123,8 +124,16 @@ func TestDeclarations(t *testing.T) {
 			kinds[o.Name] = o.Kind
 		}
 		s := Spec{Method: m.Name, Threshold: 1}.Normalize()
-		if _, err := New[float32](s); err != nil && m.Needs == BatchGradients {
+		_, err := New[float32](s)
+		_, xerr := NewExample(s)
+		if m.Needs == PerExampleGradients {
+			err, xerr = xerr, err
+		}
+		if err != nil {
 			t.Errorf("%s with its defaults: %v", m.Name, err)
+		}
+		if !errors.Is(xerr, ErrNeeds) {
+			t.Errorf("%s: the constructor for %s gave %v, want ErrNeeds", m.Name, m.Needs, xerr)
 		}
 	}
 }
