@@ -55,7 +55,11 @@ type Config struct {
 	LogEvery       int           `json:"log_every"` // steps between logged steps
 	DivergenceLoss float64       `json:"divergence_loss"`
 	Clip           clipalgo.Spec `json:"clip"`
-	Seed           uint64        `json:"seed"`
+	// DP is DP-SGD's noise, budget and sampling: set exactly when Clip's
+	// method needs per-example gradients (Private), nil and absent from
+	// the canonical JSON otherwise.
+	DP   *DPSpec `json:"dp,omitempty"`
+	Seed uint64  `json:"seed"`
 }
 
 // DefaultTailFraction is train.tail_fraction's default: the tail metrics

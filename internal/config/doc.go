@@ -3,11 +3,12 @@
 // (Config, DataSpec), their canonical JSON and keys, the setting key (the
 // configuration without its seed, which statistics over seeds group by),
 // labels, the axes a grid can vary, the facts of each dataset and the
-// validation of a resolved Config.
+// validation of a resolved Config, DP-SGD's fields among them (σ solved for
+// a target ε by privacy).
 //
 // Package grid turns an experiment file into []Config; train, db, report
 // and the worker read Config and never the YAML. config imports the spec
-// types of nn, clipalgo and data only.
+// types of nn, clipalgo and data, and privacy's σ solver, only.
 //
 // # Layers
 //

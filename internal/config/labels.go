@@ -12,6 +12,7 @@ import (
 var Axes = []string{
 	"arch", "seq_len", "modulus", "operation", "train_fraction", "train_size", "test_size", "train_eval_size",
 	"optimizer", "batch_size", "epochs", "eval_every", "log_every", "divergence_loss", "drop_last", "tail_fraction",
+	"noise_multiplier", "target_epsilon", "delta", "sampling",
 	"lr", "clip", "seed",
 }
 
@@ -54,6 +55,8 @@ func (c Config) AxisValue(axis string) string {
 	case "tail_fraction":
 		f, _ := c.Tail()
 		return FormatFloat(f)
+	case "noise_multiplier", "target_epsilon", "delta", "sampling":
+		return c.dpAxisValue(axis)
 	case "divergence_loss":
 		return FormatFloat(c.DivergenceLoss)
 	case "lr":
@@ -113,4 +116,28 @@ func OptimLabel(o nn.OptimSpec) string {
 		out += "," + kv
 	}
 	return out
+}
+
+// dpAxisValue is AxisValue of a DP field: "" for a configuration without
+// DP, and for the one of noise_multiplier and target_epsilon not given.
+func (c Config) dpAxisValue(axis string) string {
+	d := c.DP
+	if d == nil {
+		return ""
+	}
+	switch axis {
+	case "noise_multiplier":
+		if d.TargetEpsilon == 0 {
+			return FormatFloat(d.NoiseMultiplier)
+		}
+	case "target_epsilon":
+		if d.TargetEpsilon > 0 {
+			return FormatFloat(d.TargetEpsilon)
+		}
+	case "delta":
+		return FormatFloat(d.Delta)
+	case "sampling":
+		return string(d.Sampling)
+	}
+	return ""
 }

@@ -22,7 +22,7 @@ var allowedImports = map[string][]string{
 	"internal/data":     {},
 	"internal/privacy":  {},
 	"internal/cmdflag":  {},
-	"internal/config":   {"internal/nn", "internal/clipalgo", "internal/data", "internal/tensor"},
+	"internal/config":   {"internal/nn", "internal/clipalgo", "internal/data", "internal/tensor", "internal/privacy"},
 	"internal/grid":     {"internal/config", "internal/nn", "internal/clipalgo", "internal/data"},
 	"internal/train":    {"internal/config", "internal/nn", "internal/clipalgo", "internal/data", "internal/privacy", "internal/record", "internal/tensor"},
 	"internal/db":       {"internal/config", "internal/clipalgo", "internal/record"},

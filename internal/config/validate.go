@@ -204,7 +204,7 @@ func (c Config) Validate() error {
 	if err := c.Clip.Validate(); err != nil {
 		return fmt.Errorf("clip: %w", err)
 	}
-	return nil
+	return c.validateDP()
 }
 
 // RangeText says where an integer may lie: "≥ 1" or "from 1 to 60000".

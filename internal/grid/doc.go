@@ -95,6 +95,28 @@
 //     last step; with eval_every > 0 it averages the evaluations that fall
 //     in it (at least the last).
 //
+// DP-SGD (the dp_ clip methods; every other method ignores these fields,
+// and a grid in which that makes two configurations equal is an error):
+//
+//   - noise_multiplier: σ ≥ 0; the sum of the clipped per-example
+//     gradients gets N(0, σ²C²) on each coordinate, C the clip norm, and is
+//     then divided by batch_size (the expected batch size, as Opacus). 0 is
+//     clipping without noise (ε = +Inf).
+//   - target_epsilon: ε > 0 instead of σ: σ is solved so that the run's
+//     steps spend ε at delta (privacy.NoiseMultiplier, Opacus's
+//     make_private_with_epsilon), stored in runs.noise_multiplier. A target
+//     that no σ reaches is an error. Give noise_multiplier or
+//     target_epsilon, not both; a dp_ method needs one of them.
+//   - delta: δ of (ε, δ)-DP, in (0, 1); default 1e-5.
+//   - sampling: shuffle (default; the fixed-size batches of a seeded
+//     permutation, as without DP) or poisson (each training example in a
+//     step's batch with probability q = batch_size/train_size, as the
+//     accountant assumes). ε is the accountant's at q = batch_size /
+//     train_size with one composition per step either way.
+//
+// A dp_ method needs per-example gradients, which the mlp has (cnn and rnn
+// not yet): another arch with a dp_ method is an error at the arch.
+//
 // # archs:
 //
 // Named architectures, nn.ArchSpec's fields; each type takes only its own:
@@ -153,6 +175,7 @@
 //   - autoclip: AutoClip: the global norm clipped to the c-th percentile of every norm seen so far (pseeth/autoclip autoclip.py (Seetharaman et al. 2020)). threshold: the percentile p in (0, 100]. Options: variant (string, default torch): the final rescale, as norm's.
 //   - zclip: ZClip: clips when the global norm's z-score against its EMA mean and variance exceeds c (bluorion-com/ZClip zclip/zclip.py (Kumar et al. 2025)). threshold: the z threshold z_thresh (the reference's default is 2.5). Options: variant (string, default torch): the rescale: torch (the reference) or optax; eps (number, default 1e-06): added to the standard deviation in the z-score; alpha (number, default 0.97): the EMA factor; warmup_steps (integer, default 25): steps whose norms initialise the mean and variance; max_grad_norm (number, default 1): a cap on the clip threshold at every step, warm-up included; negative (stored as -1): no cap (the reference's None); mode (string, default zscore): zscore clips when z > c; percentile clips to μ + c·σ whenever the norm exceeds it; clip_option (string, default adaptive_scaling): mode zscore: clip to μ + c²σ/z (adaptive_scaling) or to μ (mean); clip_factor (number, default 1): adaptive_scaling: multiplies the whole adaptive threshold; skip_update_on_spike (bool, default false): leave the mean and variance as they are on a step that clipped.
 //   - adagc: AdaGC: each tensor clipped to c times the EMA of its own clipped norms, after warmup_steps of global-norm clipping; fraction: of tensors; threshold logged: the norm of the per-tensor thresholds (lishuai-97/AdaGC megatron-gpt2.patch, class AdaGC (Wang et al. 2025)). threshold: λ_rel, the relative threshold: a tensor is clipped when its norm exceeds λ_rel times its EMA (the reference's default is 1.04). Options: beta (number, default 0.99): the EMA factor β of each tensor's clipped norm, in [0, 1); warmup_steps (integer, default 100): the first steps, clipped by global norm, whose smallest clipped norm per tensor starts its EMA; 0: none; warmup_max_norm (number, default 1): the max global norm during warm-up (Megatron's --clip-grad); eps (number, default 1e-06): added to the norm in the denominator of every clip factor.
+//   - dp_flat: DP-SGD: each example's whole gradient scaled by min(1, C/(‖g_i‖+1e-6)) before the sum, then N(0, σ²C²) noise; fraction: of examples (Abadi et al. 2016; Opacus flat clipping (DPOptimizer.clip_and_accumulate)). threshold: the per-example clip norm C. Needs per-example gradients.
 //
 // # exclude:
 //

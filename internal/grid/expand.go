@@ -54,6 +54,7 @@ func (e *Experiment) Expand() ([]config.Config, error) {
 	_, trainEvalGiven := at["train_eval_size"]
 	info, _ := config.Dataset(e.Dataset)
 
+	plain := map[string]bool{} // keys of the configurations whose DP fields were dropped
 	hits := make([]int, len(e.excludes))
 	idx := make([]int, len(e.axes))
 	out := make([]config.Config, 0, total)
@@ -92,6 +93,7 @@ func (e *Experiment) Expand() ([]config.Config, error) {
 			}
 			e.report(l, idx, at, field, fallback, "%s", msg)
 		default:
+			e.private(l, &c, idx, at, plain)
 			e.cross(l, &c, idx, at)
 			out = append(out, c)
 		}
@@ -140,6 +142,55 @@ func (e *Experiment) cross(l *checker, c *config.Config, idx []int, at map[strin
 	}
 	if c.Data.TrainEvalSize > c.Data.TrainSize {
 		report("train_eval_size", "train_size", "train_eval_size %d is more than train_size %d", c.Data.TrainEvalSize, c.Data.TrainSize)
+	}
+}
+
+// dpAxes are the fields of config.DPSpec.
+var dpAxes = []string{"noise_multiplier", "target_epsilon", "delta", "sampling"}
+
+// private settles c's DP fields: defaults for a dp_ method, none for the
+// other methods (the fields do not apply to them; a configuration that
+// then repeats another is an error at the DP axis that makes it repeat).
+func (e *Experiment) private(l *checker, c *config.Config, idx []int, at map[string]int, plain map[string]bool) {
+	if !c.Private() {
+		if c.DP == nil {
+			return
+		}
+		c.DP = nil
+		k := c.Key()
+		if plain[k] {
+			for _, name := range dpAxes {
+				if i, ok := at[name]; ok && idx[i] > 0 {
+					e.report(l, idx, at, name, "", "method %s adds no noise, so its configurations repeat for each value of %s; exclude them, e.g. exclude: [{method: %s, %s: %s}]",
+						c.Clip.Method, name, c.Clip.Method, name, e.axes[i].vals[idx[i]].key)
+					return
+				}
+			}
+		}
+		plain[k] = true
+		return
+	}
+	setDP(func(d *config.DPSpec) {
+		if _, ok := at["delta"]; !ok {
+			d.Delta = config.DefaultDelta
+		}
+		if _, ok := at["sampling"]; !ok {
+			d.Sampling = config.DefaultSampling
+		}
+	})(c)
+	_, eps := at["target_epsilon"]
+	if _, sigma := at["noise_multiplier"]; !sigma && !eps {
+		return // Parse reported it
+	}
+	if err := c.Arch.PerExampleSupport(); err != nil {
+		e.report(l, idx, at, "arch", "", "arch %s: method %s needs per-example gradients: %v", c.ArchName, c.Clip.Method, err)
+		return
+	}
+	if eps {
+		if _, err := c.NoiseMultiplier(); err != nil {
+			e.report(l, idx, at, "target_epsilon", "", "cannot be reached in the %d steps of batch_size %d over train_size %d (q = %s): %v",
+				c.Steps(), c.BatchSize, c.Data.TrainSize, config.FormatFloat(c.SamplingRate()), err)
+		}
 	}
 }
 

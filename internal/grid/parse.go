@@ -82,8 +82,9 @@ var (
 	dataKeys = []string{"train_size", "test_size", "train_eval_size", "seq_len", "modulus", "operation", "train_fraction"}
 	// modularKeys are the data: fields of the modular task only.
 	modularKeys = []string{"modulus", "operation", "train_fraction"}
-	trainKeys   = []string{"epochs", "batch_size", "optimizer", "eval_every", "log_every", "divergence_loss", "lr", "drop_last", "tail_fraction"}
-	gridKeys    = append([]string{"arch", "seed", "clip"}, append(append([]string(nil), trainKeys...), dataKeys...)...)
+	trainKeys   = []string{"epochs", "batch_size", "optimizer", "eval_every", "log_every", "divergence_loss", "lr", "drop_last", "tail_fraction",
+		"noise_multiplier", "target_epsilon", "delta", "sampling"}
+	gridKeys = append([]string{"arch", "seed", "clip"}, append(append([]string(nil), trainKeys...), dataKeys...)...)
 	// expansionOrder: seed outermost, clip fastest.
 	expansionOrder = append([]string{"seed"}, config.Axes[:len(config.Axes)-1]...)
 )
@@ -292,6 +293,11 @@ func (p *parser) experiment(e *Experiment, root *yaml.Node) {
 			p.errAt(e.gridNode, "grid."+k, "missing: the grid needs arch, seed and clip axes")
 		}
 	}
+	if f, ok := given["target_epsilon"]; ok {
+		if _, both := given["noise_multiplier"]; both {
+			p.errAt(f.keyNode, from["target_epsilon"]+".target_epsilon", "give noise_multiplier (σ) or target_epsilon (σ solved for it), not both")
+		}
+	}
 	if _, ok := given["lr"]; !ok && e.gridNode != nil {
 		p.errAt(e.gridNode, "grid.lr", "missing: give a learning rate as train.lr or as the axis grid.lr")
 	}
@@ -330,6 +336,17 @@ func (p *parser) experiment(e *Experiment, root *yaml.Node) {
 		}
 	}
 	p.fitsAll(e)
+	_, sigma := given["noise_multiplier"]
+	_, eps := given["target_epsilon"]
+	for _, a := range e.axes {
+		for _, v := range a.vals {
+			var c config.Config
+			if v.set(&c); a.name == "clip" && c.Private() && !sigma && !eps {
+				p.errAt(v.node, a.field, "method %s needs train.noise_multiplier (σ, 0 for no noise) or train.target_epsilon (σ solved for it)", c.Clip.Method)
+				sigma = true // once
+			}
+		}
+	}
 
 	if kv, ok := sec["exclude"]; ok && !isNull(kv.val) {
 		e.exclNode = kv.val
@@ -513,6 +530,46 @@ func (p *parser) value(name string, n *yaml.Node, field string) (axisVal, bool) 
 			v.set = func(c *config.Config) { c.BatchSize = fullBatch }
 			return v, true
 		}
+	case "noise_multiplier", "target_epsilon", "delta":
+		x, ok := p.num(n, field)
+		if !ok {
+			return v, false
+		}
+		switch {
+		case name == "noise_multiplier" && x < 0:
+			p.errAt(n, field, "must be ≥ 0 (0: clipping without noise), got %s", config.FormatFloat(x))
+			return v, false
+		case name == "target_epsilon" && x <= 0:
+			p.errAt(n, field, "must be > 0, got %s", config.FormatFloat(x))
+			return v, false
+		case name == "delta" && (x <= 0 || x >= 1):
+			p.errAt(n, field, "must be in (0, 1), got %s", config.FormatFloat(x))
+			return v, false
+		}
+		v.key = config.FormatFloat(x)
+		v.set = setDP(func(d *config.DPSpec) {
+			switch name {
+			case "noise_multiplier":
+				d.NoiseMultiplier = x
+			case "target_epsilon":
+				d.TargetEpsilon = x
+			default:
+				d.Delta = x
+			}
+		})
+		return v, true
+	case "sampling":
+		s, ok := p.text(n, field)
+		if !ok {
+			return v, false
+		}
+		if m := config.CheckSampling(s); m != "" {
+			p.errAt(n, field, "%s", m)
+			return v, false
+		}
+		v.key = s
+		v.set = setDP(func(d *config.DPSpec) { d.Sampling = config.Sampling(s) })
+		return v, true
 	case "lr", "divergence_loss":
 		x, ok := p.num(n, field)
 		if !ok {
@@ -580,6 +637,19 @@ func (p *parser) value(name string, n *yaml.Node, field string) (axisVal, bool) 
 		panic("grid: no setter for " + name)
 	}
 	return v, true
+}
+
+// setDP returns a setter that changes a copy of c.DP (a new one if nil),
+// so that configurations never share a DPSpec.
+func setDP(f func(*config.DPSpec)) func(*config.Config) {
+	return func(c *config.Config) {
+		var d config.DPSpec
+		if c.DP != nil {
+			d = *c.DP
+		}
+		f(&d)
+		c.DP = &d
+	}
 }
 
 // optimizer reads "sgd" or {name: momentum, momentum: 0.9, …}.
