@@ -89,7 +89,7 @@ func (d *DB) Merge(ctx context.Context, shardPath string) (MergeStats, error) {
 	}
 	const cols = `experiment, config_hash, setting_key, config_json, arch, dataset, optimizer, method, threshold, lr, batch_size, epochs, seed,
 		status, attempt, worker, heartbeat_at, created_at, started_at, finished_at, error, wall_seconds, train_flops, steps_done,
-		cliplab_version, vcs_revision, go_version, host`
+		cliplab_version, vcs_revision, go_version, host, epsilon, noise_multiplier, delta, sampling`
 	srcCols := strings.Replace(cols, "status,", "CASE status WHEN 'running' THEN 'interrupted' ELSE status END,", 1)
 	for _, r := range runs {
 		var outID int64
@@ -132,8 +132,8 @@ func (d *DB) Merge(ctx context.Context, shardPath string) (MergeStats, error) {
 			SELECT ?, step, epoch, loss, grad_norm, clipped_norm, clip_fraction, threshold, lr, elapsed_s FROM shard.steps WHERE run_id = ?`, outID, r.id); err != nil {
 			return st, fmt.Errorf("copy steps of run %s: %w", r.key[:12], err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO main.evals (run_id, step, epoch, split, loss, acc, elapsed_s)
-			SELECT ?, step, epoch, split, loss, acc, elapsed_s FROM shard.evals WHERE run_id = ?`, outID, r.id); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO main.evals (run_id, step, epoch, split, loss, acc, elapsed_s, epsilon)
+			SELECT ?, step, epoch, split, loss, acc, elapsed_s, epsilon FROM shard.evals WHERE run_id = ?`, outID, r.id); err != nil {
 			return st, fmt.Errorf("copy evals of run %s: %w", r.key[:12], err)
 		}
 	}

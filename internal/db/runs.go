@@ -40,17 +40,29 @@ type NewRun struct {
 	Epochs       int
 	Seed         uint64
 	TailFrom     int // first step of the tail window (config.Config.Tail)
+	// DP-SGD: Private is set for a run with DP (config.Config.Private);
+	// then σ (given or solved for the target ε), δ and the sampling.
+	// AddGrid computes them from ConfigJSON when SettingKey is empty.
+	Private         bool
+	NoiseMultiplier float64
+	Delta           float64
+	Sampling        string
 }
 
 // NewRunOf returns what AddGrid records of configuration c.
 func NewRunOf(c config.Config) NewRun {
 	m, _ := clipalgo.Lookup(c.Clip.Method)
 	_, from := c.Tail()
-	return NewRun{
+	r := NewRun{
 		Key: c.Key(), ConfigJSON: c.Canonical(), SettingKey: c.SettingKey(), Arch: c.ArchName, Dataset: c.Dataset, Optimizer: c.Optimizer.Name,
 		Method: c.Clip.Method, Threshold: c.Clip.Threshold, HasThreshold: m != nil && m.Threshold.Takes,
 		LR: c.LR, BatchSize: c.BatchSize, Epochs: c.Epochs, Seed: c.Seed, TailFrom: from,
 	}
+	if c.DP != nil {
+		r.Private, r.Delta, r.Sampling = true, c.DP.Delta, string(c.DP.Sampling)
+		r.NoiseMultiplier, _ = c.NoiseMultiplier() // a valid config has its σ
+	}
+	return r
 }
 
 // Grid is what AddGrid records of an experiment file.
@@ -98,8 +110,9 @@ func (d *DB) AddGrid(ctx context.Context, g Grid, extend bool) (added int, err e
 			}
 		}
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO runs
-			(experiment, config_hash, setting_key, config_json, arch, dataset, optimizer, method, threshold, lr, batch_size, epochs, seed, created_at, tail_from_step)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			(experiment, config_hash, setting_key, config_json, arch, dataset, optimizer, method, threshold, lr, batch_size, epochs, seed, created_at, tail_from_step,
+			 noise_multiplier, delta, sampling)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (experiment, config_hash) DO NOTHING`)
 		if err != nil {
 			return err
@@ -118,9 +131,14 @@ func (d *DB) AddGrid(ctx context.Context, g Grid, extend bool) (added int, err e
 				}
 				d := NewRunOf(c)
 				r.SettingKey, r.TailFrom = d.SettingKey, d.TailFrom
+				r.Private, r.NoiseMultiplier, r.Delta, r.Sampling = d.Private, d.NoiseMultiplier, d.Delta, d.Sampling
+			}
+			var sigma, delta, sampling any
+			if r.Private {
+				sigma, delta, sampling = r.NoiseMultiplier, r.Delta, r.Sampling
 			}
 			res, err := stmt.ExecContext(ctx, g.Experiment, r.Key, r.SettingKey, string(r.ConfigJSON), r.Arch, r.Dataset, r.Optimizer,
-				r.Method, th, r.LR, r.BatchSize, r.Epochs, int64(r.Seed), t, r.TailFrom)
+				r.Method, th, r.LR, r.BatchSize, r.Epochs, int64(r.Seed), t, r.TailFrom, sigma, delta, sampling)
 			if err != nil {
 				return fmt.Errorf("insert run %s: %w", r.Key[:12], err)
 			}
@@ -298,8 +316,11 @@ func (d *DB) Finish(ctx context.Context, id int64, attempt int, steps []record.S
 		if r.Error != "" {
 			e = r.Error
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, error = ?, finished_at = ?, wall_seconds = ?, train_flops = ?, steps_done = ?
-			WHERE id = ?`, r.Status, e, now(), r.WallSeconds, r.TrainFLOPs, r.Steps, id)
+		// epsilon only for a run with DP (noise_multiplier set): a Result
+		// made elsewhere (a failure) leaves Epsilon at its zero value.
+		_, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, error = ?, finished_at = ?, wall_seconds = ?, train_flops = ?, steps_done = ?,
+			epsilon = CASE WHEN noise_multiplier IS NULL THEN NULL ELSE ? END
+			WHERE id = ?`, r.Status, e, now(), r.WallSeconds, r.TrainFLOPs, r.Steps, real(r.Epsilon), id)
 		return err
 	})
 	if err != nil {
@@ -353,13 +374,21 @@ func insertMetrics(ctx context.Context, tx *sql.Tx, id int64, steps []record.Ste
 		}
 	}
 	if len(evals) > 0 {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO evals (run_id, step, epoch, split, loss, acc, elapsed_s) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+		var private bool
+		if err := tx.QueryRowContext(ctx, "SELECT noise_multiplier IS NOT NULL FROM runs WHERE id = ?", id).Scan(&private); err != nil {
+			return fmt.Errorf("run %d: %w", id, err)
+		}
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO evals (run_id, step, epoch, split, loss, acc, elapsed_s, epsilon) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
 		for _, e := range evals {
-			if _, err := stmt.ExecContext(ctx, id, e.Step, e.Epoch, e.Split, real(e.Loss), real(e.Acc), e.ElapsedS); err != nil {
+			var eps any // NULL for a run without DP, whatever Epsilon holds
+			if private {
+				eps = real(e.Epsilon)
+			}
+			if _, err := stmt.ExecContext(ctx, id, e.Step, e.Epoch, e.Split, real(e.Loss), real(e.Acc), e.ElapsedS, eps); err != nil {
 				return fmt.Errorf("insert %s eval at step %d: %w", e.Split, e.Step, err)
 			}
 		}

@@ -96,6 +96,17 @@ CREATE TABLE evals (
 ALTER TABLE runs ADD COLUMN setting_key TEXT; -- config.SettingKey: SHA-256 of the canonical config without its seed, hex
 CREATE INDEX runs_setting ON runs(experiment, setting_key);
 `,
+	// 4: DP-SGD (issue 11): ε spent at each evaluation and by the run, σ
+	// (given or solved for a target ε), δ and the sampling; NULL for runs
+	// without DP. run_summary gains epsilon, noise_multiplier, delta and
+	// sampling.
+	`
+ALTER TABLE runs ADD COLUMN epsilon REAL;          -- ε of (ε, delta)-DP spent by the steps trained; +Inf without noise
+ALTER TABLE runs ADD COLUMN noise_multiplier REAL; -- σ: the noise is N(0, σ²C²) per coordinate of the clipped sum
+ALTER TABLE runs ADD COLUMN delta REAL;
+ALTER TABLE runs ADD COLUMN sampling TEXT;         -- shuffle | poisson
+ALTER TABLE evals ADD COLUMN epsilon REAL;         -- ε spent by the steps up to this evaluation
+`,
 }
 
 // derived are the runs columns computed from a run's configuration, which
@@ -109,6 +120,25 @@ var derived = []struct {
 }{
 	{"tail_from_step", func(c config.Config) any { _, from := c.Tail(); return from }},
 	{"setting_key", func(c config.Config) any { return c.SettingKey() }},
+	{"noise_multiplier", func(c config.Config) any {
+		if c.DP == nil {
+			return nil
+		}
+		sigma, _ := c.NoiseMultiplier() // a config that decodes has a σ
+		return sigma
+	}},
+	{"delta", func(c config.Config) any {
+		if c.DP == nil {
+			return nil
+		}
+		return c.DP.Delta
+	}},
+	{"sampling", func(c config.Config) any {
+		if c.DP == nil {
+			return nil
+		}
+		return string(c.DP.Sampling)
+	}},
 }
 
 // fillDerived writes the derived columns that are NULL, from config_json
@@ -173,6 +203,8 @@ SELECT
 	(SELECT avg(e.loss) FROM evals e WHERE e.run_id = r.id AND e.split = 'test'  AND e.step >= r.tail_from_step) AS test_loss_tail,
 	(SELECT avg(e.acc)  FROM evals e WHERE e.run_id = r.id AND e.split = 'train' AND e.step >= r.tail_from_step) AS train_acc_tail,
 	(SELECT avg(e.loss) FROM evals e WHERE e.run_id = r.id AND e.split = 'train' AND e.step >= r.tail_from_step) AS train_loss_tail,
-	(SELECT count(*)    FROM evals e WHERE e.run_id = r.id AND e.split = 'test'  AND e.step >= r.tail_from_step) AS tail_evals
+	(SELECT count(*)    FROM evals e WHERE e.run_id = r.id AND e.split = 'test'  AND e.step >= r.tail_from_step) AS tail_evals,
+	-- issue 11: DP-SGD's ε spent (final), σ, δ and sampling; NULL without DP
+	r.epsilon, r.noise_multiplier, r.delta, r.sampling
 FROM runs r;
 `

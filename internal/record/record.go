@@ -41,6 +41,9 @@ type Eval struct {
 	Loss     float64
 	Acc      float64
 	ElapsedS float64 // training seconds so far (evaluations excluded)
+	// Epsilon is the ε of (ε, δ)-DP spent by the steps so far, for a
+	// DP-SGD run (+Inf without noise); NaN (stored as NULL) for the others.
+	Epsilon float64
 }
 
 // Result is how a run ended.
@@ -51,4 +54,7 @@ type Result struct {
 	TrainFLOPs  float64
 	WallSeconds float64 // the whole run, evaluations included
 	TrainSecs   float64 // training only
+	// Epsilon is the ε spent by the steps taken, for a DP-SGD run that
+	// trained (+Inf without noise); NaN (stored as NULL) otherwise.
+	Epsilon float64
 }
