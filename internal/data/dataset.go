@@ -84,6 +84,17 @@ type Dataset interface {
 	EvalBatch(dst *Batch, split string, i, b int)
 }
 
+// Examples is a Dataset whose training examples can be taken by index, as
+// DP-SGD's Poisson sampling takes them (mnist is one; the synthetic
+// datasets, generated batch by batch, are not).
+type Examples interface {
+	Dataset
+	// TrainExamples fills dst with the training examples idx, each in
+	// [0, TrainSize), in that order, reusing dst's slices; len(idx) may be
+	// 0. Example j is the one the shuffled batches call j.
+	TrainExamples(dst *Batch, idx []int)
+}
+
 // Load returns dataset name (one of Names) with options o, after checking
 // them. For mnist it reads the files through LoadMNIST, so many runs in
 // one process share one parsed copy.

@@ -26,7 +26,7 @@ type mnistSet struct {
 	pcg       rand.PCG
 }
 
-var _ Dataset = (*mnistSet)(nil)
+var _ Examples = (*mnistSet)(nil)
 
 func loadMNIST(o Options) (*mnistSet, error) {
 	if err := checkSizes("mnist", o, 0, 0); err != nil {
@@ -98,6 +98,19 @@ func (s *mnistSet) TrainBatch(dst *Batch, epoch, i, b int) {
 	sizeImages(dst, hi-lo)
 	for k, j := range s.perm[lo:hi] {
 		copyImage(dst.X[k*mnistPixels:], s.m.TrainImages, int(j))
+		dst.Labels[k] = int(s.m.TrainLabels[j])
+	}
+}
+
+// TrainExamples takes training images by their index in the file; it
+// panics for an index outside [0, TrainSize).
+func (s *mnistSet) TrainExamples(dst *Batch, idx []int) {
+	sizeImages(dst, len(idx))
+	for k, j := range idx {
+		if j < 0 || j >= s.o.TrainSize {
+			panic(fmt.Sprintf("data: training example %d of %d", j, s.o.TrainSize))
+		}
+		copyImage(dst.X[k*mnistPixels:], s.m.TrainImages, j)
 		dst.Labels[k] = int(s.m.TrainLabels[j])
 	}
 }

@@ -409,3 +409,31 @@ func TestMNISTConcurrentRuns(t *testing.T) {
 		}
 	}
 }
+
+// TestTrainExamples: examples taken by index are the ones the shuffled
+// batches call by those indices (batch 0 of epoch 0 is the first b of
+// Shuffle's order), in the order given, and an empty index list gives an
+// empty batch.
+func TestTrainExamples(t *testing.T) {
+	m := realMNIST(t)
+	set, err := newMNISTSet(m, Options{TrainSize: 1000, TestSize: 10, TrainEvalSize: 10, Seed: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ex Examples = set
+	var a, b Batch
+	ex.TrainBatch(&a, 0, 0, 32)
+	order := Shuffle(9, 1000, 0)[:32]
+	idx := make([]int, len(order))
+	for i, j := range order {
+		idx[i] = int(j)
+	}
+	ex.TrainExamples(&b, idx)
+	if b.B != 32 || !slices.Equal(a.X, b.X) || !slices.Equal(a.Labels, b.Labels) {
+		t.Errorf("examples by index differ from the shuffled batch")
+	}
+	ex.TrainExamples(&b, nil)
+	if b.B != 0 || len(b.X) != 0 || len(b.Labels) != 0 {
+		t.Errorf("empty index list: batch of %d", b.B)
+	}
+}

@@ -111,6 +111,7 @@ type trainer struct {
 	model   nn.Model
 	tensors []clipalgo.Tensor[float32]
 	clipper clipalgo.Clipper[float32]
+	dp      *private // DP-SGD: nil without
 	opt     nn.Optimizer
 	loss    *loss
 	eval    evaluator
@@ -133,7 +134,11 @@ func newTrainer(c config.Config, ds data.Dataset, sink Sink) (*trainer, error) {
 	}
 	r.model = model
 	r.tensors = Tensors(model.Params())
-	if r.clipper, err = clipalgo.New[float32](c.Clip); err != nil {
+	if c.Private() {
+		if r.dp, err = newPrivate(c, model, ds); err != nil {
+			return nil, fmt.Errorf("dp: %w", err)
+		}
+	} else if r.clipper, err = clipalgo.New[float32](c.Clip); err != nil {
 		return nil, fmt.Errorf("clip: %w", err)
 	}
 	if r.opt, err = nn.NewOptimizer(c.Optimizer, model.Params()); err != nil {
@@ -150,19 +155,33 @@ func newTrainer(c config.Config, ds data.Dataset, sink Sink) (*trainer, error) {
 func (r *trainer) step(epoch, i int) error {
 	c, n := &r.c, r.res.Steps+1
 	t0 := time.Now()
-	r.ds.TrainBatch(&r.batch, epoch, i, c.BatchSize)
-	out := r.model.Forward(r.batch.X, r.batch.B, r.batch.Steps)
-	l := r.loss.forward(out, &r.batch)
+	if r.dp != nil && r.dp.poisson != nil {
+		r.dp.batch(&r.batch, n, c.Data.TrainSize)
+	} else {
+		r.ds.TrainBatch(&r.batch, epoch, i, c.BatchSize)
+	}
+	l := math.NaN() // an empty Poisson batch has no loss
+	if r.batch.B > 0 {
+		out := r.model.Forward(r.batch.X, r.batch.B, r.batch.Steps)
+		l = r.loss.forward(out, &r.batch)
+	}
 	var st clipalgo.Stats
 	var err error
 	switch {
+	case r.batch.B == 0:
+		st, err = r.dp.backward(nil, 0, n) // noise alone
+		r.opt.Step(c.LR)
 	case math.IsNaN(l) || math.IsInf(l, 0):
 		err = diverged("non-finite loss %v at step %d", l, n)
 	case l > c.DivergenceLoss:
 		err = diverged("loss %.4g above divergence_loss %g at step %d", l, c.DivergenceLoss, n)
 	default:
-		r.model.Backward(r.loss.grad)
-		st, err = r.clipper.Clip(r.tensors)
+		if r.dp != nil {
+			st, err = r.dp.backward(r.loss.grad, r.batch.B, n)
+		} else {
+			r.model.Backward(r.loss.grad)
+			st, err = r.clipper.Clip(r.tensors)
+		}
 		switch {
 		case errors.Is(err, clipalgo.ErrNonFinite):
 			err = diverged("%v at step %d", err, n)
@@ -173,6 +192,9 @@ func (r *trainer) step(epoch, i int) error {
 		}
 	}
 	r.res.Steps = n
+	if r.dp != nil && err == nil {
+		r.dp.step()
+	}
 	r.res.TrainFLOPs += float64(r.model.FLOPs(r.batch.B, r.batch.Steps))
 	r.trainTime += time.Since(t0)
 	if err != nil {
@@ -219,10 +241,11 @@ func tailEvals(c config.Config) []int {
 // evaluate measures the test split and the training sample.
 func (r *trainer) evaluate(epoch int) error {
 	r.lastEval = r.res.Steps
+	eps := r.epsilon()
 	for _, split := range []string{data.SplitTest, data.SplitTrain} {
 		l, acc := r.eval.run(split)
 		if err := r.sink.Eval(record.Eval{Step: r.res.Steps, Epoch: epoch, Split: split, Loss: l, Acc: acc,
-			ElapsedS: r.trainTime.Seconds()}); err != nil {
+			ElapsedS: r.trainTime.Seconds(), Epsilon: eps}); err != nil {
 			return err
 		}
 	}
@@ -233,7 +256,17 @@ func (r *trainer) finish(s record.Status, why string) record.Result {
 	r.res.Status, r.res.Error = s, why
 	r.res.WallSeconds = time.Since(r.start).Seconds()
 	r.res.TrainSecs = r.trainTime.Seconds()
+	r.res.Epsilon = r.epsilon()
 	return r.res
+}
+
+// epsilon is the ε spent by the steps taken so far: NaN without DP, +Inf
+// with σ = 0.
+func (r *trainer) epsilon() float64 {
+	if r.dp == nil {
+		return math.NaN()
+	}
+	return r.dp.epsilon()
 }
 
 // initStream is the PCG stream of weight initialisation ("clipinit").
