@@ -316,8 +316,8 @@ func (d *DB) Finish(ctx context.Context, id int64, attempt int, steps []record.S
 		if r.Error != "" {
 			e = r.Error
 		}
-		// epsilon only for a run with DP (noise_multiplier set): a Result
-		// made elsewhere (a failure) leaves Epsilon at its zero value.
+		// epsilon only for a run with DP (noise_multiplier set): the others
+		// have Epsilon 0 (record.Result).
 		_, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, error = ?, finished_at = ?, wall_seconds = ?, train_flops = ?, steps_done = ?,
 			epsilon = CASE WHEN noise_multiplier IS NULL THEN NULL ELSE ? END
 			WHERE id = ?`, r.Status, e, now(), r.WallSeconds, r.TrainFLOPs, r.Steps, real(r.Epsilon), id)
@@ -384,7 +384,7 @@ func insertMetrics(ctx context.Context, tx *sql.Tx, id int64, steps []record.Ste
 		}
 		defer stmt.Close()
 		for _, e := range evals {
-			var eps any // NULL for a run without DP, whatever Epsilon holds
+			var eps any // NULL for a run without DP (Epsilon 0)
 			if private {
 				eps = real(e.Epsilon)
 			}

@@ -42,7 +42,8 @@ type Eval struct {
 	Acc      float64
 	ElapsedS float64 // training seconds so far (evaluations excluded)
 	// Epsilon is the ε of (ε, δ)-DP spent by the steps so far, for a
-	// DP-SGD run (+Inf without noise); NaN (stored as NULL) for the others.
+	// DP-SGD run (+Inf without noise); 0 for the others, which the
+	// database stores as NULL (it knows which runs have DP).
 	Epsilon float64
 }
 
@@ -54,7 +55,7 @@ type Result struct {
 	TrainFLOPs  float64
 	WallSeconds float64 // the whole run, evaluations included
 	TrainSecs   float64 // training only
-	// Epsilon is the ε spent by the steps taken, for a DP-SGD run that
-	// trained (+Inf without noise); NaN (stored as NULL) otherwise.
+	// Epsilon is the ε spent by the steps taken, for a DP-SGD run (+Inf
+	// without noise); 0 for the others (stored as NULL).
 	Epsilon float64
 }

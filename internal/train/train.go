@@ -260,11 +260,11 @@ func (r *trainer) finish(s record.Status, why string) record.Result {
 	return r.res
 }
 
-// epsilon is the ε spent by the steps taken so far: NaN without DP, +Inf
-// with σ = 0.
+// epsilon is the ε spent by the steps taken so far: +Inf with σ = 0, 0
+// without DP (record.Eval.Epsilon).
 func (r *trainer) epsilon() float64 {
 	if r.dp == nil {
-		return math.NaN()
+		return 0
 	}
 	return r.dp.epsilon()
 }
