@@ -42,8 +42,10 @@ func (a ArchSpec) PerExampleSupport() error {
 		return nil
 	case "cnn":
 		return fmt.Errorf("type: cnn has no per-example gradients yet (its conv layers); use an mlp")
+	case "rnn":
+		return fmt.Errorf("type: rnn has no per-example gradients yet (its recurrent layer); use an mlp")
 	}
-	return fmt.Errorf("type: %s has no per-example gradients yet (its recurrent layer); use an mlp", a.Type)
+	return fmt.Errorf("type: %s has no per-example gradients yet; use an mlp", a.Type)
 }
 
 // exampleLayer is a layer of a sequential model with per-example support.
