@@ -10,6 +10,7 @@ type dense struct {
 	x, y    []float32 // input of the last forward (not owned) and output
 	dz, dx  []float32
 	dzw     []float32 // dz with rows reweighted (BackwardWeighted)
+	x2      []float64 // ‖x_i‖² then ‖dz_i‖² (BackwardNorms)
 }
 
 func newDense(ps *paramSet, name string, in, out int, act activation) *dense {

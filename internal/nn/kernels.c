@@ -107,6 +107,22 @@ CLONES void nn_col_sum(float *db, const float *dz, long rows, long n) {
 	}
 }
 
+// nn_row_sumsq: out[r] = Σ_j x[r, j]², each square and sum in double, in 8
+// interleaved partial sums combined in a fixed order (so that it vectorises
+// and every clone gives the same result).
+CLONES void nn_row_sumsq(double *out, const float *x, long rows, long n) {
+	for (long r = 0; r < rows; r++) {
+		const float *row = x + r * n;
+		double acc[8] = {0};
+		long j = 0;
+		for (; j + 8 <= n; j += 8)
+			for (int k = 0; k < 8; k++) acc[k] += (double)row[j + k] * (double)row[j + k];
+		double s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+		for (; j < n; j++) s += (double)row[j] * (double)row[j];
+		out[r] = s;
+	}
+}
+
 // nn_row_sum_add: db[r] += Σ_j dz[r, j], summed in 16 interleaved partial
 // sums combined in a fixed order (so that it vectorises and every clone
 // gives the same result).

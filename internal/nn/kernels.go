@@ -83,6 +83,16 @@ func colSum(db, dz []float32) {
 	C.nn_col_sum(fptr(db), fptr(dz), C.long(len(dz)/n), C.long(n))
 }
 
+// rowSumSq sets out[r] = Σ_j x[r, j]² for the len(out) rows of n values of
+// x, in float64.
+func rowSumSq(out []float64, x []float32, n int) {
+	if len(out) == 0 {
+		return
+	}
+	_ = x[len(out)*n-1]
+	C.nn_row_sumsq((*C.double)(unsafe.Pointer(unsafe.SliceData(out))), fptr(x), C.long(len(out)), C.long(n))
+}
+
 // rowSumAdd adds to db[r] the sum of row r of dz (len(db) rows of n).
 func rowSumAdd(db, dz []float32, n int) {
 	_ = dz[len(db)*n-1]

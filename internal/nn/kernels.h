@@ -11,6 +11,7 @@ void nn_bias_act_rows(float *y, const float *bias, long rows, long n, int act);
 void nn_act_backward(float *dz, const float *dy, const float *y, long n, int act);
 void nn_col_sum(float *db, const float *dz, long rows, long n);
 void nn_row_sum_add(float *db, const float *dz, long rows, long n);
+void nn_row_sumsq(double *out, const float *x, long rows, long n);
 void nn_im2col(float *cols, const float *x, long c, long h, long w, long k);
 void nn_col2im(float *dx, const float *dcols, long c, long h, long w, long k);
 void nn_maxpool(float *y, int *idx, const float *x, long planes, long h, long w, long p);

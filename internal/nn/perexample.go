@@ -106,11 +106,13 @@ func (l *dense) backwardNorms(dy []float32, b int, needDx bool, sq []float64, p0
 	} else {
 		copy(l.dz, dz)
 	}
+	l.x2 = growF64(l.x2, 2*b)
+	x2, z2 := l.x2[:b], l.x2[b:]
+	rowSumSq(x2, l.x, l.in)
+	rowSumSq(z2, l.dz, l.out)
 	for i := 0; i < b; i++ {
-		x2 := sumSquares(l.x[i*l.in : (i+1)*l.in])
-		z2 := sumSquares(l.dz[i*l.out : (i+1)*l.out])
-		sq[i*P+p0] += x2 * z2
-		sq[i*P+p0+1] += z2
+		sq[i*P+p0] += x2[i] * z2[i]
+		sq[i*P+p0+1] += z2[i]
 	}
 	if !needDx {
 		return nil
@@ -139,13 +141,11 @@ func (l *dense) backwardWeighted(w []float32, b, p0, P int) {
 	colSum(l.b.G, l.dzw)
 }
 
-// sumSquares is Σ x², accumulated in float64.
-func sumSquares(x []float32) float64 {
-	var s float64
-	for _, v := range x {
-		s += float64(v) * float64(v)
+func growF64(buf []float64, n int) []float64 {
+	if cap(buf) < n {
+		return make([]float64, n)
 	}
-	return s
+	return buf[:n]
 }
 
 // scaleInto sets dst = a·src.
