@@ -648,14 +648,18 @@ func (rep *paper) stabilityFigure(w int) *figure {
 }
 
 // fileSafe maps a name to characters safe in a file name.
-func fileSafe(s string) string {
+func fileSafe(s string) string { return mapName(s, ".-_", '_') }
+
+// mapName keeps s's ASCII letters, digits and the characters of keep, and
+// writes repl for any other.
+func mapName(s, keep string, repl byte) string {
 	var b strings.Builder
 	for _, r := range s {
 		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-', r == '_':
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', strings.ContainsRune(keep, r):
 			b.WriteRune(r)
 		default:
-			b.WriteByte('_')
+			b.WriteByte(repl)
 		}
 	}
 	return b.String()
