@@ -197,10 +197,10 @@ func (rep *paper) curveFigure(w int, lr float64) *figure {
 		Name:  fmt.Sprintf("fig-curves-%s-lr%s", fileSafe(wl.Name), fileSafe(fmtNum(lr))),
 		Title: fmt.Sprintf("Training curves: %s, lr = %s", wl.Name, fmtNum(lr)),
 	}
-	// No y label: gonum places a log axis's label box by the arithmetic
-	// middle of the range, which shrinks the panel; the title says it.
-	loss := newPlot(fmt.Sprintf("%s, lr=%s: training loss (log scale)", wl.Name, fmtNum(lr)), "step", "")
-	norm := newPlot(fmt.Sprintf("%s, lr=%s: global L2 gradient norm before clipping (log scale)", wl.Name, fmtNum(lr)), "step", "")
+	loss := newPlot(fmt.Sprintf("%s, lr=%s: training loss", wl.Name, fmtNum(lr)), "step", "")
+	norm := newPlot(fmt.Sprintf("%s, lr=%s: gradient norm before clipping", wl.Name, fmtNum(lr)), "step", "")
+	f.logYLabel(loss, "training loss (log scale)")
+	f.logYLabel(norm, "global L2 gradient norm (log scale)")
 	logAxis(&loss.Y)
 	logAxis(&norm.Y)
 	li := panelInfo{Title: loss.Title.Text, Series: map[string]int{}}
@@ -307,81 +307,6 @@ func withAlpha(c color.Color, a uint8) color.Color {
 	return color.RGBA{uint8(float64(r>>8) * k), uint8(float64(g>>8) * k), uint8(float64(b>>8) * k), a}
 }
 
-// heat is a grid of cells for plotter.HeatMap: rows from the bottom.
-type heat struct {
-	z          [][]float64 // [row][col]
-	rows, cols int
-}
-
-func (h heat) Dims() (c, r int)   { return h.cols, h.rows }
-func (h heat) Z(c, r int) float64 { return h.z[r][c] }
-func (h heat) X(c int) float64    { return float64(c) }
-func (h heat) Y(r int) float64    { return float64(r) }
-
-// shades is a palette from white to a dark red whose luminance falls
-// steadily, so that a greyscale print keeps the order.
-type shades struct{ n int }
-
-func (s shades) Colors() []color.Color {
-	out := make([]color.Color, s.n)
-	for i := range out {
-		t := float64(i) / float64(s.n-1)
-		out[i] = color.RGBA{uint8(255 - t*(255-0x67)), uint8(255 - t*255), uint8(255 - t*(255-0x0d)), 0xff}
-	}
-	return out
-}
-
-// Text inside figures keeps to ASCII: gonum's PDF backend encodes its fonts
-// with Windows-1252 and writes other characters (ρ, τ, −, →, even the em
-// dash) as garbage. Captions, outside the images, are free.
-
-// heatPanel draws a labelled heat map: z in [0, 1] (NaN cells grey), a text
-// label per cell, row names bottom-up, column names left to right.
-func heatPanel(title, xlabel, ylabel string, z [][]float64, labels [][]string, rowNames, colNames []string) (*plot.Plot, panelInfo) {
-	p := newPlot(title, xlabel, ylabel)
-	info := panelInfo{Title: title}
-	h := heat{z: z, rows: len(z), cols: len(colNames)}
-	hm := plotter.NewHeatMap(h, shades{64})
-	hm.Min, hm.Max = 0, 1
-	hm.NaN = lightGrey
-	p.Add(hm)
-	var dark, light plotter.XYLabels
-	for r := len(z) - 1; r >= 0; r-- {
-		for c := range colNames {
-			t := labels[r][c]
-			info.Labels = append(info.Labels, t)
-			info.Cells++
-			if z[r][c] > 0.55 {
-				dark.XYs = append(dark.XYs, plotter.XY{X: float64(c), Y: float64(r)})
-				dark.Labels = append(dark.Labels, t)
-			} else {
-				light.XYs = append(light.XYs, plotter.XY{X: float64(c), Y: float64(r)})
-				light.Labels = append(light.Labels, t)
-			}
-		}
-	}
-	for k, ls := range []plotter.XYLabels{light, dark} {
-		if len(ls.XYs) == 0 {
-			continue
-		}
-		lb, _ := plotter.NewLabels(ls)
-		for i := range lb.TextStyle {
-			lb.TextStyle[i].Font.Size = vg.Points(8)
-			lb.TextStyle[i].XAlign = -0.5
-			lb.TextStyle[i].YAlign = -0.5
-			if k == 1 {
-				lb.TextStyle[i].Color = color.White
-			}
-		}
-		p.Add(lb)
-	}
-	p.NominalX(colNames...)
-	p.NominalY(rowNames...)
-	p.X.Min, p.X.Max = -0.5, float64(len(colNames))-0.5
-	p.Y.Min, p.Y.Max = -0.5, float64(len(z))-0.5
-	return p, info
-}
-
 // divergenceFigure: method/threshold against learning rate, shaded by the
 // fraction of seeds that diverged, with the mean final accuracy and the
 // count of diverged seeds written in each cell.
@@ -392,6 +317,7 @@ func (rep *paper) divergenceFigure(w int) *figure {
 	rows, cells := rep.RowsOf(ss, lrs)
 	nr := len(rows)
 	z := make([][]float64, nr)
+	hatched := make([][]float64, nr)
 	labels := make([][]string, nr)
 	names := make([]string, nr)
 	f := &figure{Name: "fig-divergence-" + fileSafe(wl.Name), Title: "Divergence map: " + wl.Name}
@@ -399,6 +325,7 @@ func (rep *paper) divergenceFigure(w int) *figure {
 		r := nr - 1 - i // first row at the top
 		names[r] = rep.RowName(k)
 		z[r] = make([]float64, len(lrs))
+		hatched[r] = make([]float64, len(lrs))
 		labels[r] = make([]string, len(lrs))
 		for j, s := range cells[k] {
 			z[r][j] = math.NaN()
@@ -412,23 +339,28 @@ func (rep *paper) divergenceFigure(w int) *figure {
 				continue
 			}
 			z[r][j] = float64(s.Diverged) / float64(s.Ended)
+			hatched[r][j] = float64(s.AtChance) / float64(s.Ended)
 			acc := "-"
 			if s.Done > 0 {
 				acc = fmt.Sprintf("%.3f", s.DoneAccMean)
 			}
 			labels[r][j] = fmt.Sprintf("%s  %d/%d div", acc, s.Diverged, s.Ended)
+			if s.AtChance > 0 {
+				labels[r][j] += fmt.Sprintf(" %d chance", s.AtChance)
+			}
 		}
 	}
 	colNames := make([]string, len(lrs))
 	for j, lr := range lrs {
 		colNames[j] = fmtNum(lr)
 	}
-	p, info := heatPanel(wl.Name+": fraction of seeds diverged (white 0 to dark 1)", "learning rate", "", z, labels, names, colNames)
+	p, info := heatPanel(wl.Name+": seeds diverged (shade) and collapsed to chance (hatched)", "learning rate", "method, threshold", z, hatched, labels, names, colNames)
 	f.Panels = [][]*plot.Plot{{p}}
 	f.Info = []panelInfo{info}
-	f.Width = vg.Points(float64(200 + 110*len(lrs)))
-	f.Height = vg.Points(float64(80 + 20*nr))
-	f.Caption = "Fraction of seeds that diverged for each method/threshold (rows) and learning rate (columns), with the mean final test accuracy of the seeds that finished and the count diverged/ended written in each cell; grey: nothing ended yet."
+	f.ColorBar = fractionBar([]string{"fraction of seeds", "diverged"}, "collapsed to chance")
+	f.Width = vg.Points(float64(330 + 130*len(lrs)))
+	f.Height = vg.Points(float64(max(90+22*nr, 260)))
+	f.Caption = "Fraction of seeds that diverged (shade) for each method/threshold (rows) and learning rate (columns), and seeds that ended done but at chance, collapsed without a NaN (hatched, denser for a larger fraction): both are failures. Each cell gives the mean final test accuracy of the seeds that finished, diverged/ended, and the number at chance; grey: nothing ended yet."
 	return f
 }
 
@@ -446,7 +378,7 @@ func (rep *paper) thresholdFigure(w int) *figure {
 	for _, row := range rep.ThresholdData(w) {
 		lr := row.LR
 		acc := newPlot(fmt.Sprintf("lr=%s: final test accuracy", fmtNum(lr)), "clip threshold (log scale)", rep.accLabel(true))
-		gap := newPlot(fmt.Sprintf("lr=%s: generalisation gap", fmtNum(lr)), "clip threshold (log scale)", "train-sample - test accuracy")
+		gap := newPlot(fmt.Sprintf("lr=%s: generalisation gap", fmtNum(lr)), "clip threshold (log scale)", "train-sample − test accuracy")
 		logAxis(&acc.X)
 		logAxis(&gap.X)
 		ai := panelInfo{Title: acc.Title.Text, Series: map[string]int{}}
@@ -527,7 +459,7 @@ func (rep *paper) thresholdFigure(w int) *figure {
 func (rep *paper) profileFigure() *figure {
 	pr := rep.ProfileData()
 	f := &figure{Name: "fig-profile", Title: "Performance profile (steps to target)"}
-	p := newPlot(fmt.Sprintf("Performance profile: steps to test accuracy %.3g", rep.Target), "tau (ratio to the fastest method on the workload)", "rho(tau): fraction of workloads")
+	p := newPlot(fmt.Sprintf("Performance profile: steps to test accuracy %.3g", rep.Target), "τ (ratio to the fastest method on the workload)", "ρ(τ): fraction of workloads")
 	info := panelInfo{Title: p.Title.Text, Series: map[string]int{}}
 	l := newLegend()
 	for j, si := range pr.Series {
@@ -597,6 +529,7 @@ func (rep *paper) stabilityFigure(w int) *figure {
 		maxRows = max(maxRows, len(mine))
 		nr := len(mine)
 		z := make([][]float64, nr)
+		hatched := make([][]float64, nr)
 		labels := make([][]string, nr)
 		names := make([]string, nr)
 		largest := math.NaN()
@@ -607,6 +540,7 @@ func (rep *paper) stabilityFigure(w int) *figure {
 				names[r] += " " + k.Extra
 			}
 			z[r] = make([]float64, len(lrs))
+			hatched[r] = make([]float64, len(lrs))
 			labels[r] = make([]string, len(lrs))
 			for j, s := range cells[k] {
 				z[r][j] = math.NaN()
@@ -619,6 +553,7 @@ func (rep *paper) stabilityFigure(w int) *figure {
 					continue
 				}
 				z[r][j] = 1 - float64(s.Trained)/float64(s.Ended)
+				hatched[r][j] = float64(s.AtChance) / float64(s.Ended)
 				labels[r][j] = fmt.Sprintf("%d/%d", s.Trained, s.Ended)
 				if report.Stable(s) && !(largest >= s.LR) {
 					largest = s.LR
@@ -629,21 +564,22 @@ func (rep *paper) stabilityFigure(w int) *figure {
 		if !math.IsNaN(largest) {
 			title = se.Name + ": stable up to lr " + fmtNum(largest)
 		}
-		ylabel := "threshold"
+		ylabel := "threshold " + thresholdUnit(se.Method)
 		if se.Method == "none" {
-			ylabel = ""
-			names = []string{"-"}
+			ylabel = "no threshold"
+			names = []string{""}
 		}
-		p, info := heatPanel(title, "learning rate", ylabel, z, labels, names, colNames)
+		p, info := heatPanel(title, "learning rate", ylabel, z, hatched, labels, names, colNames)
 		panels = append(panels, p)
 		f.Info = append(f.Info, info)
 	}
 	cols := 3
 	f.Panels = panelGrid(panels, cols)
 	nc := min(cols, len(panels))
-	f.Width = vg.Points(float64(40 + nc*(110+60*len(lrs))))
-	f.Height = vg.Points(float64(len(f.Panels) * (90 + 28*maxRows)))
-	f.Caption = "For each method, seeds that trained (finished above chance + 10% of the way to perfect accuracy) out of seeds that ended, per threshold (rows) and learning rate (columns); darker is worse. A setting is stable when at least two thirds of its seeds train; each panel's title gives the largest stable learning rate."
+	f.ColorBar = fractionBar([]string{"fraction of seeds", "that did not train"}, "collapsed to chance")
+	f.Width = vg.Points(float64(170 + nc*(130+60*len(lrs))))
+	f.Height = vg.Points(float64(max(len(f.Panels)*(100+28*maxRows), 260)))
+	f.Caption = "For each method, seeds that trained (finished above chance + 10% of the way to perfect accuracy) out of seeds that ended, per threshold (rows, in the method's units) and learning rate (columns); darker is worse, hatched where seeds collapsed to chance without a NaN (denser for more). A setting is stable when at least two thirds of its seeds train; each panel's title gives the largest stable learning rate."
 	return f
 }
 

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"cliplab/internal/clipalgo"
 	"cliplab/internal/config"
 	"cliplab/internal/db"
 	"cliplab/internal/report"
@@ -103,4 +104,13 @@ func (rep *paper) optionNote() string {
 		return ""
 	}
 	return "Options that differ from the method's default: " + strings.Join(parts, "; ") + "."
+}
+
+// thresholdUnit names method's threshold on an axis ("norm c", "λ", "z");
+// "" for a method that takes none or is not declared.
+func thresholdUnit(method string) string {
+	if m, ok := clipalgo.Lookup(method); ok && m.Threshold.Takes {
+		return m.Threshold.Unit
+	}
+	return ""
 }

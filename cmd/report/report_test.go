@@ -173,8 +173,9 @@ func figureDB(t *testing.T, archs []string) string {
 	return reporttest.TempDB(t, "demo", reporttest.Grid(archs, []float64{0.1, 1, 3}, 3, 60))
 }
 
-func TestFigureContent(t *testing.T) {
-	path := figureDB(t, []string{"cnn", "mlp2"})
+// loadFigureDB loads the figure database of archs at target 0.9.
+func loadFigureDB(t *testing.T, archs []string) *paper {
+	path := figureDB(t, archs)
 	d, err := db.Open(path, db.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
@@ -184,6 +185,11 @@ func TestFigureContent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rep
+}
+
+func TestFigureContent(t *testing.T) {
+	rep := loadFigureDB(t, []string{"cnn", "mlp2"})
 	figs := rep.figures()
 	var names []string
 	byName := map[string]*figure{}
@@ -273,6 +279,27 @@ func TestFigureContent(t *testing.T) {
 		if !strings.Contains(l, " div") {
 			t.Errorf("divergence label %q", l)
 		}
+	}
+	// Collapse is encoded apart from divergence: a cell is hatched for
+	// each setting with a seed done at chance, and its label says how many;
+	// the stability panels hatch the same settings.
+	collapsed, chanceLabels := 0, 0
+	for _, s := range rep.SettingsOf(1) {
+		if s.AtChance > 0 {
+			collapsed++
+		}
+	}
+	for _, l := range dm.Labels {
+		if strings.Contains(l, " chance") {
+			chanceLabels++
+		}
+	}
+	stabHatched := 0
+	for _, in := range byName["fig-stability-mlp2"].Info {
+		stabHatched += in.Hatched
+	}
+	if collapsed == 0 || dm.Hatched != collapsed || chanceLabels != collapsed || stabHatched != collapsed {
+		t.Errorf("mlp2: %d settings with seeds at chance; divergence map hatches %d and labels %d, stability hatches %d", collapsed, dm.Hatched, chanceLabels, stabHatched)
 	}
 	// Stability: a panel per method (4 methods), threshold rows.
 	if n := len(byName["fig-stability-mlp2"].Info); n != 4 {
@@ -528,5 +555,19 @@ func TestMetricFlag(t *testing.T) {
 	err := run(context.Background(), []string{"-db", path, "-metric", "median"}, &so, &se)
 	if code := exitCode(err, &se); code != 2 || !strings.Contains(se.String(), `-metric "median": must be tail or last`) {
 		t.Errorf("-metric median: exit %d, %q", code, se.String())
+	}
+}
+
+// TestSample writes the figure database's report (cnn and mlp2) into
+// $CLIPLAB_SAMPLE_OUT, to look at; skipped without it.
+func TestSample(t *testing.T) {
+	out := os.Getenv("CLIPLAB_SAMPLE_OUT")
+	if out == "" {
+		t.Skip("CLIPLAB_SAMPLE_OUT not set")
+	}
+	path := figureDB(t, []string{"cnn", "mlp2"})
+	var so, se bytes.Buffer
+	if err := run(context.Background(), []string{"-db", path, "-out", out}, &so, &se); err != nil {
+		t.Fatalf("%v\n%s", err, se.String())
 	}
 }

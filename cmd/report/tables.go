@@ -214,12 +214,12 @@ func num(x float64, prec int) string {
 	case math.IsInf(x, -1):
 		return "−∞"
 	}
-	return fixed(x, prec)
+	return decimals(x, prec)
 }
 
-// fixed is x with prec decimals, without the sign of a negative value that
+// decimals is x with prec decimals, without the sign of a negative value that
 // rounds to zero.
-func fixed(x float64, prec int) string {
+func decimals(x float64, prec int) string {
 	s := strconv.FormatFloat(x, 'f', prec, 64)
 	if strings.HasPrefix(s, "-") && strings.Trim(s[1:], "0.") == "" {
 		s = s[1:]
@@ -255,7 +255,7 @@ func signed(x float64, prec int) string {
 	if math.IsNaN(x) {
 		return "–"
 	}
-	s := fixed(x, prec)
+	s := decimals(x, prec)
 	if strings.Trim(s, "0.") == "" {
 		return s
 	}
