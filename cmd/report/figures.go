@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -454,37 +455,73 @@ func (rep *paper) thresholdFigure(w int) *figure {
 	return f
 }
 
-// profileFigure: the performance profile of steps to the target accuracy
-// over workloads, each method at its best setting by validation.
+// profileFigure: the performance profile of steps to the target over
+// workloads, each method at its best setting by validation. Methods whose
+// profiles are identical (the same ratio on every workload) tie: the
+// legend and caption say so, and their lines are drawn a little apart
+// (±profileOffset in ρ per method of the group) with a marker at every
+// step, so that none hides another.
 func (rep *paper) profileFigure() *figure {
 	pr := rep.ProfileData()
 	f := &figure{Name: "fig-profile", Title: "Performance profile (steps to target)"}
 	p := newPlot(fmt.Sprintf("Performance profile: steps to test accuracy %.3g", rep.Target), "τ (ratio to the fastest method on the workload)", "ρ(τ): fraction of workloads")
 	info := panelInfo{Title: p.Title.Text, Series: map[string]int{}}
 	l := newLegend()
-	for j, si := range pr.Series {
-		st := rep.style(si)
-		// ρ is a step function: rises at each workload's ratio.
-		var rs []float64
+	// The ratios each method's ρ rises at, sorted: equal keys tie.
+	keys := make([]string, len(pr.Series))
+	rises := make([][]float64, len(pr.Series))
+	group := map[string][]int{}
+	for j := range pr.Series {
 		for i := range pr.Workloads {
 			if r := pr.Ratios[i][j]; r <= report.ProfileRMax {
-				rs = append(rs, r)
+				rises[j] = append(rises[j], r)
 			}
 		}
-		sort.Float64s(rs)
+		sort.Float64s(rises[j])
+		keys[j] = fmt.Sprint(rises[j])
+		group[keys[j]] = append(group[keys[j]], j)
+	}
+	var ties []string
+	for j, si := range pr.Series {
+		st := rep.style(si)
+		g := group[keys[j]]
+		pos := slices.Index(g, j)
+		off := profileOffset * (float64(pos) - float64(len(g)-1)/2)
+		xoff := off * (report.ProfileRMax - 1) // the same distance on the page
+		// ρ is a step function: rises at each workload's ratio.
 		var pts xy
 		y := 0.0
-		pts.x, pts.y = append(pts.x, 1), append(pts.y, 0)
-		for _, r := range rs {
-			pts.x, pts.y = append(pts.x, r), append(pts.y, y)
+		pts.x, pts.y = append(pts.x, 1), append(pts.y, off)
+		for _, r := range rises[j] {
+			x := math.Max(1, r+xoff)
+			pts.x, pts.y = append(pts.x, x), append(pts.y, y+off)
 			y += 1 / float64(len(pr.Workloads))
-			pts.x, pts.y = append(pts.x, r), append(pts.y, y)
+			pts.x, pts.y = append(pts.x, x), append(pts.y, y+off)
 		}
-		pts.x, pts.y = append(pts.x, report.ProfileRMax), append(pts.y, y)
+		pts.x, pts.y = append(pts.x, report.ProfileRMax), append(pts.y, y+off)
 		name := fmt.Sprintf("%s (score %.2f)", rep.Series[si].Name, pr.Area[j])
-		ln, sc := addLine(p, info.Series, name, st, pts, 2)
+		every := 2
+		if len(g) > 1 {
+			every = 1
+			var others []string
+			for _, k := range g {
+				if k != j {
+					others = append(others, rep.Series[pr.Series[k]].Name)
+				}
+			}
+			name += ", ties " + strings.Join(others, ", ")
+			if pos == 0 {
+				var all []string
+				for _, k := range g {
+					all = append(all, rep.Series[pr.Series[k]].Name)
+				}
+				ties = append(ties, strings.Join(all, ", "))
+			}
+		}
+		ln, sc := addLine(p, info.Series, name, st, pts, every)
 		l.Add(name, ln, sc)
 	}
+	info.Ties = ties
 	for _, b := range pr.Best {
 		for _, s := range b {
 			if s != nil {
@@ -493,14 +530,20 @@ func (rep *paper) profileFigure() *figure {
 		}
 	}
 	p.X.Min, p.X.Max = 1, report.ProfileRMax
-	p.Y.Min, p.Y.Max = 0, 1.02
+	p.Y.Min, p.Y.Max = -0.04, 1.04
 	f.Panels = [][]*plot.Plot{{p}}
 	f.Info = []panelInfo{info}
 	f.Legend = l
-	f.Width, f.Height = vg.Points(700), vg.Points(340)
+	f.Width, f.Height = vg.Points(760), vg.Points(340)
 	f.Caption = fmt.Sprintf("Performance profile over %d workloads (architecture × dataset): for each method its best setting per workload by final train-sample accuracy (no separate validation split exists), and ρ(τ) the fraction of workloads on which its median steps to test accuracy %.3g are within τ times the fastest method's; score: area under ρ on [1, %g] / %g (AlgoPerf).", len(pr.Workloads), rep.Target, report.ProfileRMax, report.ProfileRMax-1)
+	if len(ties) > 0 {
+		f.Caption += fmt.Sprintf(" Methods with identical profiles tie (%s): their lines are drawn %.3g apart in ρ (and as far in τ), with a marker at every step, so that each stays visible.", strings.Join(ties, "; "), profileOffset)
+	}
 	return f
 }
+
+// profileOffset is how far apart in ρ the lines of tied methods are drawn.
+const profileOffset = 0.012
 
 // stabilityFigure: per method, learning rate × threshold shaded by the
 // fraction of seeds that trained; the title gives the largest stable lr.

@@ -134,6 +134,7 @@ type panelInfo struct {
 	Cells   int            // heat-map cells
 	Hatched int            // heat-map cells hatched (seeds collapsed to chance)
 	Labels  []string       // heat-map cell labels, row-major from the top
+	Ties    []string       // profile: the groups of methods that tie, "a, b"
 }
 
 // newPlot returns a panel with the report's fonts and sizes.

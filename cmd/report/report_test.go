@@ -310,9 +310,16 @@ func TestFigureContent(t *testing.T) {
 	if len(th) != 6 || th[0].Series["no clipping"] != 1 || th[0].Series["norm"] != 2 {
 		t.Errorf("threshold panels %+v", th)
 	}
-	// Profile: one line per method.
-	if n := len(byName["fig-profile"].Info[0].Series); n != 4 {
+	// Profile: one line per method. value, norm and agc reach 0.9 in 36
+	// steps on both workloads, none in 24: ratios 1.5, 1.5 and 1, so the
+	// three tie, and the legend and caption say so.
+	prof := byName["fig-profile"]
+	if n := len(prof.Info[0].Series); n != 4 {
 		t.Errorf("profile: %d series, want 4", n)
+	}
+	if !slices.Equal(prof.Info[0].Ties, []string{"value, norm, agc"}) || !strings.Contains(prof.Caption, "Methods with identical profiles tie (value, norm, agc)") ||
+		prof.Info[0].Series["norm (score 0.83), ties value, agc"] == 0 || prof.Info[0].Series["none (score 1.00)"] == 0 {
+		t.Errorf("profile ties %q, series %v, caption %q", prof.Info[0].Ties, prof.Info[0].Series, prof.Caption)
 	}
 }
 
