@@ -365,34 +365,50 @@ func (rep *paper) divergenceFigure(w int) *figure {
 	return f
 }
 
-// thresholdFigure: final test accuracy and generalisation gap against
-// threshold per method, one row of two panels per learning rate, the
-// no-clipping baseline as a horizontal line. nil when no method has a
-// threshold.
+// thresholdFigure: per method with at least two thresholds, final test
+// accuracy and generalisation gap against its threshold, in its own units
+// (value c, norm c, λ, percentile, z), one line per learning rate with the
+// no-clipping baseline at that learning rate; methods tried at one
+// threshold are named in the caption instead of drawn as lone points. nil
+// when no method has two thresholds.
 func (rep *paper) thresholdFigure(w int) *figure {
 	wl := rep.Workloads[w]
+	td := rep.ThresholdData(w)
+	if len(td.Panels) == 0 {
+		return nil
+	}
 	f := &figure{Name: "fig-threshold-" + fileSafe(wl.Name), Title: "Threshold sensitivity: " + wl.Name}
-	used := map[int]bool{}
-	any := false
+	var lrs []float64
+	for _, pn := range td.Panels {
+		for _, ln := range pn.Lines {
+			if !slices.Contains(lrs, ln.LR) {
+				lrs = append(lrs, ln.LR)
+			}
+		}
+	}
+	sort.Float64s(lrs)
+	anyBase := false
 	var rows [][]*plot.Plot
-	baseStyle := draw.LineStyle{Color: color.Black, Width: vg.Points(1.2), Dashes: []vg.Length{vg.Points(5), vg.Points(3)}}
-	for _, row := range rep.ThresholdData(w) {
-		lr := row.LR
-		acc := newPlot(fmt.Sprintf("lr=%s: final test accuracy", fmtNum(lr)), "clip threshold (log scale)", rep.accLabel(true))
-		gap := newPlot(fmt.Sprintf("lr=%s: generalisation gap", fmtNum(lr)), "clip threshold (log scale)", "train-sample − test accuracy")
-		logAxis(&acc.X)
-		logAxis(&gap.X)
+	for _, pn := range td.Panels {
+		se := rep.Series[pn.Series]
+		name := se.Name
+		if pn.Extra != "" {
+			name += " " + pn.Extra
+		}
+		lo, hi := pn.Thresholds[0], pn.Thresholds[len(pn.Thresholds)-1]
+		logX := lo > 0 && hi >= 10*lo
+		xlabel := thresholdUnit(se.Method)
+		if logX {
+			xlabel += " (log scale)"
+		}
+		acc := newPlot(name+": final test accuracy", xlabel, rep.accLabel(true))
+		gap := newPlot(name+": generalisation gap", xlabel, "train-sample − test accuracy")
 		ai := panelInfo{Title: acc.Title.Text, Series: map[string]int{}}
 		gi := panelInfo{Title: gap.Title.Text, Series: map[string]int{}}
-		any = true
-		f.Runs += row.Runs
-		for _, ln := range row.Lines {
-			st := rep.style(ln.Series)
-			name := rep.Series[ln.Series].Name
-			if ln.Extra != "" {
-				name += " " + ln.Extra
-			}
-			used[ln.Series] = true
+		f.Runs += pn.Runs
+		for _, ln := range pn.Lines {
+			st := lrStyle(slices.Index(lrs, ln.LR))
+			label := "lr=" + fmtNum(ln.LR)
 			var a, g xyErr
 			for _, s := range ln.Settings {
 				a.x, a.y, a.e, a.clamp = append(a.x, s.Threshold), append(a.y, s.AccMean), append(a.e, s.AccStd), true
@@ -408,51 +424,92 @@ func (rep *paper) thresholdFigure(w int) *figure {
 				if len(pe.d.x) == 0 {
 					continue
 				}
-				addLine(pe.p, pe.info, name, st, pe.d.xy, 1)
+				addLine(pe.p, pe.info, label, st, pe.d.xy, 1)
 				eb, _ := plotter.NewYErrorBars(pe.d)
 				eb.LineStyle = draw.LineStyle{Color: st.Color, Width: vg.Points(0.8)}
 				eb.CapWidth = vg.Points(4)
 				pe.p.Add(eb)
 			}
-		}
-		if base := row.Base; base != nil {
+			if ln.Base == nil {
+				continue
+			}
 			for _, pb := range []struct {
 				p    *plot.Plot
 				y    float64
 				info map[string]int
-			}{{acc, base.AccMean, ai.Series}, {gap, base.GapMean, gi.Series}} {
+			}{{acc, ln.Base.AccMean, ai.Series}, {gap, ln.Base.GapMean, gi.Series}} {
 				if !isFinite(pb.y) {
 					continue
 				}
-				ln, _ := plotter.NewLine(xy{[]float64{row.ThLo, row.ThHi}, []float64{pb.y, pb.y}})
-				ln.LineStyle = baseStyle
-				pb.p.Add(ln)
-				pb.info["no clipping"] = 1
+				bl, _ := plotter.NewLine(xy{[]float64{lo, hi}, []float64{pb.y, pb.y}})
+				bl.LineStyle = baseLine(st)
+				pb.p.Add(bl)
+				pb.info["no clipping, "+label]++
+				anyBase = true
 			}
 		}
-		padRange(&acc.X, true)
-		padRange(&gap.X, true)
-		padRange(&acc.Y, false)
-		padRange(&gap.Y, false)
-		margin(&acc.Y, 0.08)
-		margin(&gap.Y, 0.08)
+		for _, p := range []*plot.Plot{acc, gap} {
+			if logX {
+				logAxis(&p.X)
+			}
+			padRange(&p.X, logX)
+			if !logX {
+				margin(&p.X, 0.05)
+			}
+			padRange(&p.Y, false)
+			margin(&p.Y, 0.08)
+		}
 		rows = append(rows, []*plot.Plot{acc, gap})
 		f.Info = append(f.Info, ai, gi)
 	}
-	if !any {
-		return nil
-	}
 	l := newLegend()
-	rep.seriesLegend(l, used, true, nil)
-	bl, _ := plotter.NewLine(xy{[]float64{0, 1}, []float64{0, 0}})
-	bl.LineStyle = baseStyle
-	l.Add("no clipping", bl)
+	for k, lr := range lrs {
+		st := lrStyle(k)
+		ln, _ := plotter.NewLine(xy{[]float64{0, 1}, []float64{0, 0}})
+		ln.LineStyle = st.line(vg.Points(1.3))
+		sc, _ := plotter.NewScatter(xy{[]float64{0}, []float64{0}})
+		sc.GlyphStyle = st.glyph(vg.Points(2.5))
+		l.Add("lr="+fmtNum(lr), ln, sc)
+	}
+	if anyBase {
+		bl, _ := plotter.NewLine(xy{[]float64{0, 1}, []float64{0, 0}})
+		bl.LineStyle = baseLine(style{Color: color.Black})
+		l.Add("no clipping, per lr", bl)
+	}
 	f.Legend = l
 	f.Panels = rows
 	f.Width = vg.Points(900)
 	f.Height = vg.Points(float64(30 + 250*len(rows)))
-	f.Caption = "Final test accuracy and generalisation gap (train-sample minus test accuracy) against the clip threshold, mean ± std over seeds (a diverged seed counts as chance in the accuracy and is left out of the gap), one row per learning rate; dashed black: no clipping. Thresholds mean different things per method (a norm, a value, λ, a percentile, a z-score)."
+	f.Caption = "Final test accuracy and generalisation gap (train-sample minus test accuracy) against each method's threshold, in its own units (value c, norm c, λ, percentile, z: they are not comparable across methods), mean ± std over seeds (a diverged seed counts as chance in the accuracy and is left out of the gap); one line per learning rate, with no clipping at that learning rate as a thin dotted line in its colour."
+	if len(td.Single) > 0 {
+		var one []string
+		for _, s := range td.Single {
+			n := rep.Series[s.Series].Name
+			if s.Extra != "" {
+				n += " " + s.Extra
+			}
+			unit := thresholdUnit(rep.Series[s.Series].Method)
+			one = append(one, fmt.Sprintf("%s (%s = %s)", n, unit, fmtNum(s.Threshold)))
+		}
+		f.Caption += " Tried at one threshold only, so not drawn (see table-settings): " + strings.Join(one, ", ") + "."
+	}
 	return f
+}
+
+// lrStyle is the style of the k-th learning rate of a figure whose lines
+// are learning rates: the methods' styles from the second on (black is
+// the no-clipping baseline's).
+// Its lines are solid (colour and marker tell learning rates apart), so
+// that they never look like the dotted baseline.
+func lrStyle(k int) style {
+	st := styleFor(k%15+1, k/15)
+	st.Dashes = nil
+	return st
+}
+
+// baseLine is the no-clipping baseline drawn in st's colour: thin, dotted.
+func baseLine(st style) draw.LineStyle {
+	return draw.LineStyle{Color: st.Color, Width: vg.Points(0.9), Dashes: []vg.Length{vg.Points(1), vg.Points(2)}}
 }
 
 // profileFigure: the performance profile of steps to the target over

@@ -191,7 +191,7 @@ func (f *figure) render(format string) ([]byte, error) {
 		if f.ColorBar != nil {
 			lw = max(lw, f.ColorBar.width())
 		}
-		w := lw + vg.Points(12)
+		w := lw + vg.Points(18)
 		area = draw.Crop(dc, 0, -w, 0, 0)
 		strip := draw.Crop(dc, dc.Max.X-w+vg.Points(6), -vg.Points(4), 0, -vg.Points(24))
 		if f.Legend != nil {
@@ -354,12 +354,31 @@ func tickText(v float64, sci bool) string {
 	return m + "e" + e
 }
 
-// logTicks are gonum's log ticks (a label at each power of ten) labelled
-// as labelTicks does.
+// logTicks put a labelled tick at each power of ten in the range and
+// unlabelled ones at its multiples 2–9, labelled as labelTicks does.
+// (gonum's LogTicks starts at 10^int(log10(min)), which rounds towards zero
+// and so drops the first decade of a range that starts below 1.)
 type logTicks struct{}
 
 func (logTicks) Ticks(min, max float64) []plot.Tick {
-	return labelTicks(plot.LogTicks{Prec: -1}.Ticks(min, max))
+	if !(min > 0) || !(max > min) || math.IsInf(max, 0) {
+		return nil
+	}
+	var ts []plot.Tick
+	lo, hi := math.Floor(math.Log10(min)+1e-9), math.Ceil(math.Log10(max)-1e-9)
+	in := func(v float64) bool { return v >= min*(1-1e-9) && v <= max*(1+1e-9) }
+	for e := lo; e <= hi; e++ {
+		base := math.Pow(10, e)
+		if in(base) {
+			ts = append(ts, plot.Tick{Value: base, Label: "x"})
+		}
+		for k := 2; k <= 9; k++ {
+			if v := float64(k) * base; in(v) {
+				ts = append(ts, plot.Tick{Value: v})
+			}
+		}
+	}
+	return labelTicks(ts)
 }
 
 // logYLabel labels p's log y axis with text. gonum reserves the label's

@@ -32,7 +32,9 @@ func TestTickFormat(t *testing.T) {
 		{"log 1e3 to 1e6", logTicks{}.Ticks(1e3, 1e6), []string{"1e3", "1e4", "1e5", "1e6"}},
 		{"log 1 to 1000", logTicks{}.Ticks(1, 1000), []string{"1", "10", "100", "1000"}},
 		{"log 1e-3 to 1", logTicks{}.Ticks(1e-3, 1), []string{"0.001", "0.01", "0.1", "1"}},
-		{"log 1e-5 to 0.1", logTicks{}.Ticks(1e-5, 0.1), []string{"1e-5", "1e-4", "1e-3", "1e-2", "1e-1", "1"}},
+		{"log 1e-5 to 0.1", logTicks{}.Ticks(1e-5, 0.1), []string{"1e-5", "1e-4", "1e-3", "1e-2", "1e-1"}},
+		// gonum's LogTicks start at 10^int(log10(0.1)) = 1 and miss 0.1.
+		{"log 0.1 to 10", logTicks{}.Ticks(0.1, 10), []string{"0.1", "1", "10"}},
 	} {
 		got := labels(tt.ts)
 		if strings.Join(got, " ") != strings.Join(tt.want, " ") {

@@ -305,10 +305,22 @@ func TestFigureContent(t *testing.T) {
 	if n := len(byName["fig-stability-mlp2"].Info); n != 4 {
 		t.Errorf("stability panels: %d, want 4", n)
 	}
-	// Threshold: a row of two panels per lr, with the baseline.
-	th := byName["fig-threshold-mlp2"].Info
-	if len(th) != 6 || th[0].Series["no clipping"] != 1 || th[0].Series["norm"] != 2 {
-		t.Errorf("threshold panels %+v", th)
+	// Threshold: only norm has two thresholds (0.5 and 5): one row of two
+	// panels in its units, a line of two points per lr, each with its
+	// baseline; value and agc, at one threshold each, are named in the
+	// caption instead.
+	thf := byName["fig-threshold-mlp2"]
+	th := thf.Info
+	if len(th) != 2 || th[0].Title != "norm: final test accuracy" || thf.Panels[0][0].X.Label.Text != "norm c (log scale)" {
+		t.Fatalf("threshold panels %+v", th)
+	}
+	for _, lr := range []string{"0.1", "1", "3"} {
+		if th[0].Series["lr="+lr] != 2 || th[0].Series["no clipping, lr="+lr] != 1 {
+			t.Errorf("threshold panel at lr %s: %v", lr, th[0].Series)
+		}
+	}
+	if !strings.Contains(thf.Caption, "Tried at one threshold only, so not drawn (see table-settings): value (value c = 0.1), agc (λ = 0.01).") {
+		t.Errorf("threshold caption %q", thf.Caption)
 	}
 	// Profile: one line per method. value, norm and agc reach 0.9 in 36
 	// steps on both workloads, none in 24: ratios 1.5, 1.5 and 1, so the
@@ -540,7 +552,9 @@ func TestMetricFlag(t *testing.T) {
 				}
 			}
 		}
-		if captions < 10 {
+		// 6 figures (no threshold figure: value and norm have one threshold
+		// each) and 3 tables.
+		if captions < 9 {
 			t.Errorf("%q: %d captions found in index.md", tt.args, captions)
 		}
 		for _, name := range []string{"table-settings", "table-methods", "table-stability"} {
