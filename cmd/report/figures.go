@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -197,10 +198,10 @@ func (rep *paper) curveFigure(w int, lr float64) *figure {
 		Name:  fmt.Sprintf("fig-curves-%s-lr%s", fileSafe(wl.Name), fileSafe(fmtNum(lr))),
 		Title: fmt.Sprintf("Training curves: %s, lr = %s", wl.Name, fmtNum(lr)),
 	}
-	// No y label: gonum places a log axis's label box by the arithmetic
-	// middle of the range, which shrinks the panel; the title says it.
-	loss := newPlot(fmt.Sprintf("%s, lr=%s: training loss (log scale)", wl.Name, fmtNum(lr)), "step", "")
-	norm := newPlot(fmt.Sprintf("%s, lr=%s: global L2 gradient norm before clipping (log scale)", wl.Name, fmtNum(lr)), "step", "")
+	loss := newPlot(fmt.Sprintf("%s, lr=%s: training loss", wl.Name, fmtNum(lr)), "step", "")
+	norm := newPlot(fmt.Sprintf("%s, lr=%s: gradient norm before clipping", wl.Name, fmtNum(lr)), "step", "")
+	f.logYLabel(loss, "training loss (log scale)")
+	f.logYLabel(norm, "global L2 gradient norm (log scale)")
 	logAxis(&loss.Y)
 	logAxis(&norm.Y)
 	li := panelInfo{Title: loss.Title.Text, Series: map[string]int{}}
@@ -307,81 +308,6 @@ func withAlpha(c color.Color, a uint8) color.Color {
 	return color.RGBA{uint8(float64(r>>8) * k), uint8(float64(g>>8) * k), uint8(float64(b>>8) * k), a}
 }
 
-// heat is a grid of cells for plotter.HeatMap: rows from the bottom.
-type heat struct {
-	z          [][]float64 // [row][col]
-	rows, cols int
-}
-
-func (h heat) Dims() (c, r int)   { return h.cols, h.rows }
-func (h heat) Z(c, r int) float64 { return h.z[r][c] }
-func (h heat) X(c int) float64    { return float64(c) }
-func (h heat) Y(r int) float64    { return float64(r) }
-
-// shades is a palette from white to a dark red whose luminance falls
-// steadily, so that a greyscale print keeps the order.
-type shades struct{ n int }
-
-func (s shades) Colors() []color.Color {
-	out := make([]color.Color, s.n)
-	for i := range out {
-		t := float64(i) / float64(s.n-1)
-		out[i] = color.RGBA{uint8(255 - t*(255-0x67)), uint8(255 - t*255), uint8(255 - t*(255-0x0d)), 0xff}
-	}
-	return out
-}
-
-// Text inside figures keeps to ASCII: gonum's PDF backend encodes its fonts
-// with Windows-1252 and writes other characters (ρ, τ, −, →, even the em
-// dash) as garbage. Captions, outside the images, are free.
-
-// heatPanel draws a labelled heat map: z in [0, 1] (NaN cells grey), a text
-// label per cell, row names bottom-up, column names left to right.
-func heatPanel(title, xlabel, ylabel string, z [][]float64, labels [][]string, rowNames, colNames []string) (*plot.Plot, panelInfo) {
-	p := newPlot(title, xlabel, ylabel)
-	info := panelInfo{Title: title}
-	h := heat{z: z, rows: len(z), cols: len(colNames)}
-	hm := plotter.NewHeatMap(h, shades{64})
-	hm.Min, hm.Max = 0, 1
-	hm.NaN = lightGrey
-	p.Add(hm)
-	var dark, light plotter.XYLabels
-	for r := len(z) - 1; r >= 0; r-- {
-		for c := range colNames {
-			t := labels[r][c]
-			info.Labels = append(info.Labels, t)
-			info.Cells++
-			if z[r][c] > 0.55 {
-				dark.XYs = append(dark.XYs, plotter.XY{X: float64(c), Y: float64(r)})
-				dark.Labels = append(dark.Labels, t)
-			} else {
-				light.XYs = append(light.XYs, plotter.XY{X: float64(c), Y: float64(r)})
-				light.Labels = append(light.Labels, t)
-			}
-		}
-	}
-	for k, ls := range []plotter.XYLabels{light, dark} {
-		if len(ls.XYs) == 0 {
-			continue
-		}
-		lb, _ := plotter.NewLabels(ls)
-		for i := range lb.TextStyle {
-			lb.TextStyle[i].Font.Size = vg.Points(8)
-			lb.TextStyle[i].XAlign = -0.5
-			lb.TextStyle[i].YAlign = -0.5
-			if k == 1 {
-				lb.TextStyle[i].Color = color.White
-			}
-		}
-		p.Add(lb)
-	}
-	p.NominalX(colNames...)
-	p.NominalY(rowNames...)
-	p.X.Min, p.X.Max = -0.5, float64(len(colNames))-0.5
-	p.Y.Min, p.Y.Max = -0.5, float64(len(z))-0.5
-	return p, info
-}
-
 // divergenceFigure: method/threshold against learning rate, shaded by the
 // fraction of seeds that diverged, with the mean final accuracy and the
 // count of diverged seeds written in each cell.
@@ -392,6 +318,7 @@ func (rep *paper) divergenceFigure(w int) *figure {
 	rows, cells := rep.RowsOf(ss, lrs)
 	nr := len(rows)
 	z := make([][]float64, nr)
+	hatched := make([][]float64, nr)
 	labels := make([][]string, nr)
 	names := make([]string, nr)
 	f := &figure{Name: "fig-divergence-" + fileSafe(wl.Name), Title: "Divergence map: " + wl.Name}
@@ -399,6 +326,7 @@ func (rep *paper) divergenceFigure(w int) *figure {
 		r := nr - 1 - i // first row at the top
 		names[r] = rep.RowName(k)
 		z[r] = make([]float64, len(lrs))
+		hatched[r] = make([]float64, len(lrs))
 		labels[r] = make([]string, len(lrs))
 		for j, s := range cells[k] {
 			z[r][j] = math.NaN()
@@ -412,54 +340,75 @@ func (rep *paper) divergenceFigure(w int) *figure {
 				continue
 			}
 			z[r][j] = float64(s.Diverged) / float64(s.Ended)
+			hatched[r][j] = float64(s.AtChance) / float64(s.Ended)
 			acc := "-"
 			if s.Done > 0 {
 				acc = fmt.Sprintf("%.3f", s.DoneAccMean)
 			}
 			labels[r][j] = fmt.Sprintf("%s  %d/%d div", acc, s.Diverged, s.Ended)
+			if s.AtChance > 0 {
+				labels[r][j] += fmt.Sprintf(" %d chance", s.AtChance)
+			}
 		}
 	}
 	colNames := make([]string, len(lrs))
 	for j, lr := range lrs {
 		colNames[j] = fmtNum(lr)
 	}
-	p, info := heatPanel(wl.Name+": fraction of seeds diverged (white 0 to dark 1)", "learning rate", "", z, labels, names, colNames)
+	p, info := heatPanel(wl.Name+": seeds diverged (shade) and collapsed to chance (hatched)", "learning rate", "method, threshold", z, hatched, labels, names, colNames)
 	f.Panels = [][]*plot.Plot{{p}}
 	f.Info = []panelInfo{info}
-	f.Width = vg.Points(float64(200 + 110*len(lrs)))
-	f.Height = vg.Points(float64(80 + 20*nr))
-	f.Caption = "Fraction of seeds that diverged for each method/threshold (rows) and learning rate (columns), with the mean final test accuracy of the seeds that finished and the count diverged/ended written in each cell; grey: nothing ended yet."
+	f.ColorBar = fractionBar([]string{"fraction of seeds", "diverged"}, "collapsed to chance")
+	f.Width = vg.Points(float64(330 + 130*len(lrs)))
+	f.Height = vg.Points(float64(max(90+22*nr, 260)))
+	f.Caption = "Fraction of seeds that diverged (shade) for each method/threshold (rows) and learning rate (columns), and seeds that ended done but at chance, collapsed without a NaN (hatched, denser for a larger fraction): both are failures. Each cell gives the mean final test accuracy of the seeds that finished, diverged/ended, and the number at chance; grey: nothing ended yet."
 	return f
 }
 
-// thresholdFigure: final test accuracy and generalisation gap against
-// threshold per method, one row of two panels per learning rate, the
-// no-clipping baseline as a horizontal line. nil when no method has a
-// threshold.
+// thresholdFigure: per method with at least two thresholds, final test
+// accuracy and generalisation gap against its threshold, in its own units
+// (value c, norm c, λ, percentile, z), one line per learning rate with the
+// no-clipping baseline at that learning rate; methods tried at one
+// threshold are named in the caption instead of drawn as lone points. nil
+// when no method has two thresholds.
 func (rep *paper) thresholdFigure(w int) *figure {
 	wl := rep.Workloads[w]
+	td := rep.ThresholdData(w)
+	if len(td.Panels) == 0 {
+		return nil
+	}
 	f := &figure{Name: "fig-threshold-" + fileSafe(wl.Name), Title: "Threshold sensitivity: " + wl.Name}
-	used := map[int]bool{}
-	any := false
+	var lrs []float64
+	for _, pn := range td.Panels {
+		for _, ln := range pn.Lines {
+			if !slices.Contains(lrs, ln.LR) {
+				lrs = append(lrs, ln.LR)
+			}
+		}
+	}
+	sort.Float64s(lrs)
+	anyBase := false
 	var rows [][]*plot.Plot
-	baseStyle := draw.LineStyle{Color: color.Black, Width: vg.Points(1.2), Dashes: []vg.Length{vg.Points(5), vg.Points(3)}}
-	for _, row := range rep.ThresholdData(w) {
-		lr := row.LR
-		acc := newPlot(fmt.Sprintf("lr=%s: final test accuracy", fmtNum(lr)), "clip threshold (log scale)", rep.accLabel(true))
-		gap := newPlot(fmt.Sprintf("lr=%s: generalisation gap", fmtNum(lr)), "clip threshold (log scale)", "train-sample - test accuracy")
-		logAxis(&acc.X)
-		logAxis(&gap.X)
+	for _, pn := range td.Panels {
+		se := rep.Series[pn.Series]
+		name := se.Name
+		if pn.Extra != "" {
+			name += " " + pn.Extra
+		}
+		lo, hi := pn.Thresholds[0], pn.Thresholds[len(pn.Thresholds)-1]
+		logX := lo > 0 && hi >= 10*lo
+		xlabel := thresholdUnit(se.Method)
+		if logX {
+			xlabel += " (log scale)"
+		}
+		acc := newPlot(name+": final test accuracy", xlabel, rep.accLabel(true))
+		gap := newPlot(name+": generalisation gap", xlabel, "train-sample − test accuracy")
 		ai := panelInfo{Title: acc.Title.Text, Series: map[string]int{}}
 		gi := panelInfo{Title: gap.Title.Text, Series: map[string]int{}}
-		any = true
-		f.Runs += row.Runs
-		for _, ln := range row.Lines {
-			st := rep.style(ln.Series)
-			name := rep.Series[ln.Series].Name
-			if ln.Extra != "" {
-				name += " " + ln.Extra
-			}
-			used[ln.Series] = true
+		f.Runs += pn.Runs
+		for _, ln := range pn.Lines {
+			st := lrStyle(slices.Index(lrs, ln.LR))
+			label := "lr=" + fmtNum(ln.LR)
 			var a, g xyErr
 			for _, s := range ln.Settings {
 				a.x, a.y, a.e, a.clamp = append(a.x, s.Threshold), append(a.y, s.AccMean), append(a.e, s.AccStd), true
@@ -475,84 +424,161 @@ func (rep *paper) thresholdFigure(w int) *figure {
 				if len(pe.d.x) == 0 {
 					continue
 				}
-				addLine(pe.p, pe.info, name, st, pe.d.xy, 1)
+				addLine(pe.p, pe.info, label, st, pe.d.xy, 1)
 				eb, _ := plotter.NewYErrorBars(pe.d)
 				eb.LineStyle = draw.LineStyle{Color: st.Color, Width: vg.Points(0.8)}
 				eb.CapWidth = vg.Points(4)
 				pe.p.Add(eb)
 			}
-		}
-		if base := row.Base; base != nil {
+			if ln.Base == nil {
+				continue
+			}
 			for _, pb := range []struct {
 				p    *plot.Plot
 				y    float64
 				info map[string]int
-			}{{acc, base.AccMean, ai.Series}, {gap, base.GapMean, gi.Series}} {
+			}{{acc, ln.Base.AccMean, ai.Series}, {gap, ln.Base.GapMean, gi.Series}} {
 				if !isFinite(pb.y) {
 					continue
 				}
-				ln, _ := plotter.NewLine(xy{[]float64{row.ThLo, row.ThHi}, []float64{pb.y, pb.y}})
-				ln.LineStyle = baseStyle
-				pb.p.Add(ln)
-				pb.info["no clipping"] = 1
+				bl, _ := plotter.NewLine(xy{[]float64{lo, hi}, []float64{pb.y, pb.y}})
+				bl.LineStyle = baseLine(st)
+				pb.p.Add(bl)
+				pb.info["no clipping, "+label]++
+				anyBase = true
 			}
 		}
-		padRange(&acc.X, true)
-		padRange(&gap.X, true)
-		padRange(&acc.Y, false)
-		padRange(&gap.Y, false)
-		margin(&acc.Y, 0.08)
-		margin(&gap.Y, 0.08)
+		for _, p := range []*plot.Plot{acc, gap} {
+			if logX {
+				logAxis(&p.X)
+			}
+			padRange(&p.X, logX)
+			if !logX {
+				margin(&p.X, 0.05)
+			}
+			padRange(&p.Y, false)
+			margin(&p.Y, 0.08)
+		}
 		rows = append(rows, []*plot.Plot{acc, gap})
 		f.Info = append(f.Info, ai, gi)
 	}
-	if !any {
-		return nil
-	}
 	l := newLegend()
-	rep.seriesLegend(l, used, true, nil)
-	bl, _ := plotter.NewLine(xy{[]float64{0, 1}, []float64{0, 0}})
-	bl.LineStyle = baseStyle
-	l.Add("no clipping", bl)
+	for k, lr := range lrs {
+		st := lrStyle(k)
+		ln, _ := plotter.NewLine(xy{[]float64{0, 1}, []float64{0, 0}})
+		ln.LineStyle = st.line(vg.Points(1.3))
+		sc, _ := plotter.NewScatter(xy{[]float64{0}, []float64{0}})
+		sc.GlyphStyle = st.glyph(vg.Points(2.5))
+		l.Add("lr="+fmtNum(lr), ln, sc)
+	}
+	if anyBase {
+		bl, _ := plotter.NewLine(xy{[]float64{0, 1}, []float64{0, 0}})
+		bl.LineStyle = baseLine(style{Color: color.Black})
+		l.Add("no clipping, per lr", bl)
+	}
 	f.Legend = l
 	f.Panels = rows
 	f.Width = vg.Points(900)
 	f.Height = vg.Points(float64(30 + 250*len(rows)))
-	f.Caption = "Final test accuracy and generalisation gap (train-sample minus test accuracy) against the clip threshold, mean ± std over seeds (a diverged seed counts as chance in the accuracy and is left out of the gap), one row per learning rate; dashed black: no clipping. Thresholds mean different things per method (a norm, a value, λ, a percentile, a z-score)."
+	f.Caption = "Final test accuracy and generalisation gap (train-sample minus test accuracy) against each method's threshold, in its own units (value c, norm c, λ, percentile, z: they are not comparable across methods), mean ± std over seeds (a diverged seed counts as chance in the accuracy and is left out of the gap); one line per learning rate, with no clipping at that learning rate as a thin dotted line in its colour."
+	if len(td.Single) > 0 {
+		var one []string
+		for _, s := range td.Single {
+			n := rep.Series[s.Series].Name
+			if s.Extra != "" {
+				n += " " + s.Extra
+			}
+			unit := thresholdUnit(rep.Series[s.Series].Method)
+			one = append(one, fmt.Sprintf("%s (%s = %s)", n, unit, fmtNum(s.Threshold)))
+		}
+		f.Caption += " Tried at one threshold only, so not drawn (see table-settings): " + strings.Join(one, ", ") + "."
+	}
 	return f
 }
 
-// profileFigure: the performance profile of steps to the target accuracy
-// over workloads, each method at its best setting by validation.
+// lrStyle is the style of the k-th learning rate of a figure whose lines
+// are learning rates: the methods' styles from the second on (black is
+// the no-clipping baseline's).
+// Its lines are solid (colour and marker tell learning rates apart), so
+// that they never look like the dotted baseline.
+func lrStyle(k int) style {
+	st := styleFor(k%15+1, k/15)
+	st.Dashes = nil
+	return st
+}
+
+// baseLine is the no-clipping baseline drawn in st's colour: thin, dotted.
+func baseLine(st style) draw.LineStyle {
+	return draw.LineStyle{Color: st.Color, Width: vg.Points(0.9), Dashes: []vg.Length{vg.Points(1), vg.Points(2)}}
+}
+
+// profileFigure: the performance profile of steps to the target over
+// workloads, each method at its best setting by validation. Methods whose
+// profiles are identical (the same ratio on every workload) tie: the
+// legend and caption say so, and their lines are drawn a little apart
+// (±profileOffset in ρ per method of the group) with a marker at every
+// step, so that none hides another.
 func (rep *paper) profileFigure() *figure {
 	pr := rep.ProfileData()
 	f := &figure{Name: "fig-profile", Title: "Performance profile (steps to target)"}
-	p := newPlot(fmt.Sprintf("Performance profile: steps to test accuracy %.3g", rep.Target), "tau (ratio to the fastest method on the workload)", "rho(tau): fraction of workloads")
+	p := newPlot(fmt.Sprintf("Performance profile: steps to test accuracy %.3g", rep.Target), "τ (ratio to the fastest method on the workload)", "ρ(τ): fraction of workloads")
 	info := panelInfo{Title: p.Title.Text, Series: map[string]int{}}
 	l := newLegend()
-	for j, si := range pr.Series {
-		st := rep.style(si)
-		// ρ is a step function: rises at each workload's ratio.
-		var rs []float64
+	// The ratios each method's ρ rises at, sorted: equal keys tie.
+	keys := make([]string, len(pr.Series))
+	rises := make([][]float64, len(pr.Series))
+	group := map[string][]int{}
+	for j := range pr.Series {
 		for i := range pr.Workloads {
 			if r := pr.Ratios[i][j]; r <= report.ProfileRMax {
-				rs = append(rs, r)
+				rises[j] = append(rises[j], r)
 			}
 		}
-		sort.Float64s(rs)
+		sort.Float64s(rises[j])
+		keys[j] = fmt.Sprint(rises[j])
+		group[keys[j]] = append(group[keys[j]], j)
+	}
+	var ties []string
+	for j, si := range pr.Series {
+		st := rep.style(si)
+		g := group[keys[j]]
+		pos := slices.Index(g, j)
+		off := profileOffset * (float64(pos) - float64(len(g)-1)/2)
+		xoff := off * (report.ProfileRMax - 1) // the same distance on the page
+		// ρ is a step function: rises at each workload's ratio.
 		var pts xy
 		y := 0.0
-		pts.x, pts.y = append(pts.x, 1), append(pts.y, 0)
-		for _, r := range rs {
-			pts.x, pts.y = append(pts.x, r), append(pts.y, y)
+		pts.x, pts.y = append(pts.x, 1), append(pts.y, off)
+		for _, r := range rises[j] {
+			x := math.Max(1, r+xoff)
+			pts.x, pts.y = append(pts.x, x), append(pts.y, y+off)
 			y += 1 / float64(len(pr.Workloads))
-			pts.x, pts.y = append(pts.x, r), append(pts.y, y)
+			pts.x, pts.y = append(pts.x, x), append(pts.y, y+off)
 		}
-		pts.x, pts.y = append(pts.x, report.ProfileRMax), append(pts.y, y)
+		pts.x, pts.y = append(pts.x, report.ProfileRMax), append(pts.y, y+off)
 		name := fmt.Sprintf("%s (score %.2f)", rep.Series[si].Name, pr.Area[j])
-		ln, sc := addLine(p, info.Series, name, st, pts, 2)
+		every := 2
+		if len(g) > 1 {
+			every = 1
+			var others []string
+			for _, k := range g {
+				if k != j {
+					others = append(others, rep.Series[pr.Series[k]].Name)
+				}
+			}
+			name += ", ties " + strings.Join(others, ", ")
+			if pos == 0 {
+				var all []string
+				for _, k := range g {
+					all = append(all, rep.Series[pr.Series[k]].Name)
+				}
+				ties = append(ties, strings.Join(all, ", "))
+			}
+		}
+		ln, sc := addLine(p, info.Series, name, st, pts, every)
 		l.Add(name, ln, sc)
 	}
+	info.Ties = ties
 	for _, b := range pr.Best {
 		for _, s := range b {
 			if s != nil {
@@ -561,14 +587,20 @@ func (rep *paper) profileFigure() *figure {
 		}
 	}
 	p.X.Min, p.X.Max = 1, report.ProfileRMax
-	p.Y.Min, p.Y.Max = 0, 1.02
+	p.Y.Min, p.Y.Max = -0.04, 1.04
 	f.Panels = [][]*plot.Plot{{p}}
 	f.Info = []panelInfo{info}
 	f.Legend = l
-	f.Width, f.Height = vg.Points(700), vg.Points(340)
+	f.Width, f.Height = vg.Points(760), vg.Points(340)
 	f.Caption = fmt.Sprintf("Performance profile over %d workloads (architecture × dataset): for each method its best setting per workload by final train-sample accuracy (no separate validation split exists), and ρ(τ) the fraction of workloads on which its median steps to test accuracy %.3g are within τ times the fastest method's; score: area under ρ on [1, %g] / %g (AlgoPerf).", len(pr.Workloads), rep.Target, report.ProfileRMax, report.ProfileRMax-1)
+	if len(ties) > 0 {
+		f.Caption += fmt.Sprintf(" Methods with identical profiles tie (%s): their lines are drawn %.3g apart in ρ (and as far in τ), with a marker at every step, so that each stays visible.", strings.Join(ties, "; "), profileOffset)
+	}
 	return f
 }
+
+// profileOffset is how far apart in ρ the lines of tied methods are drawn.
+const profileOffset = 0.012
 
 // stabilityFigure: per method, learning rate × threshold shaded by the
 // fraction of seeds that trained; the title gives the largest stable lr.
@@ -597,6 +629,7 @@ func (rep *paper) stabilityFigure(w int) *figure {
 		maxRows = max(maxRows, len(mine))
 		nr := len(mine)
 		z := make([][]float64, nr)
+		hatched := make([][]float64, nr)
 		labels := make([][]string, nr)
 		names := make([]string, nr)
 		largest := math.NaN()
@@ -607,6 +640,7 @@ func (rep *paper) stabilityFigure(w int) *figure {
 				names[r] += " " + k.Extra
 			}
 			z[r] = make([]float64, len(lrs))
+			hatched[r] = make([]float64, len(lrs))
 			labels[r] = make([]string, len(lrs))
 			for j, s := range cells[k] {
 				z[r][j] = math.NaN()
@@ -619,6 +653,7 @@ func (rep *paper) stabilityFigure(w int) *figure {
 					continue
 				}
 				z[r][j] = 1 - float64(s.Trained)/float64(s.Ended)
+				hatched[r][j] = float64(s.AtChance) / float64(s.Ended)
 				labels[r][j] = fmt.Sprintf("%d/%d", s.Trained, s.Ended)
 				if report.Stable(s) && !(largest >= s.LR) {
 					largest = s.LR
@@ -629,33 +664,38 @@ func (rep *paper) stabilityFigure(w int) *figure {
 		if !math.IsNaN(largest) {
 			title = se.Name + ": stable up to lr " + fmtNum(largest)
 		}
-		ylabel := "threshold"
+		ylabel := "threshold " + thresholdUnit(se.Method)
 		if se.Method == "none" {
-			ylabel = ""
-			names = []string{"-"}
+			ylabel = "no threshold"
+			names = []string{""}
 		}
-		p, info := heatPanel(title, "learning rate", ylabel, z, labels, names, colNames)
+		p, info := heatPanel(title, "learning rate", ylabel, z, hatched, labels, names, colNames)
 		panels = append(panels, p)
 		f.Info = append(f.Info, info)
 	}
 	cols := 3
 	f.Panels = panelGrid(panels, cols)
 	nc := min(cols, len(panels))
-	f.Width = vg.Points(float64(40 + nc*(110+60*len(lrs))))
-	f.Height = vg.Points(float64(len(f.Panels) * (90 + 28*maxRows)))
-	f.Caption = "For each method, seeds that trained (finished above chance + 10% of the way to perfect accuracy) out of seeds that ended, per threshold (rows) and learning rate (columns); darker is worse. A setting is stable when at least two thirds of its seeds train; each panel's title gives the largest stable learning rate."
+	f.ColorBar = fractionBar([]string{"fraction of seeds", "that did not train"}, "collapsed to chance")
+	f.Width = vg.Points(float64(170 + nc*(130+60*len(lrs))))
+	f.Height = vg.Points(float64(max(len(f.Panels)*(100+28*maxRows), 260)))
+	f.Caption = "For each method, seeds that trained (finished above chance + 10% of the way to perfect accuracy) out of seeds that ended, per threshold (rows, in the method's units) and learning rate (columns); darker is worse, hatched where seeds collapsed to chance without a NaN (denser for more). A setting is stable when at least two thirds of its seeds train; each panel's title gives the largest stable learning rate."
 	return f
 }
 
 // fileSafe maps a name to characters safe in a file name.
-func fileSafe(s string) string {
+func fileSafe(s string) string { return mapName(s, ".-_", '_') }
+
+// mapName keeps s's ASCII letters, digits and the characters of keep, and
+// writes repl for any other.
+func mapName(s, keep string, repl byte) string {
 	var b strings.Builder
 	for _, r := range s {
 		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-', r == '_':
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', strings.ContainsRune(keep, r):
 			b.WriteRune(r)
 		default:
-			b.WriteByte('_')
+			b.WriteByte(repl)
 		}
 	}
 	return b.String()

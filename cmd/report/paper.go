@@ -7,7 +7,9 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 
+	"cliplab/internal/clipalgo"
 	"cliplab/internal/config"
 	"cliplab/internal/db"
 	"cliplab/internal/report"
@@ -77,4 +79,38 @@ func (rep *paper) accLabel(axis bool) string {
 		how = "last evaluation"
 	}
 	return name + " (" + how + ")"
+}
+
+// optionNote names the clip options in force that differ from their
+// method's default, with the default ("Options that differ from the
+// method's default: zclip max_grad_norm=-1 (default 1)."); "" when there
+// are none. Series names show them too, so that no reader takes a
+// configured method for its reference.
+func (rep *paper) optionNote() string {
+	seen := map[string]bool{}
+	var parts []string
+	for _, se := range rep.Series {
+		for _, kv := range strings.Fields(se.Options) {
+			name, v, _ := strings.Cut(kv, "=")
+			def := report.DefaultText(se.Method, name)
+			if def == "" || v == def || seen[se.Method+" "+kv] {
+				continue
+			}
+			seen[se.Method+" "+kv] = true
+			parts = append(parts, fmt.Sprintf("%s %s (default %s)", se.Method, kv, def))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "Options that differ from the method's default: " + strings.Join(parts, "; ") + "."
+}
+
+// thresholdUnit names method's threshold on an axis ("norm c", "λ", "z");
+// "" for a method that takes none or is not declared.
+func thresholdUnit(method string) string {
+	if m, ok := clipalgo.Lookup(method); ok && m.Threshold.Takes {
+		return m.Threshold.Unit
+	}
+	return ""
 }

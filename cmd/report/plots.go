@@ -10,6 +10,7 @@ import (
 	"image/color"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"codeberg.org/go-pdf/fpdf"
@@ -117,16 +118,23 @@ type figure struct {
 	Height  vg.Length
 	Panels  [][]*plot.Plot // rows × columns; nil leaves a tile empty
 	Legend  *plot.Legend
+	// ColorBar, if any, is drawn in the legend's column, below it.
+	ColorBar *colorBar
+	// yLabels are the y labels of log axes, drawn by render (see
+	// logYLabel).
+	yLabels map[*plot.Plot]string
 	Info    []panelInfo // what was drawn, for tests
 }
 
 // panelInfo records what a panel shows, so that tests can check content
 // without decoding images.
 type panelInfo struct {
-	Title  string
-	Series map[string]int // legend name → number of points drawn
-	Cells  int            // heat-map cells
-	Labels []string       // heat-map cell labels, row-major from the top
+	Title   string
+	Series  map[string]int // legend name → number of points drawn
+	Cells   int            // heat-map cells
+	Hatched int            // heat-map cells hatched (seeds collapsed to chance)
+	Labels  []string       // heat-map cell labels, row-major from the top
+	Ties    []string       // profile: the groups of methods that tie, "a, b"
 }
 
 // newPlot returns a panel with the report's fonts and sizes.
@@ -134,6 +142,7 @@ func newPlot(title, xlabel, ylabel string) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = title
 	p.Title.TextStyle.Font.Size = vg.Points(11)
+	p.Title.Padding = vg.Points(6) // keeps the title off the data (heat-map cells)
 	p.X.Label.Text = xlabel
 	p.Y.Label.Text = ylabel
 	for _, a := range []*plot.Axis{&p.X, &p.Y} {
@@ -163,7 +172,7 @@ func (f *figure) render(format string) ([]byte, error) {
 	case "svg":
 		c = vgsvg.New(f.Width, f.Height)
 	case "pdf":
-		c = vgpdf.New(f.Width, f.Height)
+		c = outlinedText{vgpdf.New(f.Width, f.Height)}
 	default:
 		return nil, fmt.Errorf("unknown figure format %q", format)
 	}
@@ -173,12 +182,28 @@ func (f *figure) render(format string) ([]byte, error) {
 	dc.SetColor(color.White)
 	dc.Fill(dc.Rectangle.Path())
 	area := dc
-	if f.Legend != nil {
-		r := f.Legend.Rectangle(dc)
-		w := r.Max.X - r.Min.X + vg.Points(12)
+	if f.Legend != nil || f.ColorBar != nil {
+		var lw, lh vg.Length
+		if f.Legend != nil {
+			r := f.Legend.Rectangle(dc)
+			lw, lh = r.Max.X-r.Min.X, r.Max.Y-r.Min.Y
+		}
+		if f.ColorBar != nil {
+			lw = max(lw, f.ColorBar.width())
+		}
+		w := lw + vg.Points(18)
 		area = draw.Crop(dc, 0, -w, 0, 0)
 		strip := draw.Crop(dc, dc.Max.X-w+vg.Points(6), -vg.Points(4), 0, -vg.Points(24))
-		f.Legend.Draw(strip)
+		if f.Legend != nil {
+			f.Legend.Draw(strip)
+		}
+		if f.ColorBar != nil {
+			top := strip.Max.Y
+			if f.Legend != nil {
+				top -= lh + vg.Points(12)
+			}
+			f.ColorBar.draw(strip, top)
+		}
 	}
 	rows := len(f.Panels)
 	cols := 0
@@ -209,6 +234,14 @@ func (f *figure) render(format string) ([]byte, error) {
 				p.Title.TextStyle.Color = color.Transparent
 				p.Draw(tiles[i][j])
 				p.Title.TextStyle = st
+				if yl, ok := f.yLabels[p]; ok {
+					// Where gonum draws a y label: rotated, against the
+					// tile's left edge, centred on the data.
+					ls := p.Y.Label.TextStyle
+					ls.Rotation += math.Pi / 2
+					x := tiles[i][j].Min.X + ls.Height(yl) - ls.FontExtents().Descent
+					tiles[i][j].FillText(ls, vg.Point{X: x, Y: (dc.Min.Y + dc.Max.Y) / 2}, yl)
+				}
 				if p.Title.Text != "" {
 					st.XAlign, st.YAlign = draw.XCenter, draw.YTop
 					dc.FillText(st, vg.Point{X: (dc.Min.X + dc.Max.X) / 2, Y: top}, p.Title.Text)
@@ -276,22 +309,94 @@ func (ticks) Ticks(min, max float64) []plot.Tick {
 	if !isFinite(min) || !isFinite(max) || min >= max {
 		return nil // gonum's labeller never returns on a NaN range
 	}
-	ts := plot.DefaultTicks{}.Ticks(min, max)
-	for i := range ts {
-		if ts[i].Label != "" {
-			// Round away float noise (0.30000000000000004), then the
-			// shortest form.
-			v, _ := strconv.ParseFloat(strconv.FormatFloat(ts[i].Value, 'g', 10, 64), 64)
-			ts[i].Label = strconv.FormatFloat(v, 'g', -1, 64)
+	return labelTicks(plot.DefaultTicks{}.Ticks(min, max))
+}
+
+// labelTicks labels the major ticks of ts in one format for the whole
+// axis: plain decimals ("0.01", "100000" never next to "1e+06"), or, when
+// some value needs six digits or more (≥ 1e5, or below 1e-3 and not
+// zero), every label in scientific form without "+" and leading zeros
+// ("0", "5e4", "1e5", "1.5e5").
+func labelTicks(ts []plot.Tick) []plot.Tick {
+	sci := false
+	for _, t := range ts {
+		if a := math.Abs(t.Value); t.Label != "" && a != 0 && (a >= 1e5 || a < 1e-3) {
+			sci = true
 		}
 	}
+	for i := range ts {
+		if ts[i].Label == "" {
+			continue
+		}
+		// Round away float noise (0.30000000000000004).
+		v, _ := strconv.ParseFloat(strconv.FormatFloat(ts[i].Value, 'g', 10, 64), 64)
+		ts[i].Label = tickText(v, sci)
+	}
 	return ts
+}
+
+// tickText is v's shortest form, in plain decimals or (sci) as "1.5e5",
+// "1e-4".
+func tickText(v float64, sci bool) string {
+	if !sci || v == 0 {
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	s := strconv.FormatFloat(v, 'e', -1, 64) // "1.5e+05"
+	m, e, _ := strings.Cut(s, "e")
+	neg := strings.HasPrefix(e, "-")
+	e = strings.TrimLeft(strings.TrimLeft(e, "+-"), "0")
+	if e == "" {
+		return m
+	}
+	if neg {
+		e = "-" + e
+	}
+	return m + "e" + e
+}
+
+// logTicks put a labelled tick at each power of ten in the range and
+// unlabelled ones at its multiples 2–9, labelled as labelTicks does.
+// (gonum's LogTicks starts at 10^int(log10(min)), which rounds towards zero
+// and so drops the first decade of a range that starts below 1.)
+type logTicks struct{}
+
+func (logTicks) Ticks(min, max float64) []plot.Tick {
+	if !(min > 0) || !(max > min) || math.IsInf(max, 0) {
+		return nil
+	}
+	var ts []plot.Tick
+	lo, hi := math.Floor(math.Log10(min)+1e-9), math.Ceil(math.Log10(max)-1e-9)
+	in := func(v float64) bool { return v >= min*(1-1e-9) && v <= max*(1+1e-9) }
+	for e := lo; e <= hi; e++ {
+		base := math.Pow(10, e)
+		if in(base) {
+			ts = append(ts, plot.Tick{Value: base, Label: "x"})
+		}
+		for k := 2; k <= 9; k++ {
+			if v := float64(k) * base; in(v) {
+				ts = append(ts, plot.Tick{Value: v})
+			}
+		}
+	}
+	return labelTicks(ts)
+}
+
+// logYLabel labels p's log y axis with text. gonum reserves the label's
+// box around the axis's arithmetic middle, which on a log axis lies near
+// the top and so shrinks the panel; p keeps a one-space label (its width,
+// as the real one would) and render draws text centred on the data.
+func (f *figure) logYLabel(p *plot.Plot, text string) {
+	if f.yLabels == nil {
+		f.yLabels = map[*plot.Plot]string{}
+	}
+	p.Y.Label.Text = " "
+	f.yLabels[p] = text
 }
 
 // logAxis puts a on a log scale with powers-of-ten ticks.
 func logAxis(a *plot.Axis) {
 	a.Scale = plot.LogScale{}
-	a.Tick.Marker = plot.LogTicks{Prec: -1}
+	a.Tick.Marker = logTicks{}
 }
 
 // padRange widens an axis whose data range is a single value (or float

@@ -105,18 +105,18 @@ func TestTablesHandComputed(t *testing.T) {
 			}
 		}
 	}
-	// Bold: the higher accuracy, the fewer diverged, the fewer steps, the
-	// only Δ; not the at-chance counts, which tie at zero (bold would tell
-	// nothing).
+	// Bold: the higher accuracy, the fewer steps; not the counts (diverged,
+	// at chance: no bold on counts), nor the only Δ (one candidate is
+	// nobody's best).
 	bold := func(i int, col string) bool { return st.Bold[i][slices.Index(st.Header, col)] }
 	for _, c := range []struct {
 		row  int
 		col  string
 		want bool
 	}{
-		{0, "test acc (tail mean)", false}, {1, "test acc (tail mean)", true}, {0, "diverged", false}, {1, "diverged", true},
+		{0, "test acc (tail mean)", false}, {1, "test acc (tail mean)", true}, {0, "diverged", false}, {1, "diverged", false},
 		{0, "at chance", false}, {1, "at chance", false}, {1, "steps to 0.85", true}, {0, "steps to 0.85", false},
-		{1, "Δ vs none [95% CI]", true}, {2, "test acc (tail mean)", false},
+		{1, "Δ vs none [95% CI]", false}, {2, "test acc (tail mean)", false},
 	} {
 		if got := bold(c.row, c.col); got != c.want {
 			t.Errorf("bold(row %d, %s) = %v, want %v", c.row, c.col, got, c.want)
@@ -173,8 +173,9 @@ func figureDB(t *testing.T, archs []string) string {
 	return reporttest.TempDB(t, "demo", reporttest.Grid(archs, []float64{0.1, 1, 3}, 3, 60))
 }
 
-func TestFigureContent(t *testing.T) {
-	path := figureDB(t, []string{"cnn", "mlp2"})
+// loadFigureDB loads the figure database of archs at target 0.9.
+func loadFigureDB(t *testing.T, archs []string) *paper {
+	path := figureDB(t, archs)
 	d, err := db.Open(path, db.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
@@ -184,6 +185,11 @@ func TestFigureContent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rep
+}
+
+func TestFigureContent(t *testing.T) {
+	rep := loadFigureDB(t, []string{"cnn", "mlp2"})
 	figs := rep.figures()
 	var names []string
 	byName := map[string]*figure{}
@@ -274,18 +280,58 @@ func TestFigureContent(t *testing.T) {
 			t.Errorf("divergence label %q", l)
 		}
 	}
+	// Collapse is encoded apart from divergence: a cell is hatched for
+	// each setting with a seed done at chance, and its label says how many;
+	// the stability panels hatch the same settings.
+	collapsed, chanceLabels := 0, 0
+	for _, s := range rep.SettingsOf(1) {
+		if s.AtChance > 0 {
+			collapsed++
+		}
+	}
+	for _, l := range dm.Labels {
+		if strings.Contains(l, " chance") {
+			chanceLabels++
+		}
+	}
+	stabHatched := 0
+	for _, in := range byName["fig-stability-mlp2"].Info {
+		stabHatched += in.Hatched
+	}
+	if collapsed == 0 || dm.Hatched != collapsed || chanceLabels != collapsed || stabHatched != collapsed {
+		t.Errorf("mlp2: %d settings with seeds at chance; divergence map hatches %d and labels %d, stability hatches %d", collapsed, dm.Hatched, chanceLabels, stabHatched)
+	}
 	// Stability: a panel per method (4 methods), threshold rows.
 	if n := len(byName["fig-stability-mlp2"].Info); n != 4 {
 		t.Errorf("stability panels: %d, want 4", n)
 	}
-	// Threshold: a row of two panels per lr, with the baseline.
-	th := byName["fig-threshold-mlp2"].Info
-	if len(th) != 6 || th[0].Series["no clipping"] != 1 || th[0].Series["norm"] != 2 {
-		t.Errorf("threshold panels %+v", th)
+	// Threshold: only norm has two thresholds (0.5 and 5): one row of two
+	// panels in its units, a line of two points per lr, each with its
+	// baseline; value and agc, at one threshold each, are named in the
+	// caption instead.
+	thf := byName["fig-threshold-mlp2"]
+	th := thf.Info
+	if len(th) != 2 || th[0].Title != "norm: final test accuracy" || thf.Panels[0][0].X.Label.Text != "norm c (log scale)" {
+		t.Fatalf("threshold panels %+v", th)
 	}
-	// Profile: one line per method.
-	if n := len(byName["fig-profile"].Info[0].Series); n != 4 {
+	for _, lr := range []string{"0.1", "1", "3"} {
+		if th[0].Series["lr="+lr] != 2 || th[0].Series["no clipping, lr="+lr] != 1 {
+			t.Errorf("threshold panel at lr %s: %v", lr, th[0].Series)
+		}
+	}
+	if !strings.Contains(thf.Caption, "Tried at one threshold only, so not drawn (see table-settings): value (value c = 0.1), agc (λ = 0.01).") {
+		t.Errorf("threshold caption %q", thf.Caption)
+	}
+	// Profile: one line per method. value, norm and agc reach 0.9 in 36
+	// steps on both workloads, none in 24: ratios 1.5, 1.5 and 1, so the
+	// three tie, and the legend and caption say so.
+	prof := byName["fig-profile"]
+	if n := len(prof.Info[0].Series); n != 4 {
 		t.Errorf("profile: %d series, want 4", n)
+	}
+	if !slices.Equal(prof.Info[0].Ties, []string{"value, norm, agc"}) || !strings.Contains(prof.Caption, "Methods with identical profiles tie (value, norm, agc)") ||
+		prof.Info[0].Series["norm (score 0.83), ties value, agc"] == 0 || prof.Info[0].Series["none (score 1.00)"] == 0 {
+		t.Errorf("profile ties %q, series %v, caption %q", prof.Info[0].Ties, prof.Info[0].Series, prof.Caption)
 	}
 }
 
@@ -506,7 +552,9 @@ func TestMetricFlag(t *testing.T) {
 				}
 			}
 		}
-		if captions < 10 {
+		// 6 figures (no threshold figure: value and norm have one threshold
+		// each) and 3 tables.
+		if captions < 9 {
 			t.Errorf("%q: %d captions found in index.md", tt.args, captions)
 		}
 		for _, name := range []string{"table-settings", "table-methods", "table-stability"} {
@@ -528,5 +576,19 @@ func TestMetricFlag(t *testing.T) {
 	err := run(context.Background(), []string{"-db", path, "-metric", "median"}, &so, &se)
 	if code := exitCode(err, &se); code != 2 || !strings.Contains(se.String(), `-metric "median": must be tail or last`) {
 		t.Errorf("-metric median: exit %d, %q", code, se.String())
+	}
+}
+
+// TestSample writes the figure database's report (cnn and mlp2) into
+// $CLIPLAB_SAMPLE_OUT, to look at; skipped without it.
+func TestSample(t *testing.T) {
+	out := os.Getenv("CLIPLAB_SAMPLE_OUT")
+	if out == "" {
+		t.Skip("CLIPLAB_SAMPLE_OUT not set")
+	}
+	path := figureDB(t, []string{"cnn", "mlp2"})
+	var so, se bytes.Buffer
+	if err := run(context.Background(), []string{"-db", path, "-out", out}, &so, &se); err != nil {
+		t.Fatalf("%v\n%s", err, se.String())
 	}
 }

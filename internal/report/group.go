@@ -172,10 +172,13 @@ func (rep *Report) group(cfgs map[string]config.Config) error {
 	return nil
 }
 
-// varyingOptions returns, for each setting, its clip options that vary
-// among the settings of its method, as "name=value" sorted and joined by
-// spaces ("norm_type=inf"). An option varies when its values differ, or
-// when it applies to some settings of the method and not to others.
+// varyingOptions returns, for each setting, the clip options its name
+// shows, as "name=value" sorted and joined by spaces ("norm_type=inf"): those
+// that vary among the settings of its method, and those that are constant
+// but differ from the method's default (zclip's max_grad_norm=-1 in the
+// demo), so that a reader does not assume the reference configuration. An
+// option varies when its values differ, or when it applies to some settings
+// of the method and not to others.
 func varyingOptions(ss []*Setting) map[*Setting]string {
 	type optKey struct{ method, option string }
 	values := map[optKey]map[string]bool{} // values seen, "" for not applying
@@ -215,7 +218,7 @@ func varyingOptions(ss []*Setting) map[*Setting]string {
 		for _, n := range names(s.Method) {
 			v, ok := text(s, n)
 			k := optKey{s.Method, n}
-			if ok && (len(values[k]) > 1 || has[k] < total[s.Method]) {
+			if ok && (len(values[k]) > 1 || has[k] < total[s.Method] || v != DefaultText(s.Method, n)) {
 				parts = append(parts, n+"="+v)
 			}
 		}
@@ -223,4 +226,23 @@ func varyingOptions(ss []*Setting) map[*Setting]string {
 		out[s] = strings.Join(parts, " ")
 	}
 	return out
+}
+
+// DefaultText is the default of method's option name as a normalized
+// configuration holds it, formatted as clipalgo.FormatValue does; "" for an
+// unknown method or option.
+func DefaultText(method, name string) string {
+	m, ok := clipalgo.Lookup(method)
+	if !ok {
+		return ""
+	}
+	o := m.Option(name)
+	if o == nil {
+		return ""
+	}
+	v := o.Default
+	if o.Normalize != nil {
+		v = o.Normalize(v)
+	}
+	return clipalgo.FormatValue(v)
 }

@@ -130,8 +130,11 @@ func (r *Run) Ended() bool { return r.Outcome >= Diverged }
 // Series is one line style of the figures: a clip method with the options
 // that vary in the experiment (norm with norm_type=inf is its own series).
 type Series struct {
-	Method  string
-	Options string // e.g. "norm_type=inf"; "" when none vary
+	Method string
+	// Options are the options that vary among the method's settings or
+	// differ from its default, e.g. "norm_type=inf" or "max_grad_norm=-1";
+	// "" when none do.
+	Options string
 	Name    string // legend text
 	// Rank is the method's place in clipalgo.Methods() (len(Methods()) for
 	// a method not declared), Variant the series' place among the series
@@ -179,7 +182,10 @@ type Setting struct {
 	// Delta is AccMean minus that of method none at the same everything
 	// else, with a 95% bootstrap interval over seeds; NaN without baseline.
 	Delta, DeltaLo, DeltaHi float64
-	Baseline                *Setting
+	// DeltaSeeds is how many seeds the interval resamples: pairs when
+	// paired, else the fewer of the two settings' ended seeds.
+	DeltaSeeds int
+	Baseline   *Setting
 }
 
 // Report is everything the figures and tables are drawn from.
@@ -382,6 +388,7 @@ func (rep *Report) aggregate() {
 		if s.Baseline != nil {
 			a, b, paired := SeedScores(s, s.Baseline)
 			s.Delta, s.DeltaLo, s.DeltaHi = BootstrapDiff(a, b, paired, bootstrapSeed(s))
+			s.DeltaSeeds = min(len(a), len(b))
 		}
 	}
 }

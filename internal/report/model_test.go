@@ -114,8 +114,10 @@ func TestGroupTyped(t *testing.T) {
 		names = append(names, se.Name)
 	}
 	// norm_type varies (2, inf): two series of norm, variants 0 and 1;
-	// zclip's max_grad_norm is constant: not in its name here.
-	want := []string{"none", "norm (norm_type=2)", "norm (norm_type=inf)", "zclip"}
+	// zclip's max_grad_norm is constant but not its default (1): in its
+	// name, so that nobody reads it as the reference ZClip; its constant
+	// options at their defaults are not.
+	want := []string{"none", "norm (norm_type=2)", "norm (norm_type=inf)", "zclip (max_grad_norm=-1)"}
 	if len(names) != len(want) {
 		t.Fatalf("series %q, want %q", names, want)
 	}

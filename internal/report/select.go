@@ -241,67 +241,100 @@ func (rep *Report) RowName(k RowKey) string {
 	return n
 }
 
-// ThresholdLine is one line of a threshold-sensitivity panel: a series
-// (and extra axes) at one learning rate, its settings in threshold order.
+// ThresholdLine is one line of a threshold-sensitivity panel: a method
+// (series and extra axes) at one learning rate, its settings in threshold
+// order, with method none at that learning rate as its baseline.
 type ThresholdLine struct {
-	Series   int
-	Extra    string
+	LR       float64
 	Settings []*Setting
+	Base     *Setting // method none at this lr (the first with an ended seed), or nil
 }
 
-// ThresholdRow is one learning rate of the threshold-sensitivity figure.
-type ThresholdRow struct {
-	LR         float64
+// ThresholdPanel is one method's row of the threshold-sensitivity figure:
+// a line per learning rate over the method's thresholds.
+type ThresholdPanel struct {
+	Series     int
+	Extra      string
+	Thresholds []float64 // distinct, ascending
 	Lines      []ThresholdLine
-	Base       *Setting // method none at this lr (the first with an ended seed), or nil
-	ThLo, ThHi float64  // the range of the thresholds drawn
 	Runs       int
 }
 
-// ThresholdData returns the rows of workload w's threshold-sensitivity
-// figure: one per learning rate at which some method with a threshold has
-// an ended seed.
-func (rep *Report) ThresholdData(w int) []ThresholdRow {
+// ThresholdSingle is a method tried at one threshold only: there is no
+// sensitivity to draw, so the figure lists it in a note.
+type ThresholdSingle struct {
+	Series    int
+	Extra     string
+	Threshold float64
+}
+
+// ThresholdData is workload w's threshold-sensitivity figure: a panel per
+// method with at least two thresholds (with an ended seed), in series
+// order, and the methods with one.
+type ThresholdData struct {
+	Panels []ThresholdPanel
+	Single []ThresholdSingle
+}
+
+// ThresholdData returns the threshold-sensitivity data of workload w.
+func (rep *Report) ThresholdData(w int) ThresholdData {
 	ss := rep.SettingsOf(w)
-	var out []ThresholdRow
-	for _, lr := range LRsOf(ss) {
-		row := ThresholdRow{LR: lr, ThLo: math.Inf(1), ThHi: math.Inf(-1)}
-		for _, s := range ss {
-			if s.LR != lr {
-				continue
-			}
-			if s.Method == "none" {
-				if row.Base == nil && s.Ended > 0 {
-					row.Base = s
-				}
-				continue
-			}
-			if isFinite(s.Threshold) && s.Threshold > 0 && s.Ended > 0 {
-				row.ThLo, row.ThHi = math.Min(row.ThLo, s.Threshold), math.Max(row.ThHi, s.Threshold)
-			}
-		}
-		if math.IsInf(row.ThLo, 1) {
+	base := map[float64]*Setting{}
+	type key struct {
+		series int
+		extra  string
+	}
+	var keys []key
+	byKey := map[key][]*Setting{}
+	for _, s := range ss {
+		if s.Ended == 0 {
 			continue
 		}
-		idx := map[[2]any]int{}
-		for _, s := range ss {
-			if s.LR != lr || s.Method == "none" || s.Ended == 0 || !(s.Threshold > 0) {
-				continue
+		if s.Method == "none" {
+			if base[s.LR] == nil {
+				base[s.LR] = s
 			}
-			k := [2]any{s.Series, s.Extra}
-			i, ok := idx[k]
-			if !ok {
-				i = len(row.Lines)
-				idx[k] = i
-				row.Lines = append(row.Lines, ThresholdLine{Series: s.Series, Extra: s.Extra})
+			continue
+		}
+		if !isFinite(s.Threshold) {
+			continue
+		}
+		k := key{s.Series, s.Extra}
+		if _, ok := byKey[k]; !ok {
+			keys = append(keys, k)
+		}
+		byKey[k] = append(byKey[k], s)
+	}
+	var out ThresholdData
+	for _, k := range keys {
+		group := byKey[k]
+		var ths []float64
+		for _, s := range group {
+			if !slices.Contains(ths, s.Threshold) {
+				ths = append(ths, s.Threshold)
 			}
-			row.Lines[i].Settings = append(row.Lines[i].Settings, s)
-			row.Runs += s.Ended
 		}
-		if row.Base != nil {
-			row.Runs += row.Base.Ended
+		sort.Float64s(ths)
+		if len(ths) == 1 {
+			out.Single = append(out.Single, ThresholdSingle{Series: k.series, Extra: k.extra, Threshold: ths[0]})
+			continue
 		}
-		out = append(out, row)
+		pn := ThresholdPanel{Series: k.series, Extra: k.extra, Thresholds: ths}
+		for _, lr := range LRsOf(group) {
+			ln := ThresholdLine{LR: lr, Base: base[lr]}
+			for _, s := range group {
+				if s.LR == lr {
+					ln.Settings = append(ln.Settings, s)
+					pn.Runs += s.Ended
+				}
+			}
+			sort.SliceStable(ln.Settings, func(i, j int) bool { return ln.Settings[i].Threshold < ln.Settings[j].Threshold })
+			if ln.Base != nil {
+				pn.Runs += ln.Base.Ended
+			}
+			pn.Lines = append(pn.Lines, ln)
+		}
+		out.Panels = append(out.Panels, pn)
 	}
 	return out
 }

@@ -52,6 +52,11 @@ func Median(xs []float64) float64 {
 // Tibshirani 1993 recommend ≥ 1000 for percentile intervals).
 const BootstrapResamples = 2000
 
+// FewSeeds is the number of seeds below which the report marks a bootstrap
+// interval (†): resampling 2 to 4 seeds gives a handful of distinct means,
+// and a percentile interval from them is too narrow to trust.
+const FewSeeds = 5
+
 // BootstrapDiff returns mean(a) − mean(b) and its 95% percentile bootstrap
 // interval. Paired (len(a) == len(b), a[i] and b[i] from the same seed): the
 // seeds are resampled; otherwise each group is resampled on its own. The
