@@ -73,7 +73,9 @@ def main():
             if step in evals:
                 with torch.no_grad():
                     accs[step] = (model(xte).argmax(1) == yte).float().mean().item()
-        print(json.dumps({"seed": seed, "acc": accs}), flush=True)
+        line = json.dumps({"seed": seed, "acc": accs})
+        print(line, flush=True)
+        print(a.order if orders is None else "cliplab's order", line, file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
