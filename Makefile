@@ -47,8 +47,8 @@ bench: build data
 	$(BIN)/runner bench
 
 # parity: issue 17's cross-check with PyTorch at lr 0.3 (mlp2, full MNIST,
-# PARITY_SEEDS seeds per arm; about ten minutes on two cores per 100 seeds
-# and arm pair); too slow for make test. The tables go to parity.md, each
+# PARITY_SEEDS seeds per arm; 36 minutes for 100 seeds on two cores shared
+# with other jobs); too slow for make test. The tables go to parity.md, each
 # seed's last and tail accuracy per arm to parity.csv.
 PARITY_SEEDS ?= 100
 parity: sysdeps data
