@@ -2,7 +2,7 @@
 
 The models here are the PyTorch modules that internal/nn's architectures
 are equal to (their state_dict keys are nn's Param names), built from the
-same JSON arch spec and input shape. Two modes, reading JSON on stdin and
+same JSON arch spec and input shape. Five modes, reading JSON on stdin and
 writing JSON on stdout:
 
   bench: {"arch": spec, "input": shape, "batch": B, "seconds": S, "repeats": R}
@@ -13,7 +13,16 @@ writing JSON on stdout:
           null, "lr", "train_steps"}; for each, the loss (cross-entropy, or
           MSE for "targets"), the outputs and every gradient for the given
           weights, then, if an optimizer is given, the losses of train_steps
-          steps and the weights after them.
+          steps and the weights after them. With "optimizer" it may take
+          "no_decay" (a list of bias, norm, embedding: minGPT's parameter
+          groups, found here by module type, without weight decay) and
+          "schedule" (as below, with "n" its run length), stepped after each
+          optimizer step.
+  schedule: a list of {"lr", "warmup" (steps W), "decay" (none | cosine |
+          linear), "min_lr", "n"}; for each, the lr of steps 1..n from
+          torch.optim.lr_scheduler: SequentialLR of LinearLR (start_factor
+          1/(W+1), total_iters W) and CosineAnnealingLR or LinearLR over the
+          n − W steps after, milestone W.
   layer: a list of {"layer": layernorm | attention | embedding | mlp | block,
           "d", "heads", "ff", "approximate", "vocab", "context", "B", "T",
           "x", "dy", "params"}; for each, the output y of the transformer
@@ -234,9 +243,56 @@ def layer(req):
     return res
 
 
-def optimizer(spec, params, lr):
+def groups(model, no_decay, wd):
+    """minGPT's configure_optimizers: the parameters of the groups no_decay
+    names (biases; LayerNorm modules; Embedding modules) get weight decay
+    0, the others wd."""
+    skip = set()
+    for mod in model.modules():
+        for pname, p in mod.named_parameters(recurse=False):
+            if ("bias" in no_decay and pname == "bias"
+                    or "norm" in no_decay and isinstance(mod, nn.LayerNorm)
+                    or "embedding" in no_decay and isinstance(mod, nn.Embedding)):
+                skip.add(id(p))
+    decay = [p for p in model.parameters() if id(p) not in skip]
+    rest = [p for p in model.parameters() if id(p) in skip]
+    return [{"params": decay, "weight_decay": wd}, {"params": rest, "weight_decay": 0.0}]
+
+
+def scheduler(opt, s):
+    """The lr_scheduler of a schedule request s (see the module doc)."""
+    sched = torch.optim.lr_scheduler
+    w, n, decay = s["warmup"], s["n"], s.get("decay") or "none"
+    parts = []
+    if w > 0:
+        parts.append(sched.LinearLR(opt, start_factor=1 / (w + 1), end_factor=1.0, total_iters=w))
+    if decay == "cosine":
+        parts.append(sched.CosineAnnealingLR(opt, T_max=n - w, eta_min=s["min_lr"]))
+    elif decay == "linear":
+        parts.append(sched.LinearLR(opt, start_factor=1.0, end_factor=s["min_lr"] / s["lr"], total_iters=n - w))
+    if not parts:
+        return sched.ConstantLR(opt, factor=1.0, total_iters=0)
+    if len(parts) == 1:
+        return parts[0]
+    return sched.SequentialLR(opt, parts, milestones=[w])
+
+
+def schedule(req):
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=req["lr"])
+    sch = scheduler(opt, req)
+    lrs = []
+    for _ in range(req["n"]):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sch.step()
+    return lrs
+
+
+def optimizer(spec, params, lr, model=None, no_decay=None):
     name = spec["name"]
     wd = spec.get("weight_decay", 0.0)
+    if no_decay:
+        params, wd = groups(model, no_decay, wd), 0.0
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, weight_decay=wd)
     if name == "momentum":
@@ -297,15 +353,19 @@ def check(req):
     res = {"loss": loss.item(), "out": out.detach().reshape(-1).tolist(),
            "grads": {k: p.grad.reshape(-1).tolist() for k, p in model.named_parameters()}}
     if req.get("optimizer"):
-        opt = optimizer(req["optimizer"], model.parameters(), req["lr"])
-        losses = []
+        opt = optimizer(req["optimizer"], model.parameters(), req["lr"], model, req.get("no_decay"))
+        sch = scheduler(opt, dict(req["schedule"], lr=req["lr"])) if req.get("schedule") else None
+        losses, lrs = [], []
         for _ in range(req["train_steps"]):
             opt.zero_grad()
             loss = loss_fn(model(x), target)
             losses.append(loss.item())
             loss.backward()
+            lrs.append(opt.param_groups[0]["lr"])
             opt.step()
-        res["train_losses"] = losses
+            if sch:
+                sch.step()
+        res["train_losses"], res["lrs"] = losses, lrs
         res["params_after"] = {k: p.detach().reshape(-1).tolist() for k, p in model.named_parameters()}
     return res
 
@@ -349,8 +409,10 @@ def main():
         res = [layer(r) for r in req]
     elif mode == "dpcheck":
         res = [dpcheck(r) for r in req]
+    elif mode == "schedule":
+        res = [schedule(r) for r in req]
     else:
-        sys.exit("usage: bench_torch.py bench|check|layer|dpcheck < request.json")
+        sys.exit("usage: bench_torch.py bench|check|layer|dpcheck|schedule < request.json")
     json.dump(res, sys.stdout)
 
 

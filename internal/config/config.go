@@ -41,7 +41,11 @@ type Config struct {
 	Arch      nn.ArchSpec  `json:"arch_spec"`
 	Optimizer nn.OptimSpec `json:"optimizer"`
 	LR        float64      `json:"lr"`
-	BatchSize int          `json:"batch_size"`
+	// LRSchedule turns LR into the rate of each step (warm-up, decay); the
+	// zero value, the constant rate, is left out of the JSON, so keys
+	// written before it existed stay as they were.
+	LRSchedule nn.Schedule `json:"lr_schedule,omitzero"`
+	BatchSize  int         `json:"batch_size"`
 	// DropLast drops each epoch's partial last batch (PyTorch DataLoader's
 	// drop_last); false keeps it.
 	DropLast  bool `json:"drop_last,omitempty"`
@@ -82,6 +86,9 @@ func (c Config) StepsPerEpoch() int {
 
 // Steps is the optimizer steps of the whole run, if it does not diverge.
 func (c Config) Steps() int { return c.Epochs * c.StepsPerEpoch() }
+
+// StepLR is the learning rate of step (1-based): LR under LRSchedule.
+func (c Config) StepLR(step int) float64 { return c.LRSchedule.LR(c.LR, step, c.Steps()) }
 
 // Tail returns the tail fraction in force and the first step of the tail
 // window: the last ⌈fraction·Steps⌉ steps, at least one.

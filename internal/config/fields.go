@@ -19,9 +19,10 @@ const (
 	KString Kind = iota // a YAML string
 	KText               // any scalar, as written (norm_type: 2)
 	KBool
-	KFloat // a finite number
-	KInt   // a whole number that fits an int32
-	KInts  // a list of whole numbers, or one
+	KFloat  // a finite number
+	KInt    // a whole number that fits an int32
+	KInts   // a list of whole numbers, or one
+	KGroups // a list of parameter group names (nn.GroupNames), or one
 )
 
 // Field is one field of a spec S: how to read it and where it lives.
@@ -41,14 +42,25 @@ var OptimFields = map[string]Field[nn.OptimSpec]{
 	"beta2":        {KFloat, func(s *nn.OptimSpec) any { return &s.Beta2 }},
 	"eps":          {KFloat, func(s *nn.OptimSpec) any { return &s.Eps }},
 	"weight_decay": {KFloat, func(s *nn.OptimSpec) any { return &s.WeightDecay }},
+	"no_decay":     {KGroups, func(s *nn.OptimSpec) any { return &s.NoDecay }},
 }
+
+// ScheduleFields are nn.Schedule's yaml fields (train.lr_schedule).
+var ScheduleFields = map[string]Field[nn.Schedule]{
+	"warmup": {KFloat, func(s *nn.Schedule) any { return &s.Warmup }},
+	"decay":  {KString, func(s *nn.Schedule) any { return &s.Decay }},
+	"min_lr": {KFloat, func(s *nn.Schedule) any { return &s.MinLR }},
+}
+
+// ScheduleKeys are ScheduleFields' keys in the order the file lists them.
+var ScheduleKeys = []string{"warmup", "decay", "min_lr"}
 
 // OptimAllowed says which options each optimizer takes.
 var OptimAllowed = map[string][]string{
-	"sgd":      {"weight_decay"},
-	"momentum": {"momentum", "nesterov", "dampening", "weight_decay"},
-	"adam":     {"beta1", "beta2", "eps", "weight_decay"},
-	"adamw":    {"beta1", "beta2", "eps", "weight_decay"},
+	"sgd":      {"weight_decay", "no_decay"},
+	"momentum": {"momentum", "nesterov", "dampening", "weight_decay", "no_decay"},
+	"adam":     {"beta1", "beta2", "eps", "weight_decay", "no_decay"},
+	"adamw":    {"beta1", "beta2", "eps", "weight_decay", "no_decay"},
 }
 
 // ArchFields are nn.ArchSpec's yaml fields besides type, and ArchAllowed

@@ -13,7 +13,7 @@ var Axes = []string{
 	"arch", "seq_len", "modulus", "operation", "train_fraction", "train_size", "test_size", "train_eval_size",
 	"optimizer", "batch_size", "epochs", "eval_every", "log_every", "divergence_loss", "drop_last", "tail_fraction",
 	"noise_multiplier", "target_epsilon", "delta", "sampling",
-	"lr", "clip", "seed",
+	"lr", "lr_schedule", "clip", "seed",
 }
 
 // AxisValue formats c's value on the named axis (one of Axes) as a label
@@ -61,6 +61,8 @@ func (c Config) AxisValue(axis string) string {
 		return FormatFloat(c.DivergenceLoss)
 	case "lr":
 		return FormatFloat(c.LR)
+	case "lr_schedule":
+		return c.LRSchedule.String()
 	case "clip":
 		return c.Clip.Label()
 	case "seed":

@@ -171,6 +171,15 @@ func (c Config) Validate() error {
 	if m := Positive(c.LR); m != "" {
 		return fmt.Errorf("lr: %s", m)
 	}
+	if c.LRSchedule != c.LRSchedule.Normalize() {
+		return fmt.Errorf("lr_schedule: not normalized")
+	}
+	if err := c.LRSchedule.Validate(); err != nil {
+		return fmt.Errorf("lr_schedule.%w", err)
+	}
+	if msg := c.ScheduleFits(); msg != "" {
+		return fmt.Errorf("lr_schedule: %s", msg)
+	}
 	switch f := c.TailFraction; {
 	case f == DefaultTailFraction:
 		return fmt.Errorf("tail_fraction: not normalized (the default %v is stored as 0)", f)
@@ -205,6 +214,18 @@ func (c Config) Validate() error {
 		return fmt.Errorf("clip: %w", err)
 	}
 	return c.validateDP()
+}
+
+// ScheduleFits says what is wrong with the schedule in this run ("" when
+// nothing is): a warm-up longer than the run, a min_lr above lr.
+func (c Config) ScheduleFits() string {
+	if w, n := c.LRSchedule.WarmupSteps(c.Steps()), c.Steps(); w > n {
+		return fmt.Sprintf("warm-up of %d steps exceeds the run's %d steps", w, n)
+	}
+	if c.LRSchedule.MinLR > c.LR {
+		return fmt.Sprintf("min_lr %s is above lr %s", FormatFloat(c.LRSchedule.MinLR), FormatFloat(c.LR))
+	}
+	return ""
 }
 
 // RangeText says where an integer may lie: "≥ 1" or "from 1 to 60000".

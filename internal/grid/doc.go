@@ -77,13 +77,25 @@
 //     sgd: weight_decay; momentum: momentum (default 0.9), nesterov,
 //     dampening, weight_decay; adam, adamw: beta1 (0.9), beta2 (0.999), eps
 //     (1e-8), weight_decay (adamw: 0.01). Default sgd. `sgd` and
-//     `{name: sgd}` are the same configuration.
+//     `{name: sgd}` are the same configuration. Every optimizer also takes
+//     no_decay, a list of parameter groups exempt from weight decay: bias
+//     (every bias), norm (a layer norm's weight and bias), embedding (token
+//     and position embeddings); minGPT's configure_optimizers. It needs a
+//     weight decay > 0.
 //   - eval_every: steps between evaluations, ≥ 0; 0 (default) evaluates
 //     at the end of each epoch.
 //   - log_every: steps between logged training steps, ≥ 1; default 1.
 //   - divergence_loss: a training loss above this (or a non-finite one)
 //     ends the run as diverged; > 0, default 1e4.
 //   - lr: the learning rate, > 0. Required, here or as an axis.
+//   - lr_schedule: constant (default) or {warmup, decay, min_lr}: warmup a
+//     whole number of steps or a fraction in (0, 1) of the run's steps
+//     (rounded), during which step e (0-based) has lr·(e+1)/(warmup+1);
+//     then decay none (default), cosine or linear from lr to min_lr
+//     (default 0; only with a decay, and at most lr) over the remaining
+//     steps: nn.Schedule, equal to PyTorch's SequentialLR of LinearLR and
+//     CosineAnnealingLR or LinearLR. The lr in force is logged per step
+//     (steps.lr). A warm-up longer than the run is an error.
 //   - drop_last: drop each epoch's partial last batch (true), or train on
 //     it (false, the default, as PyTorch's DataLoader). 60,000 MNIST images
 //     at batch 64 end each epoch with 32; at a high learning rate that one
@@ -184,7 +196,7 @@
 // values: `{arch: cnn, lr: [1.0, 3.0]}`. The fields are the axes (arch,
 // seq_len, modulus, operation, train_fraction, train_size, test_size,
 // train_eval_size, optimizer, batch_size, epochs, eval_every, log_every,
-// divergence_loss, lr, seed), method, threshold (never matches method
+// divergence_loss, drop_last, tail_fraction, lr, lr_schedule, seed), method, threshold (never matches method
 // none), and the clip options (norm_type, variant, eps, …; an option
 // matches only configurations whose method takes it). optimizer matches by
 // name when given a name, or the whole resolved optimizer when given a
@@ -224,8 +236,8 @@
 // defaults filled in, arch, optimizer and clip specs normalized. Its order
 // is an odometer over seed, arch, seq_len, modulus, operation,
 // train_fraction, train_size, test_size, train_eval_size, optimizer,
-// batch_size, epochs, eval_every, log_every, divergence_loss, lr, clip
-// (seed slowest, so a grid stopped halfway has every configuration of the
+// batch_size, epochs, eval_every, log_every, divergence_loss, drop_last,
+// tail_fraction, lr, lr_schedule, clip (seed slowest, so a grid stopped halfway has every configuration of the
 // first seeds; clip fastest), each axis's values in file order. config.Config.Canonical is its JSON (encoding/json: struct
 // order, shortest round-trip numbers; not the experiment's name), Key the
 // hex SHA-256 of that, GridHash the SHA-256 of the sorted keys. Two

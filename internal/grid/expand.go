@@ -23,7 +23,7 @@ var MaxConfigs = 100_000
 // validated. The order is stable: an odometer over the axes seed, arch,
 // seq_len, modulus, operation, train_fraction, train_size, test_size,
 // train_eval_size, optimizer, batch_size, epochs, eval_every, log_every,
-// divergence_loss, lr, clip — seed slowest,
+// divergence_loss, drop_last, tail_fraction, lr, lr_schedule, clip — seed slowest,
 // clip fastest — with each axis's values in file order (a clip entry's
 // thresholds in theirs). Because Parse refuses duplicate values on an axis,
 // no two configurations are equal.
@@ -33,7 +33,8 @@ var MaxConfigs = 100_000
 // excludes that remove everything; a modular combination without a split
 // (/ with a modulus that is not prime, a train_fraction leaving a set
 // empty); a batch_size or train_eval_size larger
-// than the train_size it is combined with.
+// than the train_size it is combined with; an lr_schedule whose warm-up is
+// longer than the run or whose min_lr is above the lr.
 func (e *Experiment) Expand() ([]config.Config, error) {
 	if e == nil || e.gridNode == nil {
 		return nil, errors.New("grid: Expand needs an Experiment from Parse")
@@ -142,6 +143,9 @@ func (e *Experiment) cross(l *checker, c *config.Config, idx []int, at map[strin
 	}
 	if c.Data.TrainEvalSize > c.Data.TrainSize {
 		report("train_eval_size", "train_size", "train_eval_size %d is more than train_size %d", c.Data.TrainEvalSize, c.Data.TrainSize)
+	}
+	if msg := c.ScheduleFits(); msg != "" {
+		report("lr_schedule", "epochs", "%s", msg)
 	}
 }
 

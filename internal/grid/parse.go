@@ -82,7 +82,7 @@ var (
 	dataKeys = []string{"train_size", "test_size", "train_eval_size", "seq_len", "modulus", "operation", "train_fraction"}
 	// modularKeys are the data: fields of the modular task only.
 	modularKeys = []string{"modulus", "operation", "train_fraction"}
-	trainKeys   = []string{"epochs", "batch_size", "optimizer", "eval_every", "log_every", "divergence_loss", "lr", "drop_last", "tail_fraction",
+	trainKeys   = []string{"epochs", "batch_size", "optimizer", "eval_every", "log_every", "divergence_loss", "lr", "lr_schedule", "drop_last", "tail_fraction",
 		"noise_multiplier", "target_epsilon", "delta", "sampling"}
 	gridKeys = append([]string{"arch", "seed", "clip"}, append(append([]string(nil), trainKeys...), dataKeys...)...)
 	// expansionOrder: seed outermost, clip fastest.
@@ -594,6 +594,14 @@ func (p *parser) value(name string, n *yaml.Node, field string) (axisVal, bool) 
 		v.key = config.OptimLabel(o)
 		v.set = func(c *config.Config) { c.Optimizer = o }
 		return v, true
+	case "lr_schedule":
+		s, ok := p.schedule(n, field)
+		if !ok {
+			return v, false
+		}
+		v.key = s.String()
+		v.set = func(c *config.Config) { c.LRSchedule = s }
+		return v, true
 	case "seq_len":
 		if info, _ := config.Dataset(p.dataset); !info.Sequences {
 			p.errAt(n, field, "dataset %s takes no seq_len (only the sequence datasets addition and temporal-order do), so an axis over it would repeat every run", p.dataset)
@@ -699,6 +707,41 @@ func (p *parser) optimizer(n *yaml.Node, field string) (nn.OptimSpec, bool) {
 		return raw, false
 	}
 	return resolveSpec(&p.checker, config.OptimFields, given, raw, field, n)
+}
+
+// schedule reads "constant" or {warmup: 100, decay: cosine, min_lr: 1e-5}.
+func (p *parser) schedule(n *yaml.Node, field string) (nn.Schedule, bool) {
+	var raw nn.Schedule
+	if r := resolve(n); r != nil && r.Kind == yaml.ScalarNode {
+		s, ok := p.text(r, field)
+		if ok && s != "constant" {
+			p.errAt(r, field, "expected constant or a mapping such as {warmup: 100, decay: cosine, min_lr: 1e-5}, got %s", describe(r))
+			ok = false
+		}
+		return raw, ok
+	}
+	pairs, ok := p.mapping(n, field)
+	if !ok {
+		return raw, false
+	}
+	given := map[string]*yaml.Node{}
+	before := len(p.errs)
+	for _, kv := range pairs {
+		opt, known := config.ScheduleFields[kv.key]
+		if !known {
+			p.errAt(kv.keyNode, join(field, kv.key), "unknown field %q (allowed: %s)", kv.key, strings.Join(config.ScheduleKeys, ", "))
+			continue
+		}
+		given[kv.key] = kv.val
+		readOption(&p.checker, &raw, opt, kv.val, join(field, kv.key))
+	}
+	if len(p.errs) > before {
+		return raw, false
+	}
+	if raw.Decay == "none" {
+		delete(given, "decay") // stored as "", its zero: not a value dropped
+	}
+	return resolveSpec(&p.checker, config.ScheduleFields, given, raw, field, n)
 }
 
 // clipAxis reads grid.clip: a list of entries, each a method with its

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"cliplab/internal/config"
+	"cliplab/internal/nn"
 
 	"gopkg.in/yaml.v3"
 )
@@ -40,6 +41,38 @@ func readOption[S any](c *checker, s *S, opt config.Field[S], n *yaml.Node, fiel
 	case *int:
 		v, ok := c.integer(n, field, math.MinInt32, math.MaxInt32)
 		*p = int(v)
+		return ok
+	case *nn.Groups:
+		n = resolve(n)
+		elems := []*yaml.Node{n}
+		if n != nil && n.Kind == yaml.SequenceNode {
+			elems = n.Content
+		}
+		var g nn.Groups
+		ok := true
+		for i, e := range elems {
+			f := field
+			if n.Kind == yaml.SequenceNode {
+				f = index(field, i)
+			}
+			name, good := c.text(e, f)
+			if !good {
+				ok = false
+				continue
+			}
+			x, known := nn.ParseGroup(name)
+			if !known {
+				c.errAt(e, f, "unknown parameter group %q (allowed: %s)", name, strings.Join(nn.GroupNames, ", "))
+				ok = false
+				continue
+			}
+			if g&x != 0 {
+				c.errAt(e, f, "%s is listed twice", name)
+				ok = false
+			}
+			g |= x
+		}
+		*p = g
 		return ok
 	case *[]int:
 		n = resolve(n)

@@ -22,11 +22,18 @@ func NewOptimizer(spec OptimSpec, params []*Param) (Optimizer, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, fmt.Errorf("optimizer: %w", err)
 	}
+	var noDecay []bool
+	if spec.NoDecay != 0 {
+		noDecay = make([]bool, len(params))
+		for i, p := range params {
+			noDecay[i] = GroupsOf(p)&spec.NoDecay != 0
+		}
+	}
 	switch spec.Name {
 	case "sgd":
-		return &SGD{Params: params, WeightDecay: spec.WeightDecay}, nil
+		return &SGD{Params: params, WeightDecay: spec.WeightDecay, NoDecay: noDecay}, nil
 	case "momentum":
-		o := &SGD{Params: params, WeightDecay: spec.WeightDecay, Momentum: spec.Momentum,
+		o := &SGD{Params: params, WeightDecay: spec.WeightDecay, NoDecay: noDecay, Momentum: spec.Momentum,
 			Dampening: spec.Dampening, Nesterov: spec.Nesterov}
 		o.buf = make([][]float32, len(params))
 		for i, p := range params {
@@ -35,7 +42,7 @@ func NewOptimizer(spec OptimSpec, params []*Param) (Optimizer, error) {
 		return o, nil
 	default:
 		o := &Adam{Params: params, Beta1: spec.Beta1, Beta2: spec.Beta2, Eps: spec.Eps,
-			WeightDecay: spec.WeightDecay, Decoupled: spec.Name == "adamw"}
+			WeightDecay: spec.WeightDecay, NoDecay: noDecay, Decoupled: spec.Name == "adamw"}
 		o.m, o.v = make([][]float32, len(params)), make([][]float32, len(params))
 		for i, p := range params {
 			o.m[i], o.v[i] = make([]float32, len(p.W)), make([]float32, len(p.W))
@@ -56,16 +63,24 @@ type SGD struct {
 	Dampening   float64
 	Nesterov    bool
 	WeightDecay float64
+	NoDecay     []bool // per parameter: no weight decay (nil: decay all)
 	buf         [][]float32
 	steps       int
 }
 
+// decays reports whether parameter k takes weight decay.
+func decays(noDecay []bool, k int) bool { return noDecay == nil || !noDecay[k] }
+
 // Step applies one update.
 func (o *SGD) Step(lr float64) {
 	o.steps++
-	nlr, wd := C.float(-lr), C.float(o.WeightDecay)
+	nlr := C.float(-lr)
 	for k, p := range o.Params {
 		w, g := p.W, p.G[:len(p.W)]
+		wd := C.float(0)
+		if decays(o.NoDecay, k) {
+			wd = C.float(o.WeightDecay)
+		}
 		if o.Momentum == 0 {
 			C.nn_sgd(fptr(w), fptr(g), C.long(len(w)), nlr, wd)
 			continue
@@ -94,7 +109,8 @@ type Adam struct {
 	Beta1, Beta2 float64
 	Eps          float64
 	WeightDecay  float64
-	Decoupled    bool // AdamW
+	NoDecay      []bool // per parameter: no weight decay (nil: decay all)
+	Decoupled    bool   // AdamW
 	m, v         [][]float32
 	steps        int
 }
@@ -109,10 +125,13 @@ func (o *Adam) Step(lr float64) {
 	bc2s := C.float(math.Sqrt(bc2))
 	b1, b2 := C.float(o.Beta1), C.float(o.Beta2)
 	c1, c2 := C.float(1-o.Beta1), C.float(1-o.Beta2)
-	eps, wd := C.float(o.Eps), C.float(o.WeightDecay)
-	decay := C.float(1 - lr*o.WeightDecay)
+	eps := C.float(o.Eps)
 	for k, p := range o.Params {
 		w, g := p.W, p.G[:len(p.W)]
+		wd, decay := C.float(0), C.float(1)
+		if decays(o.NoDecay, k) {
+			wd, decay = C.float(o.WeightDecay), C.float(1-lr*o.WeightDecay)
+		}
 		m, v := o.m[k][:len(w)], o.v[k][:len(w)]
 		C.nn_adam(fptr(w), fptr(g), fptr(m), fptr(v), C.long(len(w)), nstep, bc2s, b1, b2, c1, c2,
 			eps, wd, decay, cbool(o.Decoupled))

@@ -29,6 +29,7 @@ type Param struct {
 	Shape []int     // PyTorch layout
 	W, G  []float32 // values and gradients, len = product(Shape)
 	Last  bool      // belongs to the final classifier layer
+	norm  bool      // belongs to a layer norm (its bias, whose Role is Bias)
 }
 
 // Size returns the number of values in p.

@@ -206,6 +206,9 @@ type OptimSpec struct {
 	Beta2       float64 `json:"beta2,omitempty" yaml:"beta2"`               // adam, adamw: default 0.999
 	Eps         float64 `json:"eps,omitempty" yaml:"eps"`                   // adam, adamw: default 1e-8
 	WeightDecay float64 `json:"weight_decay,omitempty" yaml:"weight_decay"` // all; adamw default 0.01
+	// NoDecay are the parameter groups weight decay leaves alone (all
+	// optimizers; none by default; dropped without weight decay).
+	NoDecay Groups `json:"no_decay,omitempty" yaml:"no_decay"`
 }
 
 // Optimizers are the optimizer names an OptimSpec accepts.
@@ -213,7 +216,7 @@ var Optimizers = []string{"sgd", "momentum", "adam", "adamw"}
 
 // Normalize returns o with PyTorch's defaults filled in.
 func (o OptimSpec) Normalize() OptimSpec {
-	out := OptimSpec{Name: o.Name, WeightDecay: o.WeightDecay}
+	out := OptimSpec{Name: o.Name, WeightDecay: o.WeightDecay, NoDecay: o.NoDecay}
 	switch o.Name {
 	case "momentum":
 		out.Momentum, out.Nesterov, out.Dampening = o.Momentum, o.Nesterov, o.Dampening
@@ -234,6 +237,9 @@ func (o OptimSpec) Normalize() OptimSpec {
 		if o.Name == "adamw" && o.WeightDecay == 0 {
 			out.WeightDecay = 0.01
 		}
+	}
+	if out.WeightDecay == 0 {
+		out.NoDecay = 0
 	}
 	return out
 }
@@ -263,6 +269,9 @@ func (o OptimSpec) Validate() error {
 	}
 	if bad(o.WeightDecay) || o.WeightDecay < 0 {
 		return fmt.Errorf("weight_decay: must be ≥ 0, got %v", o.WeightDecay)
+	}
+	if o.NoDecay >= 1<<len(GroupNames) {
+		return fmt.Errorf("no_decay: unknown groups %#x (allowed: %s)", uint8(o.NoDecay), strings.Join(GroupNames, ", "))
 	}
 	return nil
 }

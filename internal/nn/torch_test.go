@@ -57,6 +57,8 @@ type torchCheckReq struct {
 	Optimizer  OptimSpec            `json:"optimizer"`
 	LR         float64              `json:"lr"`
 	TrainSteps int                  `json:"train_steps"`
+	NoDecay    []string             `json:"no_decay,omitempty"`
+	Schedule   *torchSchedule       `json:"schedule,omitempty"`
 }
 
 type torchCheckResp struct {
@@ -64,6 +66,7 @@ type torchCheckResp struct {
 	Out         []float64            `json:"out"`
 	Grads       map[string][]float64 `json:"grads"`
 	TrainLosses []float64            `json:"train_losses"`
+	LRs         []float64            `json:"lrs"`
 	ParamsAfter map[string][]float64 `json:"params_after"`
 }
 
@@ -89,27 +92,43 @@ func TestAgainstPyTorch(t *testing.T) {
 		b, T  int
 		optim OptimSpec
 		lr    float64
+		sched Schedule // over a run of trainSteps+1 steps
 	}{
-		{"mlp2", mlp2, mnist, 4, 0, OptimSpec{Name: "sgd"}, 0.1},
-		{"cnn", cnn, mnist, 3, 0, OptimSpec{Name: "momentum", Nesterov: true, WeightDecay: 1e-3}, 0.05},
-		{"rnn", rnn, mnist, 3, 0, OptimSpec{Name: "adam"}, 1e-3},
-		{"lstm", lstmRNN, mnist, 3, 0, OptimSpec{Name: "adamw"}, 1e-3},
-		{"rnn-addition-mse", ArchSpec{Type: "rnn", Hidden: []int{8}}, seq, 4, 13, OptimSpec{Name: "momentum", Dampening: 0.1}, 0.1},
-		{"lstm-addition-mse", ArchSpec{Type: "rnn", Hidden: []int{5}, Cell: "lstm"}, seq, 2, 12, OptimSpec{Name: "adam", WeightDecay: 0.01}, 0.01},
-		{"rnn-image-2ch", ArchSpec{Type: "rnn", Hidden: []int{6}}, Input{C: 2, H: 5, W: 3, Outputs: 4}, 3, 0, OptimSpec{Name: "sgd", WeightDecay: 0.1}, 0.1},
-		{"cnn-tanh-pool3-hidden", ArchSpec{Type: "cnn", Channels: []int{3}, Kernel: 3, Pool: 3, Hidden: []int{5}, Activation: "tanh"}, Input{C: 2, H: 11, W: 10, Outputs: 3}, 2, 0, OptimSpec{Name: "adam"}, 0.01},
-		{"mlp-tanh", ArchSpec{Type: "mlp", Hidden: []int{7, 5}, Activation: "tanh"}, Input{C: 1, H: 4, W: 3, Outputs: 3}, 5, 0, OptimSpec{Name: "momentum"}, 0.1},
+		{"mlp2", mlp2, mnist, 4, 0, OptimSpec{Name: "sgd"}, 0.1, Schedule{}},
+		{"cnn", cnn, mnist, 3, 0, OptimSpec{Name: "momentum", Nesterov: true, WeightDecay: 1e-3}, 0.05, Schedule{}},
+		{"rnn", rnn, mnist, 3, 0, OptimSpec{Name: "adam"}, 1e-3, Schedule{}},
+		{"lstm", lstmRNN, mnist, 3, 0, OptimSpec{Name: "adamw"}, 1e-3, Schedule{}},
+		{"rnn-addition-mse", ArchSpec{Type: "rnn", Hidden: []int{8}}, seq, 4, 13, OptimSpec{Name: "momentum", Dampening: 0.1}, 0.1, Schedule{}},
+		{"lstm-addition-mse", ArchSpec{Type: "rnn", Hidden: []int{5}, Cell: "lstm"}, seq, 2, 12, OptimSpec{Name: "adam", WeightDecay: 0.01}, 0.01, Schedule{}},
+		{"rnn-image-2ch", ArchSpec{Type: "rnn", Hidden: []int{6}}, Input{C: 2, H: 5, W: 3, Outputs: 4}, 3, 0, OptimSpec{Name: "sgd", WeightDecay: 0.1}, 0.1, Schedule{}},
+		{"cnn-tanh-pool3-hidden", ArchSpec{Type: "cnn", Channels: []int{3}, Kernel: 3, Pool: 3, Hidden: []int{5}, Activation: "tanh"}, Input{C: 2, H: 11, W: 10, Outputs: 3}, 2, 0, OptimSpec{Name: "adam"}, 0.01, Schedule{}},
+		{"mlp-tanh", ArchSpec{Type: "mlp", Hidden: []int{7, 5}, Activation: "tanh"}, Input{C: 1, H: 4, W: 3, Outputs: 3}, 5, 0, OptimSpec{Name: "momentum"}, 0.1, Schedule{}},
 		// eps 1e-4, not 1e-8: the key bias (c_attn.bias[D:2D]) has gradient
 		// zero in exact arithmetic (softmax ignores a constant added to a
 		// row of scores), so both sides hold only rounding noise of ~1e-9
 		// there, which Adam with eps 1e-8 turns into steps of size lr in
 		// unrelated directions (a 4e-3 difference after 3 steps).
 		{"transformer-2layer", ArchSpec{Type: "transformer", Layers: 2, DModel: 16, Heads: 4, Context: 8},
-			Input{Steps: 6, Feature: 1, Vocab: 11, Outputs: 7}, 3, 6, OptimSpec{Name: "adamw", WeightDecay: 0.1, Eps: 1e-4}, 1e-2},
+			Input{Steps: 6, Feature: 1, Vocab: 11, Outputs: 7}, 3, 6, OptimSpec{Name: "adamw", WeightDecay: 0.1, Eps: 1e-4}, 1e-2, Schedule{}},
 		{"transformer-tied-gpt2-tanh", ArchSpec{Type: "transformer", Layers: 1, DModel: 8, Heads: 2, DFF: 20, Context: 5, Tied: true, Init: "gpt2", Approximate: "tanh"},
-			Input{Steps: 5, Feature: 1, Vocab: 9, Outputs: 9}, 2, 5, OptimSpec{Name: "momentum", WeightDecay: 0.01}, 0.1},
+			Input{Steps: 5, Feature: 1, Vocab: 9, Outputs: 9}, 2, 5, OptimSpec{Name: "momentum", WeightDecay: 0.01}, 0.1, Schedule{}},
 		{"transformer-tied-short", ArchSpec{Type: "transformer", Layers: 2, DModel: 8, Heads: 1, Context: 6, Tied: true},
-			Input{Steps: 4, Feature: 1, Vocab: 9, Outputs: 5}, 3, 4, OptimSpec{Name: "sgd", WeightDecay: 0.1}, 0.1},
+			Input{Steps: 4, Feature: 1, Vocab: 9, Outputs: 5}, 3, 4, OptimSpec{Name: "sgd", WeightDecay: 0.1}, 0.1, Schedule{}},
+		// Parameter groups (minGPT's, found by PyTorch from module types)
+		// and a schedule (PyTorch's lr_scheduler) on the 2-layer model.
+		{"transformer-2layer-adamw-nodecay-cosine", ArchSpec{Type: "transformer", Layers: 2, DModel: 16, Heads: 4, Context: 8},
+			Input{Steps: 6, Feature: 1, Vocab: 11, Outputs: 7}, 3, 6,
+			OptimSpec{Name: "adamw", WeightDecay: 0.5, Eps: 1e-4, NoDecay: GroupBias | GroupNorm | GroupEmbedding}, 3e-2,
+			Schedule{Warmup: 1, Decay: "cosine", MinLR: 1e-3}},
+		{"transformer-tied-adamw-nodecay-norm-linear", ArchSpec{Type: "transformer", Layers: 2, DModel: 8, Heads: 2, Context: 6, Tied: true},
+			Input{Steps: 5, Feature: 1, Vocab: 9, Outputs: 5}, 2, 5,
+			OptimSpec{Name: "adamw", WeightDecay: 1, Eps: 1e-4, NoDecay: GroupNorm}, 3e-2,
+			Schedule{Warmup: 2, Decay: "linear"}},
+		{"transformer-momentum-nodecay-embedding", ArchSpec{Type: "transformer", Layers: 1, DModel: 8, Heads: 2, Context: 6},
+			Input{Steps: 5, Feature: 1, Vocab: 9, Outputs: 5}, 2, 5,
+			OptimSpec{Name: "momentum", WeightDecay: 0.3, NoDecay: GroupEmbedding | GroupBias}, 0.1,
+			Schedule{Decay: "cosine"}},
+		{"mlp-sgd-nodecay-bias", mlp2, mnist, 4, 0, OptimSpec{Name: "sgd", WeightDecay: 0.5, NoDecay: GroupBias}, 0.1, Schedule{Warmup: 1}},
 	}
 	// One request per case, all sent in one run of the script (importing
 	// torch takes seconds).
@@ -127,7 +146,11 @@ func TestAgainstPyTorch(t *testing.T) {
 		}
 		req := torchCheckReq{Arch: tc.spec.Normalize(), Input: tc.in, Batch: tc.b, Steps: tc.T,
 			X: randu(rng, tc.b*n, 1), Params: map[string][]float32{},
-			Optimizer: tc.optim.Normalize(), LR: tc.lr, TrainSteps: 3}
+			Optimizer: tc.optim.Normalize(), LR: tc.lr, TrainSteps: 3, NoDecay: tc.optim.NoDecay.Names()}
+		if !tc.sched.Constant() {
+			s := scheduleReq(tc.sched, 0, req.TrainSteps+1)
+			req.Schedule = &s
+		}
 		for i := range req.X {
 			req.X[i] = (req.X[i] + 1) / 2 // pixels in [0, 1]
 		}
@@ -197,7 +220,11 @@ func TestAgainstPyTorch(t *testing.T) {
 					t.Errorf("%s step %d: loss %.8g, PyTorch %.8g", tc.optim.Name, s, l, w)
 				}
 				m.Backward(d)
-				opt.Step(tc.lr)
+				lr := tc.sched.LR(tc.lr, s+1, req.TrainSteps+1)
+				if w := want.LRs[s]; math.Abs(lr-w) > 1e-12*tc.lr {
+					t.Errorf("step %d: lr %.15g, PyTorch %.15g", s+1, lr, w)
+				}
+				opt.Step(lr)
 			}
 			for _, p := range m.Params() {
 				diff, scale := maxDiff(p.W, want.ParamsAfter[p.Name])

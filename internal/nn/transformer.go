@@ -84,7 +84,9 @@ type layerNorm struct {
 }
 
 func newLayerNorm(ps *paramSet, name string, d int) *layerNorm {
-	return &layerNorm{d: d, w: ps.add(name+".weight", NormWeight, d), b: ps.add(name+".bias", Bias, d)}
+	l := &layerNorm{d: d, w: ps.add(name+".weight", NormWeight, d), b: ps.add(name+".bias", Bias, d)}
+	l.w.norm, l.b.norm = true, true
+	return l
 }
 
 // init is torch's: weight 1, bias 0.

@@ -90,9 +90,24 @@ func (rep *Report) group(cfgs map[string]config.Config) error {
 	for _, k := range wkeys {
 		datasets[k[1]] = true
 	}
+	// A workload's chance is its settings' when they agree (modular runs
+	// of different moduli do not).
+	type chance struct {
+		p     float64
+		known bool
+	}
+	chances := map[[2]string]chance{}
+	for _, s := range rep.Settings {
+		k := [2]string{s.Arch, s.Dataset}
+		p, ok := Chance(s.Dataset, s.Config.Data)
+		if prev, seen := chances[k]; seen && (prev.p != p || !prev.known) {
+			ok = false
+		}
+		chances[k] = chance{p, ok}
+	}
 	for i, k := range wkeys {
 		wl[k] = i
-		ch, ok := Chance(k[1])
+		ch, ok := chances[k].p, chances[k].known
 		name := k[0]
 		if len(datasets) > 1 {
 			name += " on " + k[1]

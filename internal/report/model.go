@@ -44,8 +44,14 @@ const (
 //     0.5; the target is m = (u1+u2)/2 with u1, u2 ~ U[0,1], whose density is
 //     4m on [0, ½] and 4(1−m) on [½, 1], so P(m < a) = 2a² for a ≤ ½ and
 //     P(|m − ½| < 0.2) = 1 − 2·P(m < 0.3) = 1 − 2·2·0.09 = 0.64.
-func Chance(dataset string) (float64, bool) {
+//   - modular: the answer is one of the d.Modulus residues → 1/p (Power
+//     et al. 2022); unknown without a modulus.
+func Chance(dataset string, d config.DataSpec) (float64, bool) {
 	switch dataset {
+	case "modular":
+		if d.Modulus > 0 {
+			return 1 / float64(d.Modulus), true
+		}
 	case "mnist":
 		return 0.1, true
 	case "temporal-order":
@@ -286,7 +292,7 @@ func Build(experiment string, target float64, metric Metric, rs []db.RunSummary,
 	}
 	unknown := map[string]bool{}
 	for _, r := range rep.Runs {
-		ch, ok := Chance(r.Dataset)
+		ch, ok := Chance(r.Dataset, cfgs[r.SettingKey].Data)
 		if !ok {
 			unknown[r.Dataset] = true
 		}

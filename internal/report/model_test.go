@@ -46,17 +46,23 @@ func done(r reporttest.Run, acc float64) reporttest.Run {
 func TestChanceAndCollapse(t *testing.T) {
 	// A done run at chance is a failure of the stability range even without
 	// a NaN; the bar is chance + 0.1·(1 − chance).
+	// modular: chance 1/p, so the bar is 1/97 + 0.1·96/97 ≈ 0.1093 for
+	// p = 97 and 1/11 + 0.1·10/11 ≈ 0.1818 for p = 11.
 	tests := []struct {
 		dataset string
+		modulus int
 		acc     float64
 		want    Outcome
 	}{
-		{"mnist", 0.19, AtChance}, {"mnist", 0.191, Trained},
-		{"temporal-order", 0.32, AtChance}, {"temporal-order", 0.33, Trained},
-		{"addition", 0.67, AtChance}, {"addition", 0.68, Trained},
+		{"mnist", 0, 0.19, AtChance}, {"mnist", 0, 0.191, Trained},
+		{"temporal-order", 0, 0.32, AtChance}, {"temporal-order", 0, 0.33, Trained},
+		{"addition", 0, 0.67, AtChance}, {"addition", 0, 0.68, Trained},
+		{"modular", 97, 0.109, AtChance}, {"modular", 97, 0.11, Trained},
+		{"modular", 11, 0.18, AtChance}, {"modular", 11, 0.19, Trained},
 	}
 	for _, tt := range tests {
-		c := reporttest.Run{Arch: "a", Dataset: tt.dataset, Method: "none", LR: 0.1, Seed: 1}.Config()
+		c := reporttest.Run{Arch: "a", Dataset: tt.dataset, Method: "none", LR: 0.1, Seed: 1,
+			Edit: func(c *config.Config) { c.Data.Modulus = tt.modulus }}.Config()
 		rs := []db.RunSummary{{ID: 1, SettingKey: c.SettingKey(), Dataset: tt.dataset, Method: "none", Status: record.Done, TestAcc: tt.acc, TrainAcc: tt.acc, Threshold: math.NaN()}}
 		rep, err := Build("e", 0.9, Tail, rs, map[string]config.Config{c.SettingKey(): c}, nil, nil)
 		if err != nil {
@@ -65,6 +71,19 @@ func TestChanceAndCollapse(t *testing.T) {
 		if got := rep.Runs[0].Outcome; got != tt.want {
 			t.Errorf("%s acc %v: outcome %v, want %v", tt.dataset, tt.acc, got, tt.want)
 		}
+		want, _ := Chance(tt.dataset, c.Data)
+		if wl := rep.Workloads[0]; !wl.ChanceKnown || wl.Chance != want {
+			t.Errorf("%s: workload chance %v (known %v), want %v", tt.dataset, wl.Chance, wl.ChanceKnown, want)
+		}
+		if len(rep.Unknown) != 0 {
+			t.Errorf("%s: datasets of unknown chance %v", tt.dataset, rep.Unknown)
+		}
+	}
+	if ch, ok := Chance("modular", config.DataSpec{Modulus: 97}); !ok || ch != 1.0/97 {
+		t.Errorf("modular p=97: chance %v, %v; want 1/97", ch, ok)
+	}
+	if _, ok := Chance("modular", config.DataSpec{}); ok {
+		t.Error("modular without a modulus: chance known")
 	}
 }
 

@@ -154,6 +154,7 @@ func newTrainer(c config.Config, ds data.Dataset, sink Sink) (*trainer, error) {
 // curve ends where the run ended) and returns an error wrapping ErrDiverged.
 func (r *trainer) step(epoch, i int) error {
 	c, n := &r.c, r.res.Steps+1
+	lr := c.StepLR(n)
 	t0 := time.Now()
 	if r.dp != nil && r.dp.poisson != nil {
 		r.dp.batch(&r.batch, n, c.Data.TrainSize)
@@ -170,7 +171,7 @@ func (r *trainer) step(epoch, i int) error {
 	switch {
 	case r.batch.B == 0:
 		st, err = r.dp.backward(nil, 0, n) // noise alone
-		r.opt.Step(c.LR)
+		r.opt.Step(lr)
 	case math.IsNaN(l) || math.IsInf(l, 0):
 		err = diverged("non-finite loss %v at step %d", l, n)
 	case l > c.DivergenceLoss:
@@ -188,7 +189,7 @@ func (r *trainer) step(epoch, i int) error {
 		case err != nil:
 			return fmt.Errorf("clip at step %d: %w", n, err)
 		default:
-			r.opt.Step(c.LR)
+			r.opt.Step(lr)
 		}
 	}
 	r.res.Steps = n
@@ -202,7 +203,7 @@ func (r *trainer) step(epoch, i int) error {
 	}
 	if err != nil || n%c.LogEvery == 0 {
 		if serr := r.sink.Step(record.Step{Step: n, Epoch: epoch, Loss: l, GradNorm: st.NormBefore,
-			ClippedNorm: st.NormAfter, ClipFraction: st.Fraction, Threshold: st.Threshold, LR: c.LR,
+			ClippedNorm: st.NormAfter, ClipFraction: st.Fraction, Threshold: st.Threshold, LR: lr,
 			ElapsedS: r.trainTime.Seconds()}); serr != nil {
 			return serr
 		}
