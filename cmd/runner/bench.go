@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -32,17 +33,42 @@ func init() { subcommands["bench"] = cmdBench }
 //go:embed bench_torch.py
 var benchTorchPy []byte
 
-// benchArchs are the architectures `runner bench` knows, on MNIST's shape.
+// benchArchs are the architectures `runner bench` knows, on MNIST's shape
+// unless benchInputs says otherwise.
 var benchArchs = map[string]nn.ArchSpec{
 	"mlp2": {Type: "mlp", Hidden: []int{256, 256}},
 	"cnn":  {Type: "cnn", Channels: []int{8, 16}, Kernel: 5, Pool: 2},
 	"rnn":  {Type: "rnn", Hidden: []int{128}},
 	"lstm": {Type: "rnn", Hidden: []int{128}, Cell: "lstm"},
+	// issue 12's gpt-tiny: 2 layers, d_model 128, 4 heads, context 64.
+	"gpt-tiny": {Type: "transformer", Layers: 2, DModel: 128, Heads: 4, Context: 64},
 }
+
+// benchArchNames lists benchArchs for messages.
+const benchArchNames = "mlp2, cnn, rnn, lstm, gpt-tiny"
 
 var benchInput = nn.Input{C: 1, H: 28, W: 28, Outputs: 10}
 
-const benchUsage = `usage: runner bench [-archs mlp2,cnn,rnn] [-batch 64] [-duration 2s] [-repeats 5] [-procs 4] [-self-procs 2] [-python PATH]
+// benchInputs are the inputs of the architectures not trained on MNIST's
+// shape: gpt-tiny reads 64 tokens of the modular task's vocabulary (p = 97,
+// with op and =) and classifies into 97 answers.
+var benchInputs = map[string]nn.Input{
+	"gpt-tiny": {Steps: 64, Feature: 1, Vocab: 99, Outputs: 97},
+}
+
+// benchBatches are the batch sizes of architectures whose default is not
+// -batch's (issue 12 names gpt-tiny's line at batch 32).
+var benchBatches = map[string]int{"gpt-tiny": 32}
+
+// inputOf returns arch a's bench input.
+func inputOf(a string) nn.Input {
+	if in, ok := benchInputs[a]; ok {
+		return in
+	}
+	return benchInput
+}
+
+const benchUsage = `usage: runner bench [-archs mlp2,cnn,rnn,gpt-tiny] [-batch 64 (gpt-tiny: 32)] [-duration 2s] [-repeats 5] [-procs 4] [-self-procs 2] [-python PATH]
 
 Training steps per second (forward, loss, backward, SGD) of cliplab and of
 PyTorch on one thread, each in several fresh processes, one line per
@@ -69,7 +95,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	batch := fs.Int("batch", 64, "batch `size`")
 	dur := fs.Duration("duration", 2*time.Second, "length of one timed repeat")
 	repeats := fs.Int("repeats", 5, "timed repeats per architecture and framework; the median is printed")
-	archList := fs.String("archs", "mlp2,cnn,rnn", "comma-separated `architectures` (mlp2, cnn, rnn, lstm)")
+	archList := fs.String("archs", "mlp2,cnn,rnn,gpt-tiny", "comma-separated `architectures` ("+benchArchNames+")")
 	python := fs.String("python", "/usr/bin/python3", "`interpreter` with PyTorch (Debian's python3-torch); empty to skip PyTorch")
 	procs := fs.Int("procs", 4, "fresh PyTorch `processes` per architecture (at least 1; 4 or more to see past its bimodal speed)")
 	selfProcs := fs.Int("self-procs", 2, "fresh runner `processes` per architecture; 0 measures in this process")
@@ -89,7 +115,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	archs := strings.Split(*archList, ",")
 	for _, a := range archs {
 		if _, ok := benchArchs[a]; !ok {
-			return usagef("bench: unknown architecture %q (allowed: mlp2, cnn, rnn, lstm)", a)
+			return usagef("bench: unknown architecture %q (allowed: %s)", a, benchArchNames)
 		}
 	}
 
@@ -103,9 +129,17 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stderr, "runner bench: WARNING: OpenBLAS runs its slow Prescott kernels")
 	}
 
+	batchSet := false
+	fs.Visit(func(f *flag.Flag) { batchSet = batchSet || f.Name == "batch" })
+	batchOf := func(a string) int {
+		if b, ok := benchBatches[a]; ok && !batchSet {
+			return b
+		}
+		return *batch
+	}
 	if *child {
 		for _, a := range archs {
-			r, err := benchCliplab(ctx, a, benchArchs[a], *batch, *dur, *repeats)
+			r, err := benchCliplab(ctx, a, benchArchs[a], batchOf(a), *dur, *repeats)
 			if err != nil {
 				return fmt.Errorf("bench %s: %w", a, err)
 			}
@@ -132,24 +166,23 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, a := range archs {
 		// Interleaved, so that a slow phase of the machine touches both sides.
 		var ours, theirs []float64
+		torchFailed := false // this architecture's PyTorch column stays empty
 		for i := 0; i < max(*procs, *selfProcs, 1); i++ {
 			if i < max(*selfProcs, 1) {
-				r, err := self(ctx, a, *batch, *dur, *repeats)
+				r, err := self(ctx, a, batchOf(a), *dur, *repeats)
 				if err != nil {
 					return fmt.Errorf("bench %s: %w", a, err)
 				}
 				ours = append(ours, r)
 			}
-			if torch != nil && i < *procs {
-				r, err := torch.run(ctx, benchArchs[a], *batch, *dur, *repeats)
+			if torch != nil && !torchFailed && i < *procs {
+				r, err := torch.run(ctx, benchArchs[a], inputOf(a), batchOf(a), *dur, *repeats)
 				if err != nil {
 					if ctx.Err() != nil {
 						return ctx.Err()
 					}
 					fmt.Fprintf(stderr, "runner bench: PyTorch %s: %v\n", a, err)
-					torch.close()
-					torch = nil
-					theirs = nil
+					theirs, torchFailed = nil, true
 					continue
 				}
 				theirs = append(theirs, r)
@@ -163,7 +196,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			theirsBest, theirsMedian, ratio = fmt.Sprintf("%.1f", best), fmt.Sprintf("%.1f", median(theirs)), fmt.Sprintf("%.2f", oursBest/best)
 		}
 		fmt.Fprintf(stdout, "bench arch=%s batch=%d threads=1 cliplab_steps_per_sec=%.1f torch_steps_per_sec=%s ratio=%s cliplab_median=%.1f torch_median=%s cliplab_procs=%d torch_procs=%d\n",
-			a, *batch, oursBest, theirsBest, ratio, median(ours), theirsMedian, len(ours), len(theirs))
+			a, batchOf(a), oursBest, theirsBest, ratio, median(ours), theirsMedian, len(ours), len(theirs))
 	}
 	return nil
 }
@@ -228,7 +261,7 @@ func benchCliplab(ctx context.Context, name string, spec nn.ArchSpec, b int, dur
 	rctx, stop := context.WithCancel(ctx)
 	defer stop()
 	t := &benchTimer{warmup: warmup, dur: dur.Seconds(), repeats: repeats, stop: stop}
-	if _, err := train.Run(rctx, cfg, newBenchData(b), t); err != nil {
+	if _, err := train.Run(rctx, cfg, newBenchData(b, inputOf(name)), t); err != nil {
 		return 0, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -268,35 +301,46 @@ func (t *benchTimer) Step(s record.Step) error {
 
 func (t *benchTimer) Eval(record.Eval) error { return nil }
 
-// benchData is MNIST's shape holding one batch of seeded random images and
-// labels, handed out as every batch of an endless epoch. Its batches share
-// its slices (the model never writes its input), so no time goes to copying
-// data, as in PyTorch's bench.
+// benchData is an architecture's input shape (MNIST's, or gpt-tiny's
+// tokens) holding one batch of seeded random inputs and labels, handed out
+// as every batch of an endless epoch. Its batches share its slices (the
+// model never writes its input), so no time goes to copying data, as in
+// PyTorch's bench.
 type benchData struct {
+	in     nn.Input
 	x      []float32
 	labels []int
 }
 
-func newBenchData(b int) *benchData {
+func newBenchData(b int, in nn.Input) *benchData {
 	rng := rand.New(rand.NewPCG(1, 2))
-	d := &benchData{x: make([]float32, b*784), labels: make([]int, b)}
+	size := in.C * in.H * in.W
+	if in.H == 0 {
+		size = in.Steps * in.Feature
+	}
+	d := &benchData{in: in, x: make([]float32, b*size), labels: make([]int, b)}
 	for i := range d.x {
-		d.x[i] = rng.Float32()
+		if in.Vocab > 0 {
+			d.x[i] = float32(rng.IntN(in.Vocab))
+		} else {
+			d.x[i] = rng.Float32()
+		}
 	}
 	for i := range d.labels {
-		d.labels[i] = rng.IntN(10)
+		d.labels[i] = rng.IntN(in.Outputs)
 	}
 	return d
 }
 
 func (d *benchData) Shape() data.Shape {
-	return data.Shape{C: benchInput.C, H: benchInput.H, W: benchInput.W, Outputs: benchInput.Outputs, Task: data.Classify}
+	return data.Shape{C: d.in.C, H: d.in.H, W: d.in.W, Steps: d.in.Steps, Features: d.in.Feature, Vocab: d.in.Vocab,
+		Outputs: d.in.Outputs, Task: data.Classify}
 }
 func (d *benchData) NumTrainBatches(b int) int                     { return math.MaxInt }
 func (d *benchData) NumEvalBatches(string, int) int                { return 1 }
 func (d *benchData) EvalBatch(dst *data.Batch, _ string, _, b int) { d.TrainBatch(dst, 0, 0, b) }
 func (d *benchData) TrainBatch(dst *data.Batch, _, _, b int) {
-	dst.X, dst.Labels, dst.Targets, dst.B, dst.Steps = d.x, d.labels, nil, b, 0
+	dst.X, dst.Labels, dst.Targets, dst.B, dst.Steps = d.x, d.labels, nil, b, d.in.Steps
 }
 
 func median(xs []float64) float64 {
@@ -341,8 +385,8 @@ func (t *torchBench) close() { os.Remove(t.script) }
 
 // run returns PyTorch's median steps per second, measured as benchCliplab
 // measures ours, on one thread with the same OPENBLAS_CORETYPE.
-func (t *torchBench) run(ctx context.Context, spec nn.ArchSpec, b int, dur time.Duration, repeats int) (float64, error) {
-	req, err := json.Marshal(map[string]any{"arch": spec, "input": benchInput, "batch": b,
+func (t *torchBench) run(ctx context.Context, spec nn.ArchSpec, in nn.Input, b int, dur time.Duration, repeats int) (float64, error) {
+	req, err := json.Marshal(map[string]any{"arch": spec.Normalize(), "input": in, "batch": b,
 		"seconds": dur.Seconds(), "repeats": repeats})
 	if err != nil {
 		return 0, err

@@ -11,7 +11,7 @@ import (
 	"testing"
 )
 
-var benchLine = regexp.MustCompile(`^bench arch=(\w+) batch=(\d+) threads=1 cliplab_steps_per_sec=([0-9.]+) torch_steps_per_sec=([0-9.]*) ratio=([0-9.]*) cliplab_median=([0-9.]+) torch_median=([0-9.]*) cliplab_procs=(\d+) torch_procs=(\d+)$`)
+var benchLine = regexp.MustCompile(`^bench arch=([\w-]+) batch=(\d+) threads=1 cliplab_steps_per_sec=([0-9.]+) torch_steps_per_sec=([0-9.]*) ratio=([0-9.]*) cliplab_median=([0-9.]+) torch_median=([0-9.]*) cliplab_procs=(\d+) torch_procs=(\d+)$`)
 
 // TestBenchWithoutTorch: without PyTorch the bench still prints one line
 // per architecture, the PyTorch columns empty, and says why on stderr.
@@ -101,5 +101,24 @@ func TestBenchProcesses(t *testing.T) {
 	}
 	if per := regexp.MustCompile(`cliplab( [0-9.]+){3};`); !per.MatchString(res.stderr) {
 		t.Errorf("stderr does not list three cliplab processes:\n%s", res.stderr)
+	}
+}
+
+// TestBenchGPTTiny: gpt-tiny (issue 12) trains on tokens at its own default
+// batch of 32 unless -batch is given.
+func TestBenchGPTTiny(t *testing.T) {
+	for _, tc := range []struct {
+		args  []string
+		batch string
+	}{{nil, "32"}, {[]string{"-batch", "2"}, "2"}} {
+		var stdout, stderr bytes.Buffer
+		args := append([]string{"bench", "-archs", "gpt-tiny", "-duration", "10ms", "-repeats", "1", "-python", "", "-self-procs", "0"}, tc.args...)
+		if err := run(context.Background(), args, &stdout, &stderr); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, stderr.String())
+		}
+		m := benchLine.FindStringSubmatch(strings.TrimSpace(stdout.String()))
+		if m == nil || m[1] != "gpt-tiny" || m[2] != tc.batch {
+			t.Errorf("%v: stdout = %q", args, stdout.String())
+		}
 	}
 }

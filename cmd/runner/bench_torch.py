@@ -310,7 +310,10 @@ def bench(req):
     model, prepare = build(req["arch"], inp)
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     loss_fn = nn.CrossEntropyLoss()
-    x = prepare(torch.rand(b, inp["C"] * inp["H"] * inp["W"]), b, inp["H"])
+    if inp.get("Vocab"):  # token ids, as cliplab's bench draws them
+        x = prepare(torch.randint(0, inp["Vocab"], (b, inp["Steps"])).float(), b, inp["Steps"])
+    else:
+        x = prepare(torch.rand(b, inp["C"] * inp["H"] * inp["W"]), b, inp["H"])
     y = torch.randint(0, inp["Outputs"], (b,))
 
     def step():
