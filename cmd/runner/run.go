@@ -129,6 +129,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		of = fmt.Sprintf(" (shard %s of a grid of %d)", f.shard, len(all))
 	}
 	fmt.Fprintf(stderr, "runner: experiment %s: %d configurations%s, %d new, database %s, %d workers\n", exp.Name, len(cfgs), of, added, f.db, f.workers)
+	if w := revisionWarning(db.CurrentProvenance()); w != "" {
+		fmt.Fprintf(stderr, "runner: warning: %s\n", w)
+	}
 	return trainAll(ctx, d, exp.Name, f, stdout, stderr)
 }
 

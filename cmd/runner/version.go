@@ -30,3 +30,12 @@ func cmdVersion(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fmt.Fprintf(stdout, "cliplab %s revision %s %s\n", p.Version, p.Revision, p.GoVersion)
 	return nil
 }
+
+// revisionWarning is the warning runner run prints when p's VCS revision
+// is unknown, since every run it trains records that; "" otherwise.
+func revisionWarning(p db.Provenance) string {
+	if p.Revision != db.UnknownRevision {
+		return ""
+	}
+	return `this runner was built without its VCS revision (outside a git clone, by go run, or with -buildvcs=false), so the runs it trains record vcs_revision "unknown"; build it with make build in the cliplab clone, or pass -ldflags "-X cliplab/internal/db.Revision=REV"`
+}

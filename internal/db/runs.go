@@ -174,6 +174,10 @@ type ClaimOptions struct {
 	// runs are never taken over, however old their heartbeat (a process
 	// does not steal from itself when its heartbeat writes fall behind).
 	Own func(worker string) bool
+	// BLASCore is the OpenBLAS core type the claiming process trains with
+	// (nn.BLASCore), stored in runs.blas_core with the rest of the
+	// provenance; "" stores NULL.
+	BLASCore string
 }
 
 // Claim takes the next run of experiment that is pending, interrupted, or
@@ -242,8 +246,9 @@ func (d *DB) Claim(ctx context.Context, experiment string, o ClaimOptions) (*Cla
 		ts := formatTime(t)
 		if _, err := tx.ExecContext(ctx, `UPDATE runs SET status = 'running', attempt = ?, worker = ?, heartbeat_at = ?,
 			started_at = ?, finished_at = NULL, error = NULL, wall_seconds = NULL, train_flops = NULL, steps_done = NULL,
-			cliplab_version = ?, vcs_revision = ?, go_version = ?, host = ?
-			WHERE id = ?`, cl.Attempt, o.Worker, ts, ts, prov.Version, prov.Revision, prov.GoVersion, prov.Host, cl.ID); err != nil {
+			cliplab_version = ?, vcs_revision = ?, go_version = ?, host = ?, blas_core = ?, cpu_model = ?
+			WHERE id = ?`, cl.Attempt, o.Worker, ts, ts, prov.Version, prov.Revision, prov.GoVersion, prov.Host,
+			nullIfEmpty(o.BLASCore), nullIfEmpty(prov.CPUModel), cl.ID); err != nil {
 			return err
 		}
 		c = &cl

@@ -107,6 +107,12 @@ ALTER TABLE runs ADD COLUMN delta REAL;
 ALTER TABLE runs ADD COLUMN sampling TEXT;         -- shuffle | poisson
 ALTER TABLE evals ADD COLUMN epsilon REAL;         -- ε spent by the steps up to this evaluation
 `,
+	// 5: provenance of the machine a run trained on (issue 13): the BLAS
+	// kernels and the CPU, which set its speed and its last bits.
+	`
+ALTER TABLE runs ADD COLUMN blas_core TEXT; -- OpenBLAS core type the run trained with, e.g. Haswell, SkylakeX
+ALTER TABLE runs ADD COLUMN cpu_model TEXT; -- the CPU's model name (/proc/cpuinfo)
+`,
 }
 
 // derived are the runs columns computed from a run's configuration, which
@@ -180,6 +186,9 @@ func fillDerived(ctx context.Context, conn *sql.Conn) error {
 
 // runSummaryView is the run_summary view, as the current code defines it.
 // Its columns are a contract (README, "The database"): add, never rename.
+// A diverged run's final values are those of its last evaluation before it
+// diverged (NULL without one), never a stand-in; the report's chance-level
+// score for it is the report's (README states both).
 const runSummaryView = `
 -- run_summary: one row per run with its final values (NULL where none).
 CREATE VIEW run_summary AS

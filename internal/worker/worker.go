@@ -13,6 +13,7 @@ import (
 	"cliplab/internal/config"
 	"cliplab/internal/data"
 	"cliplab/internal/db"
+	"cliplab/internal/nn"
 	"cliplab/internal/record"
 	"cliplab/internal/train"
 )
@@ -104,6 +105,7 @@ func Run(ctx context.Context, d *db.DB, experiment string, o Options) error {
 		errMu    sync.Mutex
 		firstErr error
 	)
+	blasCore := nn.BLASCore() // runs.blas_core: the kernels this process trains with
 	for slot := 0; slot < o.Workers; slot++ {
 		wg.Add(1)
 		go func() {
@@ -115,7 +117,8 @@ func Run(ctx context.Context, d *db.DB, experiment string, o Options) error {
 				isDead = func(w string) bool { return !strings.HasPrefix(w, me+"#") }
 			}
 			own := func(w string) bool { return strings.HasPrefix(w, me+"#") }
-			co := db.ClaimOptions{Worker: fmt.Sprintf("%s#%d", me, slot), StaleAfter: o.Stale, IsDead: isDead, Own: own}
+			co := db.ClaimOptions{Worker: fmt.Sprintf("%s#%d", me, slot), StaleAfter: o.Stale, IsDead: isDead, Own: own,
+				BLASCore: blasCore}
 			for ctx.Err() == nil {
 				c, err := d.Claim(context.WithoutCancel(ctx), experiment, co)
 				if err != nil {
