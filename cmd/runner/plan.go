@@ -13,16 +13,19 @@ import (
 
 func init() { subcommands["plan"] = cmdPlan }
 
-const planUsage = `usage: runner plan [-json] FILE
+const planUsage = `usage: runner plan [-json] [-set FIELD=VALUE]... FILE
 
 Shows the configurations the grid in the experiment FILE expands to: their
 number, a table of what varies, and their keys. Writes nothing. With -json,
-one line per configuration: its key and canonical configuration.
+one line per configuration: its key and canonical configuration. -set
+changes the file before it is read, as runner run's does.
 `
 
 func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("plan", planUsage, stderr)
 	asJSON := fs.Bool("json", false, "print the canonical configurations as JSON lines (key, config)")
+	var sets setList
+	fs.Var(&sets, "set", setUsage)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -30,7 +33,7 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fs.Usage()
 		return usagef("plan takes one experiment file, got %d arguments", fs.NArg())
 	}
-	exp, cfgs, err := grid.Load(fs.Arg(0))
+	exp, cfgs, err := grid.LoadSet(fs.Arg(0), sets)
 	if err != nil {
 		return usageError{err}
 	}

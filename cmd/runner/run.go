@@ -21,10 +21,12 @@ import (
 
 func init() { subcommands["run"] = cmdRun }
 
-const runUsage = `usage: runner run [-db runs.db] [-workers N] [-retry-failed] [-extend] [-shard i/n] [flags] FILE
+const runUsage = `usage: runner run [-db runs.db] [-workers N] [-set FIELD=VALUE]... [-retry-failed] [-extend] [-shard i/n] [flags] FILE
 
 Inserts the configurations of the grid in FILE that the database lacks, then
 trains every one that is not done, N at a time. Run it again to resume.
+-set changes the file before it is read (-set train.epochs=2 -set
+grid.lr=0.1,0.3); the database stores the file with its overrides.
 `
 
 // runFlags are the flags of runner run.
@@ -38,6 +40,7 @@ type runFlags struct {
 	progress    string
 	exclusive   bool
 	shard       worker.Shard // zero: the whole grid
+	sets        setList      // -set overrides of the experiment file
 }
 
 // minStale is the smallest -stale: the heartbeat is written every -stale/8,
@@ -57,6 +60,7 @@ func runFlagSet(f *runFlags, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&f.dataDir, "data", defaultDataDir(), "`folder` of the MNIST files (default $CLIPLAB_DATA, or data/mnist; make data fetches them)")
 	fs.BoolVar(&f.exclusive, "exclusive", false, "no other runner uses this database: take over every run another process left running at once (runner slurm's tasks pass it)")
 	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto (a bar on a terminal, lines otherwise), bar, lines, none")
+	fs.Var(&f.sets, "set", setUsage)
 	fs.Var(&f.shard, "shard", "train only shard `i/n` of the grid, 0 ≤ i < n, split by key (runner slurm); without -db the file is runs.shard-i-of-n.db")
 	return fs
 }
@@ -94,7 +98,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 
-	exp, all, err := grid.Load(fs.Arg(0))
+	exp, all, err := grid.LoadSet(fs.Arg(0), f.sets)
 	if err != nil {
 		return usageError{err}
 	}

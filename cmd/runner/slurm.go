@@ -24,7 +24,7 @@ import (
 
 func init() { subcommands["slurm"] = cmdSlurm }
 
-const slurmUsage = `usage: runner slurm [-shards n] [-partition P] [-time T] [-cpus-per-task C] [-mem M] [-out DIR] [-runner PATH] [-submit] [flags] FILE
+const slurmUsage = `usage: runner slurm [-shards n] [-partition P] [-time T] [-cpus-per-task C] [-mem M] [-out DIR] [-runner PATH] [-set FIELD=VALUE]... [-submit] [flags] FILE
 
 Writes DIR/<experiment>.sbatch, a Slurm job array of n tasks: task i runs
   runner run -shard i/n -db DIR/<experiment>.shard-i-of-n.db FILE
@@ -53,6 +53,7 @@ type slurmFlags struct {
 	submit      bool
 	sbatch      string
 	runnerFlags stringList
+	sets        setList // -set overrides, baked into the grid's copy
 }
 
 // stringList is a repeatable string flag.
@@ -75,6 +76,7 @@ func cmdSlurm(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&f.runner, "runner", "", "`path` of runner on the nodes (default: this runner)")
 	fs.StringVar(&f.dataDir, "data", defaultDataDir(), "`folder` of the MNIST files on the nodes")
 	fs.Var(&f.sbatchArgs, "sbatch-arg", "another #SBATCH option, e.g. -sbatch-arg=--qos=long (repeatable)")
+	fs.Var(&f.sets, "set", setUsage+"; the tasks read the grid's copy with the overrides applied")
 	fs.Var(&f.runnerFlags, "run-arg", "another flag for runner run, e.g. -run-arg=-retry-failed (repeatable)")
 	fs.BoolVar(&f.submit, "submit", false, "submit the script with sbatch and print the job id")
 	fs.StringVar(&f.sbatch, "sbatch", "sbatch", "`command` that submits the script")
@@ -110,7 +112,7 @@ func cmdSlurm(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	file := fs.Arg(0)
-	exp, cfgs, err := grid.Load(file)
+	exp, cfgs, err := grid.LoadSet(file, f.sets)
 	if err != nil {
 		return usageError{err}
 	}
@@ -192,6 +194,7 @@ var (
 // with the flag of runner slurm that says what they should be.
 var scriptRunFlags = map[string]string{
 	"shard": "-shards", "db": "-out", "workers": "-cpus-per-task", "data": "-data", "progress": "", "exclusive": "",
+	"set": "-set",
 }
 
 // checkRunArgs parses the -run-arg flags with runner run's own flag set

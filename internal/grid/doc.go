@@ -230,6 +230,18 @@
 // (*name) and merge keys (<<: *name) work as YAML specifies; errors inside
 // them point at the anchored text.
 //
+// # Overrides
+//
+// ParseSet and LoadSet apply the command line's overrides (runner -set
+// FIELD=VALUE, Hydra's habit) to the YAML document before it is read, so
+// every check above applies to them; an error in what an override brought
+// is reported as "path -set FIELD=VALUE: field: message". FIELD is a dotted
+// path with optional [i] list indexes; VALUE is YAML, and a comma makes a
+// list unless VALUE is a list, mapping or quoted string. Setting a field of
+// grid:, train: or data: removes it from the other two. The experiment's
+// Source is then the document with the overrides, headed by a comment
+// listing them (override.go).
+//
 // # Configurations and keys
 //
 // Expand resolves each combination to a config.Config: every field explicit,

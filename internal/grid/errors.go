@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 )
 
 // ErrInvalid is matched (errors.Is) by every error that Parse, Expand and
@@ -66,6 +68,9 @@ type errorList struct {
 	path string
 	errs []*Error
 	seen map[string]bool
+	// origin names the override (ParseSet) each node it added came from;
+	// an error at such a node is reported as the override's.
+	origin map[*yaml.Node]string
 }
 
 func (l *errorList) add(e *Error) {

@@ -39,7 +39,7 @@ func (e *Experiment) Expand() ([]config.Config, error) {
 	if e == nil || e.gridNode == nil {
 		return nil, errors.New("grid: Expand needs an Experiment from Parse")
 	}
-	l := &checker{errorList{path: e.Path}}
+	l := &checker{errorList{path: e.Path, origin: e.origin}}
 	total := 1
 	for _, a := range e.axes {
 		total *= len(a.vals)
@@ -242,7 +242,11 @@ func cloneArch(a nn.ArchSpec) nn.ArchSpec {
 // Load reads, parses and expands the experiment file at path. A file that
 // cannot be read is an *Error naming it (errors.Is(err, fs.ErrNotExist)
 // holds for a missing one).
-func Load(path string) (*Experiment, []config.Config, error) {
+func Load(path string) (*Experiment, []config.Config, error) { return LoadSet(path, nil) }
+
+// LoadSet is Load with the command line's overrides (ParseSet), each
+// "FIELD=VALUE" (-set train.epochs=2, -set grid.lr=0.1,0.3).
+func LoadSet(path string, sets []string) (*Experiment, []config.Config, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		msg := err.Error()
@@ -252,7 +256,7 @@ func Load(path string) (*Experiment, []config.Config, error) {
 		}
 		return nil, nil, &Error{Path: path, Msg: "cannot read the experiment file: " + msg, Err: err}
 	}
-	e, err := Parse(path, src)
+	e, err := ParseSet(path, src, sets)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -24,6 +24,9 @@ func (c *checker) errAt(n *yaml.Node, field, format string, args ...any) {
 	if n != nil {
 		e.Line, e.Col = n.Line, n.Column
 	}
+	if o, ok := c.origin[n]; ok && n != nil {
+		e.Path, e.Line, e.Col = o, 0, 0
+	}
 	c.add(e)
 }
 

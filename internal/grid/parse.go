@@ -37,12 +37,16 @@ type Experiment struct {
 	// Warnings are things the file says that have no effect, as
 	// "path:line:col: field: message" (a data: field the dataset does not use).
 	Warnings []string
+	// Sets are the command line's overrides (ParseSet), in order; Source
+	// then holds the document with them applied.
+	Sets []string
 
 	base     config.Config // defaults
 	axes     []*axis       // in expansion order (see doc.go), one-value axes included
 	excludes []*exclude    // in file order
 	gridNode *yaml.Node
-	exclNode *yaml.Node // the exclude: list, nil if none
+	exclNode *yaml.Node            // the exclude: list, nil if none
+	origin   map[*yaml.Node]string // nodes an override added → "path -set FIELD=VALUE"
 }
 
 // axis is one field's values: a grid: axis, or a train:/data: scalar as an
@@ -113,19 +117,7 @@ var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // the archs and the axes, and the exclude entries. path only names the file
 // in errors. The error lists every problem found (up to 20), each as an
 // *Error at its line and column; all match ErrInvalid.
-func Parse(path string, src []byte) (*Experiment, error) {
-	p := &parser{checker: checker{errorList{path: path}}}
-	root := p.document(src)
-	if root == nil {
-		return nil, p.err()
-	}
-	e := &Experiment{Path: path, Source: bytes.Clone(src), Archs: map[string]nn.ArchSpec{}}
-	p.experiment(e, root)
-	if p.failed() {
-		return nil, p.err()
-	}
-	return e, nil
-}
+func Parse(path string, src []byte) (*Experiment, error) { return ParseSet(path, src, nil) }
 
 // document parses src as one YAML document and returns its root node.
 func (p *parser) document(src []byte) *yaml.Node {
@@ -320,6 +312,9 @@ func (p *parser) experiment(e *Experiment, root *yaml.Node) {
 			// ignored (a grid axis over one is an error: it repeats runs).
 			w := &Error{Path: p.path, Line: f.val.Line, Col: f.val.Column, Field: "data.seq_len",
 				Msg: "dataset " + ds + " does not use seq_len; ignored"}
+			if o, ok := p.origin[f.val]; ok {
+				w.Path, w.Line, w.Col = o, 0, 0
+			}
 			e.Warnings = append(e.Warnings, w.Error())
 			continue
 		}
