@@ -20,8 +20,14 @@ all: build
 sysdeps:
 	@sh scripts/sysdeps.sh
 
+# REVISION is the git revision runs record (runs.vcs_revision), "+dirty"
+# with uncommitted changes. Go stamps it itself unless told -buildvcs=false
+# (GOFLAGS, go env), which leaves "unknown" and a warning from runner run;
+# passing it here records it either way. Empty outside a git clone.
+REVISION := $(shell r=$$(git rev-parse HEAD 2>/dev/null) && { git diff --quiet HEAD -- 2>/dev/null || r=$$r+dirty; echo $$r; })
+
 build: sysdeps
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -ldflags "-X cliplab/internal/db.Revision=$(REVISION)" -o $(BIN)/ ./cmd/...
 
 # data: the four MNIST files, through the Go module proxy (never downloaded
 # from anywhere else, and never at run time).
