@@ -56,6 +56,18 @@
 //     skip_update_on_spike) and N otherwise. Stats.Threshold is the norm
 //     above which the step is clipped: min(μ + c(σ+eps), max_grad_norm).
 //
+// DP-SGD's methods need per-example gradients (ExampleClipper: factors from
+// each example's squared norm per tensor; C = c, the noise's sensitivity):
+//
+//   - dp_flat: min(1, C/(‖g_i‖+1e-6)) per example (Opacus flat clipping).
+//   - dp_per_layer: min(1, C_k/(‖g_ik‖+1e-6)) per example and tensor,
+//     C_k = C/√K (Opacus's DPPerLayerOptimizer, equal split).
+//   - dp_automatic: C/(‖g_i‖+γ) (Bu et al. 2022; γ = 0: Das et al. 2021).
+//   - dp_quantile: dp_flat at C_t, then C_{t+1} = C_t·exp(−η(b̄ − γ)), b̄
+//     the noised fraction unclipped (TF Privacy's QuantileEstimatorQuery);
+//     Sigmas splits σ between the sum and the count (Andrew et al. 2021,
+//     Thm 1).
+//
 // A gradient holding NaN or ±Inf is an error wrapping ErrNonFinite that
 // names the tensor and element; nothing is modified and adaptive state does
 // not move. Clip allocates nothing after its first call, except autoclip's

@@ -33,10 +33,25 @@ type ExampleClipper interface {
 // per-example gradients, and NewExample for one that does not.
 var ErrNeeds = errors.New("clipalgo: method needs another kind of gradient")
 
+// DP is what DP-SGD tells a per-example method besides its Spec.
+type DP struct {
+	// Sigma is the noise multiplier σ the run is accounted at.
+	Sigma float64
+	// Expected is the expected batch size B (B for shuffled batches, qN for
+	// Poisson ones).
+	Expected float64
+	// Normal returns z(t), a standard normal that is a function of the
+	// run's seed and t only, from a stream of its own (not the gradient's
+	// noise): dp_quantile's count noise at its t-th call of Weights. Nil
+	// when Sigma is 0.
+	Normal func(t uint64) float64
+}
+
 // NewExample returns the ExampleClipper that s describes, for a method that
 // needs per-example gradients, after normalizing and validating s (the
-// error is Validate's when s is invalid).
-func NewExample(s Spec) (ExampleClipper, error) {
+// error is Validate's when s is invalid, Sigmas' when dp's σ cannot be spent
+// as the method needs).
+func NewExample(s Spec, dp DP) (ExampleClipper, error) {
 	s = s.Normalize()
 	if err := s.Validate(); err != nil {
 		return nil, err
@@ -45,7 +60,33 @@ func NewExample(s Spec) (ExampleClipper, error) {
 	if m.Needs != PerExampleGradients {
 		return nil, fmt.Errorf("%w: %s clips the batch gradient (clipalgo.New)", ErrNeeds, m.Name)
 	}
-	return m.build.example(s), nil
+	_, count, err := Sigmas(s, dp.Sigma, dp.Expected)
+	if err != nil {
+		return nil, err
+	}
+	if count > 0 && dp.Normal == nil {
+		return nil, errors.New("clipalgo: DP.Normal is nil, and " + s.Method + " draws count noise")
+	}
+	return m.build.example(s, dp), nil
+}
+
+// Sigmas says how a per-example method spends the noise multiplier σ the
+// run is accounted at, with expected batch size B: sum is the noise
+// multiplier of the clipped sum's noise (N(0, sum²C²) per coordinate),
+// count the standard deviation of the noise on the method's count of
+// unclipped examples. Every method but dp_quantile spends it all on the sum
+// (sum = σ, count = 0). The error, "field: message" as Validate's, says why
+// σ cannot be spent so. s must be a normalized, valid Spec of a per-example
+// method.
+func Sigmas(s Spec, sigma, expected float64) (sum, count float64, err error) {
+	m, ok := Lookup(s.Method)
+	if !ok || m.Needs != PerExampleGradients {
+		return 0, 0, fmt.Errorf("method: %s is not a per-example method", s.Method)
+	}
+	if m.build.sigmas == nil {
+		return sigma, 0, nil
+	}
+	return m.build.sigmas(s, sigma, expected)
 }
 
 var _ ExampleClipper = (*dpFlat)(nil)
@@ -57,7 +98,7 @@ var dpFlatMethod = Method{
 	Reference: "Abadi et al. 2016; Opacus flat clipping (DPOptimizer.clip_and_accumulate)",
 	Threshold: Threshold{Takes: true, Unit: "norm C", Doc: "the per-example clip norm C"},
 	Needs:     PerExampleGradients,
-	build:     builder{example: func(s Spec) ExampleClipper { return &dpFlat{c: s.Threshold} }},
+	build:     builder{example: func(s Spec, _ DP) ExampleClipper { return &dpFlat{c: s.Threshold} }},
 }
 
 // dpFlat is Opacus's flat clipping: per_sample_clip_factor =
@@ -69,12 +110,20 @@ func (d *dpFlat) Weights(w []float32, sq []float64, b, nt int) (Stats, error) {
 	if err := checkExamples(w, sq, b, nt); err != nil {
 		return Stats{}, err
 	}
-	st := Stats{Threshold: d.c}
+	st, _ := flatWeights(w, sq, b, nt, d.c)
+	return st, nil
+}
+
+// flatWeights writes Opacus's flat clip factors at clip norm c for b
+// examples of nt tensors (checked by checkExamples) and returns the
+// statistics and the number of examples clipped (‖g_i‖ > c).
+func flatWeights(w []float32, sq []float64, b, nt int, c float64) (Stats, int) {
+	st := Stats{Threshold: c}
 	clipped := 0
 	for i := 0; i < b; i++ {
 		n := math.Sqrt(rowSum(sq[i*nt : (i+1)*nt]))
-		f := min(1, d.c/(n+torchEps))
-		if n > d.c {
+		f := min(1, c/(n+torchEps))
+		if n > c {
 			clipped++
 		}
 		st.NormBefore += n
@@ -88,7 +137,7 @@ func (d *dpFlat) Weights(w []float32, sq []float64, b, nt int) (Stats, error) {
 		st.NormAfter /= float64(b)
 		st.Fraction = float64(clipped) / float64(b)
 	}
-	return st, nil
+	return st, clipped
 }
 
 // checkExamples checks the sizes and that every norm is finite.

@@ -13,7 +13,7 @@ import (
 // min(1, C/(‖g_i‖ + 1e-6)) (opacus/optimizers/optimizer.py,
 // clip_and_accumulate) and its statistics.
 func TestDPFlatWeights(t *testing.T) {
-	c, err := NewExample(Spec{Method: "dp_flat", Threshold: 1})
+	c, err := NewExample(Spec{Method: "dp_flat", Threshold: 1}, DP{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func TestDPFlatWeights(t *testing.T) {
 // gradient is torch's global-norm clipping (method norm) of that gradient.
 func TestDPFlatOneExampleIsNorm(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
-	dp, _ := NewExample(Spec{Method: "dp_flat", Threshold: 0.7})
+	dp, _ := NewExample(Spec{Method: "dp_flat", Threshold: 0.7}, DP{})
 	norm, _ := New[float32](Spec{Method: "norm", Threshold: 0.7})
 	for trial := range 20 {
 		ts := []Tensor[float32]{

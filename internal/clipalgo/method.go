@@ -106,7 +106,10 @@ type Method struct {
 type builder struct {
 	f32     func(Spec) Clipper[float32]
 	f64     func(Spec) Clipper[float64]
-	example func(Spec) ExampleClipper
+	example func(Spec, DP) ExampleClipper
+	// sigmas splits σ between the clipped sum and a count (Sigmas); nil:
+	// all of it on the sum.
+	sigmas func(s Spec, sigma, expected float64) (sum, count float64, err error)
 }
 
 // build pairs a method's constructor in float32 (training) and float64 (the

@@ -16,5 +16,8 @@ func init() {
 		&zClipMethod,
 		&adaGCMethod,
 		&dpFlatMethod,
+		&dpPerLayerMethod,
+		&dpAutomaticMethod,
+		&dpQuantileMethod,
 	}
 }

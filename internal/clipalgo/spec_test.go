@@ -125,7 +125,7 @@ func TestDeclarations(t *testing.T) {
 		}
 		s := Spec{Method: m.Name, Threshold: 1}.Normalize()
 		_, err := New[float32](s)
-		_, xerr := NewExample(s)
+		_, xerr := NewExample(s, DP{Sigma: 1, Expected: 256, Normal: func(uint64) float64 { return 0 }})
 		if m.Needs == PerExampleGradients {
 			err, xerr = xerr, err
 		}

@@ -125,8 +125,12 @@ func (c Config) validateDP() error {
 	if err := c.Arch.PerExampleSupport(); err != nil {
 		return fmt.Errorf("arch_spec: method %s needs per-example gradients: %w", c.Clip.Method, err)
 	}
-	if _, err := c.NoiseMultiplier(); err != nil {
+	sigma, err := c.NoiseMultiplier()
+	if err != nil {
 		return fmt.Errorf("target_epsilon: %w", err)
+	}
+	if _, _, err := clipalgo.Sigmas(c.Clip, sigma, float64(c.BatchSize)); err != nil {
+		return err
 	}
 	return nil
 }

@@ -107,14 +107,16 @@ func TestDPErrors(t *testing.T) {
 			""},
 		{"arch without per-example gradients", dpEdit("arch: [mlp2]", "arch: [mlp2, "+mark+"cnn]"),
 			"grid.arch[1]: arch cnn: method dp_flat needs per-example gradients: type: cnn has no per-example gradients yet"},
+		{"quantile with too much sigma", strings.Replace(dpEdit("clip: [{method: dp_flat, threshold: [0.5, 1]}]", "clip: [{method: dp_quantile, threshold: 1, count_noise: 0.4}]"), "noise_multiplier: 1.0", "noise_multiplier: "+mark+"1.0", 1),
+			"train.noise_multiplier: method dp_quantile: count_noise: dp_quantile needs noise_multiplier σ < 2·count_noise (Andrew et al. 2021, Thm 1), got σ = 1 and count_noise = 0.4"},
 		{"none repeats over sigma", strings.Replace(strings.Replace(dpBase, "noise_multiplier: 1.0, ", "", 1), "  seed: [1]\n", "  seed: [1]\n  noise_multiplier: [1, "+mark+"2]\n", 1),
 			""},
 	}
 	// Cases whose mark is computed here: the clip entry of a method without σ.
 	cases[8].src = strings.Replace(cases[8].src, "threshold: [0.5", "threshold: ["+mark+"0.5", 1)
 	cases[8].want = "grid.clip: method dp_flat needs train.noise_multiplier (σ, 0 for no noise) or train.target_epsilon (σ solved for it)"
-	cases[10].src = strings.Replace(cases[10].src, "clip: [{method: dp_flat, threshold: [0.5, 1]}]", "clip: [none, {method: dp_flat, threshold: 1}]", 1)
-	cases[10].want = "grid.noise_multiplier[1]: method none adds no noise, so its configurations repeat for each value of noise_multiplier; exclude them, e.g. exclude: [{method: none, noise_multiplier: 2}]"
+	cases[11].src = strings.Replace(cases[11].src, "clip: [{method: dp_flat, threshold: [0.5, 1]}]", "clip: [none, {method: dp_flat, threshold: 1}]", 1)
+	cases[11].want = "grid.noise_multiplier[1]: method none adds no noise, so its configurations repeat for each value of noise_multiplier; exclude them, e.g. exclude: [{method: none, noise_multiplier: 2}]"
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			checkError(t, tc.src, tc.want)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"cliplab/internal/clipalgo"
 	"cliplab/internal/config"
 	"cliplab/internal/data"
 	"cliplab/internal/nn"
@@ -190,11 +191,18 @@ func (e *Experiment) private(l *checker, c *config.Config, idx []int, at map[str
 		e.report(l, idx, at, "arch", "", "arch %s: method %s needs per-example gradients: %v", c.ArchName, c.Clip.Method, err)
 		return
 	}
-	if eps {
-		if _, err := c.NoiseMultiplier(); err != nil {
-			e.report(l, idx, at, "target_epsilon", "", "cannot be reached in the %d steps of batch_size %d over train_size %d (q = %s): %v",
-				c.Steps(), c.BatchSize, c.Data.TrainSize, config.FormatFloat(c.SamplingRate()), err)
+	sigma, err := c.NoiseMultiplier()
+	if err != nil {
+		e.report(l, idx, at, "target_epsilon", "", "cannot be reached in the %d steps of batch_size %d over train_size %d (q = %s): %v",
+			c.Steps(), c.BatchSize, c.Data.TrainSize, config.FormatFloat(c.SamplingRate()), err)
+		return
+	}
+	if _, _, err := clipalgo.Sigmas(c.Clip, sigma, float64(c.BatchSize)); err != nil {
+		name := "noise_multiplier"
+		if eps {
+			name = "target_epsilon"
 		}
+		e.report(l, idx, at, name, "clip", "method %s: %v", c.Clip.Method, err)
 	}
 }
 

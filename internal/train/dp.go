@@ -13,15 +13,20 @@ import (
 	"cliplab/internal/privacy"
 )
 
-// Streams of the seed's generators that DP adds ("dpnoise").
-const noiseStream = 0x64706e6f697365
+// Streams of the seed's generators that DP adds: the gradient's noise
+// ("dpnoise") and a method's count noise ("dpcount").
+const (
+	noiseStream = 0x64706e6f697365
+	countStream = 0x6470636f756e74
+)
 
 // private is the DP-SGD state of a run: the per-example clipping, σ, the
 // sampling and the accountant.
 type private struct {
 	model    nn.PerExample
 	clip     clipalgo.ExampleClipper
-	sigma    float64 // noise multiplier σ
+	sigma    float64 // noise multiplier σ the run is accounted at
+	sumSigma float64 // noise multiplier of the clipped sum (σ but for dp_quantile)
 	q        float64 // sampling rate B/N
 	delta    float64
 	expected float64 // the expected batch size B the clipped sum is divided by
@@ -40,16 +45,23 @@ func newPrivate(c config.Config, model nn.Model, ds data.Dataset) (*private, err
 	if !ok {
 		return nil, fmt.Errorf("arch %s has no per-example gradients", c.ArchName)
 	}
-	clip, err := clipalgo.NewExample(c.Clip)
-	if err != nil {
-		return nil, err
-	}
 	sigma, err := c.NoiseMultiplier()
 	if err != nil {
 		return nil, err
 	}
-	p := &private{model: pe, clip: clip, sigma: sigma, q: c.SamplingRate(), delta: c.DP.Delta,
-		expected: float64(c.BatchSize), noise: privacy.Noise{Seed: c.Seed, Stream: noiseStream}}
+	expected := float64(c.BatchSize)
+	count := privacy.Noise{Seed: c.Seed, Stream: countStream}
+	clip, err := clipalgo.NewExample(c.Clip, clipalgo.DP{Sigma: sigma, Expected: expected,
+		Normal: func(t uint64) float64 { return count.Normal(t, 0) }})
+	if err != nil {
+		return nil, err
+	}
+	sumSigma, _, err := clipalgo.Sigmas(c.Clip, sigma, expected)
+	if err != nil {
+		return nil, err
+	}
+	p := &private{model: pe, clip: clip, sigma: sigma, sumSigma: sumSigma, q: c.SamplingRate(), delta: c.DP.Delta,
+		expected: expected, noise: privacy.Noise{Seed: c.Seed, Stream: noiseStream}}
 	if c.DP.Sampling == config.Poisson {
 		ex, ok := ds.(data.Examples)
 		if !ok {
@@ -70,7 +82,7 @@ func (p *private) batch(dst *data.Batch, n, trainSize int) {
 // backward replaces Backward and Clip for DP-SGD: each example's gradient
 // g_i (of its own loss: b times its row of the mean loss's gradient) is
 // clipped, the clipped gradients summed, N(0, σ²C²) added to every
-// coordinate, and the sum divided by the expected batch size B (Opacus's
+// coordinate (σ_Δ for dp_quantile, clipalgo.Sigmas), and the sum divided by the expected batch size B (Opacus's
 // DPOptimizer: add_noise then scale_grad). dout is the mean loss's gradient
 // of b examples, b ≥ 0. The step's noise is drawn at step n.
 func (p *private) backward(dout []float32, b, n int) (clipalgo.Stats, error) {
@@ -100,7 +112,7 @@ func (p *private) backward(dout []float32, b, n int) (clipalgo.Stats, error) {
 			clear(t.G)
 		}
 	}
-	if std := p.sigma * st.Threshold / p.expected; std > 0 {
+	if std := p.sumSigma * st.Threshold / p.expected; std > 0 {
 		off := 0
 		for _, t := range ps {
 			privacy.AddNoise(t.G, p.noise, std, uint64(n), off)

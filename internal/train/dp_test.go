@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"cliplab/internal/clipalgo"
 	"cliplab/internal/data"
-	"cliplab/internal/nn"
 	"cliplab/internal/privacy"
 	"cliplab/internal/record"
 )
@@ -32,14 +32,21 @@ func dpConfigYAML(train, clip string) string {
 }
 
 // TestDPNoNoiseNoClipIsPlain: with σ = 0 and a clip norm no example
-// reaches, a dp_flat step is the ordinary step: the same losses and
-// accuracies, bit for bit, as method none (the weights of the row
-// gradients are exactly 1, so the weight GEMM is Backward's).
+// reaches, a step of dp_flat, dp_per_layer or dp_quantile (whose C falls
+// from 1e6 by at most e^(−0.1) a step) is the ordinary step: the same
+// losses and accuracies, bit for bit, as method none (the weights of the
+// row gradients are exactly 1, so the weight GEMM is Backward's).
 func TestDPNoNoiseNoClipIsPlain(t *testing.T) {
 	dir := mnistDir(t)
 	plain := parseConfig(t, dpConfigYAML("optimizer: sgd", "none"))
-	dp := parseConfig(t, dpConfigYAML("noise_multiplier: 0", "{method: dp_flat, threshold: 1.0e6}"))
 	_, a := run(t, context.Background(), plain, dir)
+	for _, m := range []string{"dp_flat", "dp_per_layer", "dp_quantile"} {
+		t.Run(m, func(t *testing.T) { samePlain(t, dir, a, m) })
+	}
+}
+
+func samePlain(t *testing.T, dir string, a *recorder, method string) {
+	dp := parseConfig(t, dpConfigYAML("noise_multiplier: 0", "{method: "+method+", threshold: 1.0e6}"))
 	res, b := run(t, context.Background(), dp, dir)
 	if res.Status != record.Done || !math.IsInf(res.Epsilon, 1) {
 		t.Fatalf("dp run: %+v, want done with ε = +Inf", res)
@@ -149,9 +156,24 @@ func equalSteps(a, b []record.Step) bool {
 // at σ = 10 over the model's n = 25,818 coordinates, and the gradient's
 // sample standard deviation is σC/B within 2%.
 func TestDPNoiseStep(t *testing.T) {
-	dir := mnistDir(t)
-	c := parseConfig(t, dpConfigYAML("noise_multiplier: 10", "{method: dp_flat, threshold: 1.0e-3}"))
-	ds, err := data.Load(c.Dataset, DataOptions(c, dir))
+	st, mean, sd, n := noisyStep(t, "noise_multiplier: 10", "{method: dp_flat, threshold: 1.0e-3}")
+	if st.Fraction != 1 || st.Threshold != 1e-3 {
+		t.Fatalf("stats %+v", st)
+	}
+	want := 10 * 1e-3 / 64
+	if math.Abs(sd-want) > 0.02*want || math.Abs(mean) > 4*want/math.Sqrt(float64(n)) {
+		t.Errorf("gradient over %d coordinates: mean %.3g, sd %.4g; want about 0 and %.4g", n, mean, sd, want)
+	}
+}
+
+// noisyStep runs the DP backward of the first batch of the configuration
+// with train fields trainFields and clip entry clip, and returns its
+// statistics and the mean and standard deviation of its n gradient
+// coordinates.
+func noisyStep(t *testing.T, trainFields, clip string) (st clipalgo.Stats, mean, sd float64, n int) {
+	t.Helper()
+	c := parseConfig(t, dpConfigYAML(trainFields, clip))
+	ds, err := data.Load(c.Dataset, DataOptions(c, mnistDir(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,14 +184,10 @@ func TestDPNoiseStep(t *testing.T) {
 	r.ds.TrainBatch(&r.batch, 0, 0, c.BatchSize)
 	out := r.model.Forward(r.batch.X, r.batch.B, 0)
 	r.loss.forward(out, &r.batch)
-	st, err := r.dp.backward(r.loss.grad, r.batch.B, 1)
+	st, err = r.dp.backward(r.loss.grad, r.batch.B, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Fraction != 1 || st.Threshold != 1e-3 {
-		t.Fatalf("stats %+v", st)
-	}
-	var n int
 	var s, s2 float64
 	for _, p := range r.model.Params() {
 		for _, g := range p.G {
@@ -178,11 +196,54 @@ func TestDPNoiseStep(t *testing.T) {
 			n++
 		}
 	}
-	mean := s / float64(n)
-	sd := math.Sqrt(s2/float64(n) - mean*mean)
-	want := 10 * 1e-3 / 64
-	if math.Abs(sd-want) > 0.02*want || math.Abs(mean) > 4*want/math.Sqrt(float64(n)) {
-		t.Errorf("gradient over %d coordinates: mean %.3g, sd %.4g; want about 0 and %.4g", n, mean, sd, want)
+	mean = s / float64(n)
+	return st, mean, math.Sqrt(s2/float64(n) - mean*mean), n
+}
+
+// TestDPQuantileRun: dp_quantile's logged threshold follows the geometric
+// update from the logged fraction clipped (σ = 0: no count noise, batches of
+// B, so b̄ is the fraction unclipped); with σ > 0 a run is a function of
+// its seed and is accounted at the σ given (Andrew et al. Thm 1), not at
+// the sum's larger σ_Δ.
+func TestDPQuantileRun(t *testing.T) {
+	dir := mnistDir(t)
+	c := parseConfig(t, dpConfigYAML("noise_multiplier: 0", "{method: dp_quantile, threshold: 0.05, target_quantile: 0.6, clip_lr: 0.3}"))
+	_, a := run(t, context.Background(), c, dir)
+	moved := 0
+	for i := 1; i < len(a.steps); i++ {
+		prev, s := a.steps[i-1], a.steps[i]
+		want := prev.Threshold * math.Exp(-0.3*((1-prev.ClipFraction)-0.6))
+		if math.Abs(s.Threshold-want) > 1e-12*want {
+			t.Errorf("step %d: threshold %v, want %v from step %d's %v and fraction %v", s.Step, s.Threshold, want, prev.Step, prev.Threshold, prev.ClipFraction)
+		}
+		if prev.ClipFraction > 0 && prev.ClipFraction < 1 {
+			moved++
+		}
 	}
-	var _ nn.PerExample = r.dp.model
+	if a.steps[0].Threshold != 0.05 || moved == 0 {
+		t.Errorf("first threshold %v, %d steps with a fraction strictly inside (0, 1)", a.steps[0].Threshold, moved)
+	}
+
+	c = parseConfig(t, dpConfigYAML("noise_multiplier: 1.1, sampling: poisson", "{method: dp_quantile, threshold: 1}"))
+	res1, x := run(t, context.Background(), c, dir)
+	res2, y := run(t, context.Background(), c, dir)
+	sx, ex := x.withoutTimes()
+	sy, ey := y.withoutTimes()
+	if !slices.Equal(ex, ey) || !equalSteps(sx, sy) || res1.Epsilon != res2.Epsilon {
+		t.Errorf("two runs of one dp_quantile configuration differ")
+	}
+	if want, _, _ := privacy.Spend(1.1, 64.0/640, 20, 1e-5); res1.Epsilon != want {
+		t.Errorf("ε %v, want %v (the σ given)", res1.Epsilon, want)
+	}
+}
+
+// TestDPQuantileNoiseStep: dp_quantile's clipped sum gets noise of standard
+// deviation σ_Δ·C/B, σ_Δ = (σ⁻² − (2σ_b)⁻²)^(−1/2) = 11.547 at σ = 10 and
+// σ_b = 10, within 2% (as TestDPNoiseStep).
+func TestDPQuantileNoiseStep(t *testing.T) {
+	_, _, sd, n := noisyStep(t, "noise_multiplier: 10", "{method: dp_quantile, threshold: 1.0e-3, count_noise: 10}")
+	want := 1 / math.Sqrt(1/100.0-1/400.0) * 1e-3 / 64
+	if math.Abs(sd-want) > 0.02*want {
+		t.Errorf("gradient sd %.4g over %d coordinates, want σ_Δ·C/B = %.4g (σC/B would be %.4g)", sd, n, want, 10*1e-3/64)
+	}
 }
