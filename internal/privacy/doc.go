@@ -35,15 +35,18 @@
 // AddNoise(dst, noise, std, step, offset) adds N(0, std²) noise, std = σC
 // in DP-SGD, to coordinates offset … offset+len(dst)−1 of a flattened
 // gradient at a step. The value of each
-// coordinate is a function of (Seed, Stream, step, coordinate) only: blocks
-// of 1024 coordinates each draw from their own PCG-DXSM generator, seeded
-// by hashing the block's key, by the Marsaglia–Tsang ziggurat
-// (math/rand/v2's NormFloat64, bit for bit). Any split of the vector, on
-// any worker, shard or process, gives the same bits.
+// coordinate is a function of (Seed, Stream, step, coordinate) only:
+// coordinate k's bits are wyrand's output at state base + (k+1)·γ, base a
+// hash of (Seed, Stream, step), so a coordinate needs no other; they go
+// through the Marsaglia–Tsang ziggurat (math/rand/v2's NormFloat64's,
+// bit for bit), whose rare slow path draws on from a wyrand seeded by
+// hashing (base, k). Any split of the vector, on any worker, shard or
+// process, gives the same bits. (Until this generator, coordinates came in
+// blocks of 1024 from PCG-DXSM; no DP result had been published with it.)
 //
 // Poisson.Batch draws the batch of a step: each of N examples in with
 // probability q, independently, found by geometric skips between the
-// examples taken; a function of (Seed, step, N).
+// examples taken; a function of (Seed, step, N), from PCG-DXSM.
 //
 // References:
 //
@@ -70,4 +73,8 @@
 //     (PCG-DXSM as math/rand/v2 and numpy implement it).
 //   - G. L. Steele, D. Lea, C. H. Flood, Fast splittable pseudorandom
 //     number generators, OOPSLA 2014 (SplitMix64's mixing function).
+//   - Wang Yi, wyhash and wyrand, https://github.com/wangyi-fudan/wyhash
+//     (wyrand: state += 0xa0761d6478bd642f, output the xor of the halves
+//     of state·(state ⊕ 0xe7037ed1a0b428db); Go's runtime used it as
+//     fastrand64).
 package privacy

@@ -4,33 +4,29 @@ package privacy
 
 import (
 	"math"
+	"math/bits"
 )
 
 // Float is the element type of the gradients noise is added to.
 type Float interface{ ~float32 | ~float64 }
 
-// blockLen is the number of coordinates that share one generator: block b
-// of a step holds coordinates [b·blockLen, (b+1)·blockLen).
-const blockLen = 1024
-
 // Domains keep the generators of noise and of sampling apart under one
 // seed (the top byte of the key's last word).
 const (
-	domainNoise   = 0
-	domainPoisson = 1
+	domainPoisson   = 1
+	domainNoiseTail = 2 // a coordinate's draws after its first
 )
 
-// generator seeds g for the block keyed by (seed, stream, step, domain,
-// block): PCG-DXSM (math/rand/v2's PCG, numpy's default generator family)
-// with its 128-bit state set from two 64-bit hashes of the key. Hashed
-// states lie at unrelated places of PCG's period of 2^128, so the 1024
-// draws of two blocks never overlap in practice, and Go's tests pin PCG's
-// output for a state.
-func generator(seed, stream, step uint64, domain byte, block uint64) pcgNormal {
+// generator seeds g for the key (seed, stream, step, domain):
+// PCG-DXSM (math/rand/v2's PCG, numpy's default generator family) with its
+// 128-bit state set from two 64-bit hashes of the key. Hashed states lie at
+// unrelated places of PCG's period of 2^128, and Go's tests pin PCG's
+// output for a state. Poisson sampling draws from it.
+func generator(seed, stream, step uint64, domain byte) pcgNormal {
 	h := mix64(seed ^ 0x9e3779b97f4a7c15)
 	h = mix64(h ^ stream)
 	h = mix64(h ^ step)
-	h = mix64(h ^ (block&(1<<56-1) | uint64(domain)<<56))
+	h = mix64(h ^ uint64(domain)<<56)
 	return pcgNormal{hi: h, lo: mix64(h ^ 0xd1b54a32d192ed03)} // rand.PCG.Seed(hi, lo)
 }
 
@@ -48,12 +44,18 @@ func mix64(z uint64) uint64 {
 // Stream, step and k only, so any split of the coordinates (tensors,
 // workers, goroutines, shards, processes) and any rerun gives the same bits.
 //
-// Coordinates are grouped in blocks of 1024; block b of a step draws its
-// 1024 values in order from a PCG generator seeded by (Seed, Stream, step,
-// b), each as math/rand/v2's NormFloat64 draws it (the Marsaglia–Tsang
-// ziggurat), bit for bit (pcgNormal, normal.go; Go's regression tests pin
-// NormFloat64's output, and TestNoiseKeys pins ours). Stream separates independent noise sources
-// under one seed (the gradient's noise, a quantile's count noise, …).
+// z(step, k) is counter-based: the key (Seed, Stream, step) is hashed to a
+// 64-bit base b, and coordinate k's first 64 random bits are wyrand's
+// output at state b + (k+1)·γ (mum(s, s ⊕ c): the 128-bit product's halves
+// xor-ed; Wang Yi's wyrand, the generator of Go's runtime.fastrand64 before
+// Go 1.22), so the coordinates of a step are consecutive outputs of one
+// wyrand stream and a coordinate needs no earlier one. The bits go through
+// the Marsaglia–Tsang ziggurat as math/rand/v2's NormFloat64 does (same
+// tables and steps, zigguratFrom): about 97% of coordinates take the first
+// draw's fast path; the rest draw their further bits from a wyrand seeded
+// by hashing (key, k) in a domain of its own. Stream separates independent
+// noise sources under one seed (the gradient's noise, a quantile's count
+// noise, …). TestNoiseKeys pins the first values.
 type Noise struct {
 	Seed, Stream uint64
 }
@@ -65,27 +67,65 @@ func (n Noise) Normal(step uint64, k int) float64 {
 	return z[0]
 }
 
+// wyrand's constants (wyhash's _wyp0 and _wyp1).
+const (
+	wyInc = 0xa0761d6478bd642f
+	wyMix = 0xe7037ed1a0b428db
+)
+
+// wyrand is Wang Yi's wyrand: state += γ, output mum(state, state ⊕ c).
+type wyrand struct{ s uint64 }
+
+func (w *wyrand) uint64() uint64 {
+	w.s += wyInc
+	hi, lo := bits.Mul64(w.s, w.s^wyMix)
+	return hi ^ lo
+}
+
+func (w *wyrand) float64() float64 { return float64(w.uint64()<<11>>11) / (1 << 53) }
+
+// noiseBase is the hash of a step's key: coordinate k's first draw is
+// wyrand's output at state base + (k+1)·γ.
+func noiseBase(n Noise, step uint64) uint64 {
+	h := mix64(n.Seed ^ 0x9e3779b97f4a7c15)
+	h = mix64(h ^ n.Stream)
+	return mix64(h ^ step)
+}
+
 // AddNoise adds std·z(step, offset+i) to dst[i] for every i: the noise of
 // coordinates offset … offset+len(dst)−1 of the flattened parameter vector,
-// computed in float64 and rounded once to F. A call that starts inside a
-// block draws and discards the block's earlier values. It panics if offset
-// is negative.
+// computed in float64 and rounded once to F. It panics if offset is
+// negative.
 func AddNoise[F Float](dst []F, n Noise, std float64, step uint64, offset int) {
 	if offset < 0 {
 		panic("privacy: negative noise offset")
 	}
-	for len(dst) > 0 {
-		block, skip := offset/blockLen, offset%blockLen
-		g := generator(n.Seed, n.Stream, step, domainNoise, uint64(block))
-		for range skip {
-			g.normal()
+	base := noiseBase(n, step)
+	s := base + uint64(offset)*wyInc // wyrand's state, in a register
+	for i := range dst {
+		s += wyInc
+		hi, lo := bits.Mul64(s, s^wyMix)
+		u := hi ^ lo
+		// The ziggurat's fast path, as zigguratFrom's first iteration.
+		j := int32(u)
+		l := u >> 32 & 0x7F
+		z := float64(j) * float64(wn[l])
+		if absInt32(j) >= kn[l] {
+			z = noiseTail(u, base, offset+i)
 		}
-		m := min(blockLen-skip, len(dst))
-		for i := range m {
-			dst[i] = F(float64(dst[i]) + std*g.normal())
-		}
-		dst, offset = dst[m:], offset+m
+		dst[i] = F(float64(dst[i]) + std*z)
 	}
+}
+
+// noiseTail is z of coordinate k when its first draw u leaves the
+// ziggurat's fast path: the rest of the ziggurat, its further draws from a
+// wyrand seeded by hashing (base, k) in a domain of its own. Kept out of
+// line so that AddNoise's loop keeps its state in registers.
+//
+//go:noinline
+func noiseTail(u, base uint64, k int) float64 {
+	rest := wyrand{s: mix64(base ^ mix64(uint64(k)^domainNoiseTail<<56))}
+	return zigguratFrom(u, &rest)
 }
 
 // Poisson is Poisson sampling (the sampling the RDP accountant assumes):
@@ -120,7 +160,7 @@ func (p Poisson) Batch(dst []int, step uint64, n int) []int {
 		}
 		return dst
 	}
-	g := generator(p.Seed, 0, step, domainPoisson, 0)
+	g := generator(p.Seed, 0, step, domainPoisson)
 	logKeep := math.Log1p(-q)
 	for i := -1; ; {
 		u := float64(g.uint64()>>11+1) / (1 << 53) // (0, 1]

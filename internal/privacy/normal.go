@@ -1,5 +1,4 @@
-// A standard normal generator equal bit for bit to math/rand/v2's
-// Rand.NormFloat64 over a PCG source, with the generator's calls inlined.
+// math/rand/v2's PCG, and the ziggurat of its NormFloat64, bit for bit.
 
 package privacy
 
@@ -8,11 +7,12 @@ import (
 	"math/bits"
 )
 
-// pcgNormal is math/rand/v2's PCG (PCG-DXSM, 128-bit state) and its
-// NormFloat64, copied so that the compiler can inline the generator into
-// the ziggurat: the interface call per draw was most of AddNoise's cost.
-// TestPCGNormalIsGo checks that its draws equal rand.New(rand.NewPCG(hi,
-// lo)).NormFloat64's. The code and tables are Go's (src/math/rand/v2/pcg.go
+// pcgNormal is math/rand/v2's PCG (PCG-DXSM, 128-bit state), copied so
+// that the compiler can inline it (Poisson sampling draws from it), and
+// zigguratFrom is math/rand/v2's NormFloat64's ziggurat with the first draw
+// given, over wyrand (AddNoise's normals). TestPCGIsGo and TestZigguratIsGo
+// check them against rand.NewPCG and against rand.New(wyrand).NormFloat64,
+// draw for draw. The code and tables are Go's (src/math/rand/v2/pcg.go
 // and normal.go, Go 1.26; BSD licence, Copyright 2009 and 2023 The Go
 // Authors); the ziggurat is Marsaglia and Tsang (2000).
 type pcgNormal struct{ hi, lo uint64 }
@@ -43,9 +43,11 @@ func (p *pcgNormal) float64() float64 { return float64(p.uint64()<<11>>11) / (1 
 
 const rn = 3.442619855899
 
-func (p *pcgNormal) normal() float64 {
+// zigguratFrom is math/rand/v2's NormFloat64 with u as its first 64-bit
+// draw and src giving the rest: the fast path takes u alone about 99% of
+// the time; the wedges and the tail draw uniforms from src.
+func zigguratFrom(u uint64, src *wyrand) float64 {
 	for {
-		u := p.uint64()
 		j := int32(u) // possibly negative
 		i := u >> 32 & 0x7F
 		x := float64(j) * float64(wn[i])
@@ -54,8 +56,8 @@ func (p *pcgNormal) normal() float64 {
 		}
 		if i == 0 {
 			for {
-				x = -math.Log(p.float64()) * (1.0 / rn)
-				y := -math.Log(p.float64())
+				x = -math.Log(src.float64()) * (1.0 / rn)
+				y := -math.Log(src.float64())
 				if y+y >= x*x {
 					break
 				}
@@ -65,9 +67,10 @@ func (p *pcgNormal) normal() float64 {
 			}
 			return -rn - x
 		}
-		if fn[i]+float32(p.float64())*(fn[i-1]-fn[i]) < float32(math.Exp(-.5*x*x)) {
+		if fn[i]+float32(src.float64())*(fn[i-1]-fn[i]) < float32(math.Exp(-.5*x*x)) {
 			return x
 		}
+		u = src.uint64()
 	}
 }
 
