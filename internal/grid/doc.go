@@ -129,8 +129,8 @@
 //     accountant assumes). ε is the accountant's at q = batch_size /
 //     train_size with one composition per step either way.
 //
-// A dp_ method needs per-example gradients, which the mlp has (cnn and rnn
-// not yet): another arch with a dp_ method is an error at the arch.
+// A dp_ method needs per-example gradients, which the mlp and the cnn have
+// (the rnn not yet): another arch with a dp_ method is an error at the arch.
 //
 // # archs:
 //

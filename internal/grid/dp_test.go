@@ -15,6 +15,7 @@ train: {batch_size: 50, noise_multiplier: 1.0, lr: 0.1}
 archs:
   mlp2: {type: mlp, hidden: [16]}
   cnn: {type: cnn, channels: [2]}
+  rnn: {type: rnn, hidden: 4}
 grid:
   arch: [mlp2]
   seed: [1]
@@ -105,8 +106,8 @@ func TestDPErrors(t *testing.T) {
 			`train.sampling: "uniform" is not allowed (allowed: shuffle, poisson)`},
 		{"no sigma", dpEdit("train: {batch_size: 50, noise_multiplier: 1.0, lr: 0.1}", "train: {batch_size: 50, lr: 0.1}"),
 			""},
-		{"arch without per-example gradients", dpEdit("arch: [mlp2]", "arch: [mlp2, "+mark+"cnn]"),
-			"grid.arch[1]: arch cnn: method dp_flat needs per-example gradients: type: cnn has no per-example gradients yet"},
+		{"arch without per-example gradients", dpEdit("arch: [mlp2]", "arch: [mlp2, "+mark+"rnn]"),
+			"grid.arch[1]: arch rnn: method dp_flat needs per-example gradients: type: rnn has no per-example gradients yet"},
 		{"quantile with too much sigma", strings.Replace(dpEdit("clip: [{method: dp_flat, threshold: [0.5, 1]}]", "clip: [{method: dp_quantile, threshold: 1, count_noise: 0.4}]"), "noise_multiplier: 1.0", "noise_multiplier: "+mark+"1.0", 1),
 			"train.noise_multiplier: method dp_quantile: count_noise: dp_quantile needs noise_multiplier σ < 2·count_noise (Andrew et al. 2021, Thm 1), got σ = 1 and count_noise = 0.4"},
 		{"none repeats over sigma", strings.Replace(strings.Replace(dpBase, "noise_multiplier: 1.0, ", "", 1), "  seed: [1]\n", "  seed: [1]\n  noise_multiplier: [1, "+mark+"2]\n", 1),

@@ -22,12 +22,7 @@ func BenchmarkStep(b *testing.B) {
 				b.Fatal(err)
 			}
 			opt, _ := NewOptimizer(OptimSpec{Name: "sgd"}, m.Params())
-			x := randu(rng, batch*784, 1)
-			labels := make([]int, batch)
-			for i := range labels {
-				labels[i] = rng.IntN(10)
-			}
-			d := make([]float32, batch*10)
+			x, labels, d := benchBatch(rng, batch)
 			b.ReportAllocs()
 			for b.Loop() {
 				out := m.Forward(x, batch, 0)
@@ -39,6 +34,17 @@ func BenchmarkStep(b *testing.B) {
 			b.ReportMetric(float64(m.FLOPs(batch, 0))*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
 	}
+}
+
+// benchBatch is a random MNIST-shaped batch: pixels, labels and room for
+// the loss's gradient.
+func benchBatch(rng *rand.Rand, batch int) (x []float32, labels []int, d []float32) {
+	x = randu(rng, batch*784, 1)
+	labels = make([]int, batch)
+	for i := range labels {
+		labels[i] = rng.IntN(10)
+	}
+	return x, labels, make([]float32, batch*10)
 }
 
 // BenchmarkOptimizer is one optimizer step over mlp2's 269,322 parameters.

@@ -21,6 +21,7 @@ type conv2d struct {
 	x             []float32 // input of the last forward, not owned
 	cols, y       []float32 // one example's columns; the output
 	dz, dcols, dx []float32
+	dwi, dbi      []float32 // one example's gradients (backwardNorms)
 }
 
 func newConv2d(ps *paramSet, name string, c, h, w, o, k int, act activation) *conv2d {
@@ -74,6 +75,13 @@ func (l *conv2d) backward(dy []float32, b int, needDx bool) []float32 {
 	if !needDx {
 		return nil
 	}
+	return l.backwardDx(dz, b)
+}
+
+// backwardDx returns dx (B, C, H, W) from dz (B, O, Ho, Wo).
+func (l *conv2d) backwardDx(dz []float32, b int) []float32 {
+	ckk, hw := l.c*l.k*l.k, l.ho*l.wo
+	in, out := l.inSize(), l.outSize()
 	l.dcols = grow(l.dcols, ckk*hw)
 	l.dx = grow(l.dx, b*in)
 	for i := 0; i < b; i++ {

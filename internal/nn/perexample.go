@@ -18,7 +18,8 @@ import "fmt"
 // with x. BackwardNorms keeps every layer's dz (book-keeping, Bu et al.
 // 2023), so BackwardWeighted costs the weight GEMMs of one backward pass
 // and no propagation: a per-example step costs a plain step plus O(b·(D+O))
-// per layer.
+// per layer. A convolution forms each example's weight gradient once more
+// (conv2d.backwardNorms says why not ghost clipping).
 type PerExample interface {
 	Model
 	// BackwardNorms takes dL/dout of the last Forward (b×Outputs), like
@@ -34,14 +35,12 @@ type PerExample interface {
 }
 
 // PerExampleSupport reports whether architecture a (normalized) gives
-// per-example gradients (is a PerExample): an mlp does; a cnn's
-// convolutions and an rnn's recurrent layers do not yet.
+// per-example gradients (is a PerExample): an mlp and a cnn do; an rnn's
+// recurrent layers do not yet.
 func (a ArchSpec) PerExampleSupport() error {
 	switch a.Type {
-	case "mlp":
+	case "mlp", "cnn":
 		return nil
-	case "cnn":
-		return fmt.Errorf("type: cnn has no per-example gradients yet (its conv layers); use an mlp")
 	case "rnn":
 		return fmt.Errorf("type: rnn has no per-example gradients yet (its recurrent layer); use an mlp")
 	}
@@ -155,3 +154,84 @@ func scaleInto(dst, src []float32, a float32) {
 		dst[j] = a * v
 	}
 }
+
+var (
+	_ exampleLayer = (*conv2d)(nil)
+	_ exampleLayer = (*maxPool)(nil)
+)
+
+func (l *conv2d) nparams() int { return 2 }
+
+// backwardNorms of a convolution forms each example's weight gradient,
+// dW_i = dz_i·cols_iᵀ (O × C·k·k), one at a time in a scratch matrix, and
+// takes its squared norm; db_i is the row sums of dz_i. This per-example
+// accumulation costs one more pass of the weight-gradient GEMMs (every
+// example's GEMM is already separate, as in backward); ghost clipping's
+// ‖dW_i‖² = ⟨cols_iᵀcols_i, dz_iᵀdz_i⟩ (Li et al. 2021) would cost
+// T²·(C·k·k + O) per example for T = Ho·Wo output pixels against
+// T·O·C·k·k here, more at every layer of the cnn (T = 576 and 64 on MNIST
+// with C·k·k = 25 and 200, O = 8 and 16). It keeps dz for
+// backwardWeighted.
+func (l *conv2d) backwardNorms(dy []float32, b int, needDx bool, sq []float64, p0, P int) []float32 {
+	ckk, hw := l.c*l.k*l.k, l.ho*l.wo
+	in, out := l.inSize(), l.outSize()
+	l.dz = grow(l.dz, b*out)
+	if l.act != actNone {
+		actBackward(l.dz, dy[:b*out], l.y, l.act)
+	} else {
+		copy(l.dz, dy[:b*out])
+	}
+	l.dwi = grow(l.dwi, l.o*ckk)
+	l.dbi = grow(l.dbi, l.o)
+	var s [1]float64
+	for i := 0; i < b; i++ {
+		dzi := l.dz[i*out : (i+1)*out]
+		l.im2col(l.cols, l.x[i*in:(i+1)*in])
+		sgemm(false, true, l.o, ckk, hw, 1, dzi, hw, l.cols, hw, 0, l.dwi, ckk)
+		rowSumSq(s[:], l.dwi, len(l.dwi))
+		sq[i*P+p0] += s[0]
+		clear(l.dbi)
+		rowSumAdd(l.dbi, dzi, hw)
+		rowSumSq(s[:], l.dbi, len(l.dbi))
+		sq[i*P+p0+1] += s[0]
+	}
+	if !needDx {
+		return nil
+	}
+	return l.backwardDx(l.dz, b)
+}
+
+// backwardWeighted: dW = Σ_i w_W,i·dz_i·cols_iᵀ, db = Σ_i w_b,i·rowsum(dz_i),
+// in backward's order, so weights 1 give backward's gradients bit for bit.
+func (l *conv2d) backwardWeighted(w []float32, b, p0, P int) {
+	ckk, hw := l.c*l.k*l.k, l.ho*l.wo
+	in, out := l.inSize(), l.outSize()
+	clear(l.b.G)
+	l.dbi = grow(l.dbi, l.o)
+	for i := 0; i < b; i++ {
+		dzi := l.dz[i*out : (i+1)*out]
+		beta := float32(1)
+		if i == 0 {
+			beta = 0
+		}
+		l.im2col(l.cols, l.x[i*in:(i+1)*in])
+		sgemm(false, true, l.o, ckk, hw, w[i*P+p0], dzi, hw, l.cols, hw, beta, l.wt.G, ckk)
+		if wb := w[i*P+p0+1]; wb == 1 {
+			rowSumAdd(l.b.G, dzi, hw)
+		} else {
+			clear(l.dbi)
+			rowSumAdd(l.dbi, dzi, hw)
+			for o, v := range l.dbi {
+				l.b.G[o] += wb * v
+			}
+		}
+	}
+}
+
+func (l *maxPool) nparams() int { return 0 }
+
+func (l *maxPool) backwardNorms(dy []float32, b int, needDx bool, _ []float64, _, _ int) []float32 {
+	return l.backward(dy, b, needDx)
+}
+
+func (l *maxPool) backwardWeighted([]float32, int, int, int) {}

@@ -3,6 +3,8 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"syscall"
 	"testing"
 )
 
@@ -17,6 +19,9 @@ var perExampleCases = []struct {
 	{"mlp2", mlp2, mnist, 5},
 	{"mlp-tanh", ArchSpec{Type: "mlp", Hidden: []int{7, 5}, Activation: "tanh"}, Input{C: 1, H: 4, W: 3, Outputs: 3}, 6},
 	{"mlp-linear", ArchSpec{Type: "mlp"}, Input{C: 2, H: 3, W: 3, Outputs: 4}, 3},
+	{"cnn", cnn, mnist, 4},
+	{"cnn-tanh-nopool-hidden", ArchSpec{Type: "cnn", Channels: []int{3, 4}, Kernel: 3, Pool: 1, Hidden: []int{5}, Activation: "tanh"},
+		Input{C: 2, H: 7, W: 6, Outputs: 3}, 5},
 }
 
 // perExampleBatch builds case tc's model from a fixed seed and a batch with
@@ -255,54 +260,72 @@ func TestPerExampleAgainstPyTorch(t *testing.T) {
 	}
 }
 
-// BenchmarkPerExampleStep is one SGD step of mlp2 at batch 256, plain
+// BenchmarkPerExampleStep is one SGD step of mlp2 and of the cnn at batch 256, plain
 // (Forward, Backward) and per-example (Forward, BackwardNorms, flat clip
 // factors, BackwardWeighted): DP-SGD's step without its noise.
 func BenchmarkPerExampleStep(b *testing.B) {
 	const batch = 256
-	for _, private := range []bool{false, true} {
-		name := "plain"
-		if private {
-			name = "per-example"
+	for _, arch := range []struct {
+		name string
+		spec ArchSpec
+	}{{"mlp2", mlp2}, {"cnn", cnn}} {
+		for _, private := range []bool{false, true} {
+			name := "plain"
+			if private {
+				name = "per-example"
+			}
+			b.Run(arch.name+"/"+name, func(b *testing.B) { perExampleStep(b, arch.spec, batch, private) })
 		}
-		b.Run("mlp2/"+name, func(b *testing.B) {
-			rng := rand.New(rand.NewPCG(1, 2))
-			m, _ := Build(mlp2, mnist, rng)
-			pe := m.(PerExample)
-			P := len(m.Params())
-			opt, _ := NewOptimizer(OptimSpec{Name: "sgd"}, m.Params())
-			x := randu(rng, batch*784, 1)
-			labels := make([]int, batch)
-			for i := range labels {
-				labels[i] = rng.IntN(10)
-			}
-			d := make([]float32, batch*10)
-			sq := make([]float64, batch*P)
-			w := make([]float32, batch*P)
-			b.ReportAllocs()
-			for b.Loop() {
-				out := m.Forward(x, batch, 0)
-				SoftmaxCrossEntropy(d, out, labels, batch, 10)
-				if !private {
-					m.Backward(d)
-				} else {
-					pe.BackwardNorms(d, sq)
-					for i := range batch {
-						var n float64
-						for k := range P {
-							n += sq[i*P+k]
-						}
-						f := float32(min(1, 1/(math.Sqrt(n)*batch+1e-6)) * batch)
-						for k := range P {
-							w[i*P+k] = f
-						}
-					}
-					pe.BackwardWeighted(w)
-				}
-				opt.Step(0.01)
-			}
-		})
 	}
+}
+
+// perExampleStep runs BenchmarkPerExampleStep's steps of one arch.
+func perExampleStep(b *testing.B, spec ArchSpec, batch int, private bool) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	m, _ := Build(spec, mnist, rng)
+	pe := m.(PerExample)
+	P := len(m.Params())
+	opt, _ := NewOptimizer(OptimSpec{Name: "sgd"}, m.Params())
+	x, labels, d := benchBatch(rng, batch)
+	sq := make([]float64, batch*P)
+	w := make([]float32, batch*P)
+	b.ReportAllocs()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cpu0 := threadCPU()
+	for b.Loop() {
+		out := m.Forward(x, batch, 0)
+		SoftmaxCrossEntropy(d, out, labels, batch, 10)
+		if !private {
+			m.Backward(d)
+		} else {
+			pe.BackwardNorms(d, sq)
+			for i := range batch {
+				var n float64
+				for k := range P {
+					n += sq[i*P+k]
+				}
+				f := float32(min(1, 1/(math.Sqrt(n)*float64(batch)+1e-6)) * float64(batch))
+				for k := range P {
+					w[i*P+k] = f
+				}
+			}
+			pe.BackwardWeighted(w)
+		}
+		opt.Step(0.01)
+	}
+	b.ReportMetric(float64(threadCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+}
+
+// threadCPU is the calling thread's CPU time in nanoseconds: with the
+// benchmark's thread locked and BLAS on one thread, the step's CPU time
+// without the time spent waiting for a core on a loaded machine.
+func threadCPU() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(1, &ru); err != nil { // RUSAGE_THREAD
+		panic(err)
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 // sumSquares is Σ x² in float64, one term at a time: the reference for
