@@ -88,68 +88,121 @@ func (rep *paper) seriesLegend(l *plot.Legend, used map[int]bool, withLine bool,
 	}
 }
 
-// costFigure: final accuracy against training cost (FLOPs or wall seconds),
-// one panel per workload, one point per setting.
+// costFigure: final accuracy against the cost to reach the target accuracy
+// (FLOPs or wall seconds), one panel per workload, one point per setting
+// labelled with its learning rate; settings whose median seed never reached
+// the target stand apart at the right, as failures.
 func (rep *paper) costFigure(kind string) *figure {
-	f := &figure{Name: "fig-acc-vs-flops", Title: "Accuracy versus training FLOPs"}
-	xlabel := "training cost (FLOPs, mean over seeds)"
+	tgt := fmtNum(rep.Target)
+	f := &figure{Name: "fig-acc-vs-flops", Title: "Accuracy versus FLOPs to target"}
+	xlabel := "training FLOPs to test accuracy " + tgt + " (median over seeds)"
+	ck := report.CostFLOPs
 	if kind == "wall" {
-		f.Name, f.Title = "fig-acc-vs-seconds", "Accuracy versus training time"
-		xlabel = "training time (s, mean over seeds, one core per run)"
+		f.Name, f.Title = "fig-acc-vs-seconds", "Accuracy versus time to target"
+		xlabel = "seconds to test accuracy " + tgt + " (median over seeds, one core per run)"
+		ck = report.CostSeconds
 	}
 	used := map[int]bool{}
+	missed := false
 	var panels []*plot.Plot
-	for _, pn := range rep.CostData(kind == "wall") {
+	for _, pn := range rep.CostData(ck) {
 		wl := rep.Workloads[pn.Workload]
 		p := newPlot(wl.Name, xlabel, rep.accLabel(true))
 		info := panelInfo{Title: wl.Name, Series: map[string]int{}}
 		f.Runs += pn.Runs
 		lo, hi := pn.Lo, pn.Hi
+		if len(pn.Points) == 0 {
+			lo, hi = 1, 10
+		}
 		logX := hi > 10*lo
 		if logX {
 			logAxis(&p.X)
 		}
+		p.X.Min, p.X.Max = lo, hi
+		padRange(&p.X, logX)
+		if !logX {
+			margin(&p.X, 0.05)
+		}
+		// The strip of settings that never reached the target, right of a
+		// dotted divider: half a decade (log) or a fifth of the range
+		// beyond the data.
+		dataMax := p.X.Max
+		strip, div, width := dataMax, dataMax, 0.0
+		if len(pn.Missed) > 0 {
+			missed = true
+			if logX {
+				strip, div = dataMax*math.Pow(10, 0.6), dataMax*math.Pow(10, 0.1)
+				p.X.Max = dataMax * math.Pow(10, 1.2)
+			} else {
+				width = 0.5 * (p.X.Max - p.X.Min)
+				strip, div = dataMax+width, dataMax+width/6
+				p.X.Max = dataMax + 2*width
+			}
+			p.X.Tick.Marker = stripTicks{inner: p.X.Tick.Marker, max: dataMax, at: strip}
+			ln, _ := plotter.NewLine(xy{[]float64{div, div}, []float64{0, 1}})
+			ln.LineStyle = draw.LineStyle{Color: grey, Width: vg.Points(0.8), Dashes: []vg.Length{vg.Points(1), vg.Points(2)}}
+			p.Add(ln)
+		}
 		// Chance level, as a faint line under the data.
-		if wl.ChanceKnown && len(pn.Points) > 0 {
-			ln, _ := plotter.NewLine(xy{[]float64{lo, hi}, []float64{wl.Chance, wl.Chance}})
+		if wl.ChanceKnown {
+			ln, _ := plotter.NewLine(xy{[]float64{p.X.Min, p.X.Max}, []float64{wl.Chance, wl.Chance}})
 			ln.LineStyle = draw.LineStyle{Color: lightGrey, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(2), vg.Points(2)}}
 			p.Add(ln)
 		}
-		// Pareto frontier: a staircase through its settings.
+		// The frontier: rings on the settings no other beats by more
+		// than the seeds' spread.
 		if front := pn.Frontier; len(front) > 0 {
-			var st xy
-			for k, i := range front {
-				if k > 0 {
-					st.x = append(st.x, pn.Points[i].Cost)
-					st.y = append(st.y, pn.Points[front[k-1]].Acc)
-				}
-				st.x = append(st.x, pn.Points[i].Cost)
-				st.y = append(st.y, pn.Points[i].Acc)
-			}
-			ln, _ := plotter.NewLine(st)
-			ln.LineStyle = frontStyle
-			// Rings mark the frontier's settings, visible even when the
-			// frontier is a single point.
 			var ring xy
 			for _, i := range front {
 				ring.x, ring.y = append(ring.x, pn.Points[i].Cost), append(ring.y, pn.Points[i].Acc)
 			}
 			sc, _ := plotter.NewScatter(ring)
 			sc.GlyphStyle = draw.GlyphStyle{Color: frontStyle.Color, Radius: vg.Points(6.5), Shape: draw.CircleGlyph{}}
-			p.Add(ln, sc)
-			info.Series["Pareto frontier"] = len(front)
+			p.Add(sc)
+			info.Series["frontier"] = len(front)
 		}
+		// Where the missed settings sit in the strip: spread by series so
+		// that methods at one accuracy do not cover each other.
+		var missedSeries []int
+		for _, pt := range pn.Missed {
+			if !slices.Contains(missedSeries, pt.Setting.Series) {
+				missedSeries = append(missedSeries, pt.Setting.Series)
+			}
+		}
+		sort.Ints(missedSeries)
+		stripX := func(si int) float64 {
+			k := float64(slices.Index(missedSeries, si)) - float64(len(missedSeries)-1)/2
+			if logX {
+				return strip * math.Pow(10, 0.12*k)
+			}
+			return strip + 0.2*width*k
+		}
+		manyTh := map[int]bool{} // series with several thresholds in the panel
+		ths := map[int]float64{}
+		for _, pt := range append(slices.Clone(pn.Points), pn.Missed...) {
+			s := pt.Setting
+			if t, ok := ths[s.Series]; ok && !report.SameNum(t, s.Threshold) {
+				manyTh[s.Series] = true
+			}
+			ths[s.Series] = s.Threshold
+		}
+		var labels plotter.XYLabels
+		var labelSeries []int
 		for si := range rep.Series {
-			var e xyErr
+			var e rangeErr
 			for _, pt := range pn.Points {
 				if pt.Setting.Series == si {
-					e.x = append(e.x, pt.Cost)
-					e.y = append(e.y, pt.Acc)
-					e.e = append(e.e, pt.Std)
-					e.clamp = true
+					e.add(pt.Cost, pt.Acc, pt.CostLo, pt.CostHi, pt.AccLo, pt.AccHi)
 				}
 			}
-			if len(e.x) == 0 {
+			nReached := e.Len()
+			for _, pt := range pn.Missed {
+				if pt.Setting.Series == si {
+					x := stripX(si)
+					e.add(x, pt.Acc, x, x, pt.AccLo, pt.AccHi)
+				}
+			}
+			if e.Len() == 0 {
 				continue
 			}
 			used[si] = true
@@ -157,37 +210,164 @@ func (rep *paper) costFigure(kind string) *figure {
 			eb, _ := plotter.NewYErrorBars(e)
 			eb.LineStyle = draw.LineStyle{Color: st.Color, Width: vg.Points(0.8)}
 			eb.CapWidth = vg.Points(4)
+			p.Add(eb)
+			if nReached > 0 {
+				xb, _ := plotter.NewXErrorBars(e)
+				xb.LineStyle = eb.LineStyle
+				xb.CapWidth = vg.Points(4)
+				p.Add(xb)
+			}
 			sc, _ := plotter.NewScatter(e.xy)
 			sc.GlyphStyle = st.glyph(vg.Points(3))
-			p.Add(eb, sc)
-			info.Series[rep.Series[si].Name] = len(e.x)
+			p.Add(sc)
+			if nReached > 0 {
+				info.Series[rep.Series[si].Name] = nReached
+			}
+			if n := e.Len() - nReached; n > 0 {
+				info.Series["not reached"] += n
+			}
 		}
-		padRange(&p.X, logX)
-		padRange(&p.Y, false)
-		margin(&p.Y, 0.05)
+		for _, pt := range pn.Points {
+			labels.XYs = append(labels.XYs, plotter.XY{X: pt.Cost, Y: pt.Acc})
+			labels.Labels = append(labels.Labels, costLabel([]report.CostPoint{pt}, manyTh[pt.Setting.Series]))
+			labelSeries = append(labelSeries, pt.Setting.Series)
+		}
+		// In the strip, one label for a method's settings at about one
+		// accuracy (at chance, mostly).
+		var groups [][]report.CostPoint
+		for _, pt := range pn.Missed {
+			k := slices.IndexFunc(groups, func(g []report.CostPoint) bool {
+				return g[0].Setting.Series == pt.Setting.Series && math.Abs(g[0].Acc-pt.Acc) < 0.02
+			})
+			if k < 0 {
+				groups = append(groups, nil)
+				k = len(groups) - 1
+			}
+			groups[k] = append(groups[k], pt)
+		}
+		for _, g := range groups {
+			labels.XYs = append(labels.XYs, plotter.XY{X: stripX(g[0].Setting.Series), Y: g[0].Acc})
+			labels.Labels = append(labels.Labels, costLabel(g, manyTh[g[0].Setting.Series]))
+			labelSeries = append(labelSeries, g[0].Setting.Series)
+		}
+		unclutter(labels.XYs, logX, p.X.Min, p.X.Max)
+		if len(labels.Labels) > 0 {
+			lb, _ := plotter.NewLabels(labels)
+			for i := range lb.TextStyle {
+				lb.TextStyle[i].Font.Size = vg.Points(6.5)
+				lb.TextStyle[i].Color = rep.style(labelSeries[i]).Color // which point a moved label belongs to
+			}
+			lb.Offset = vg.Point{X: vg.Points(4), Y: vg.Points(2)}
+			p.Add(lb)
+			info.Labels = labels.Labels
+		}
+		p.Y.Min, p.Y.Max = 0, 1
+		if wl.ChanceKnown {
+			p.Y.Min = math.Max(0, wl.Chance-0.05)
+		}
+		margin(&p.Y, 0.03)
 		panels = append(panels, p)
 		f.Info = append(f.Info, info)
 	}
 	l := newLegend()
 	rep.seriesLegend(l, used, false, nil)
-	front, _ := plotter.NewLine(xy{[]float64{0, 1}, []float64{0, 0}})
-	front.LineStyle = frontStyle
 	ring, _ := plotter.NewScatter(xy{[]float64{0}, []float64{0}})
 	ring.GlyphStyle = draw.GlyphStyle{Color: frontStyle.Color, Radius: vg.Points(5), Shape: draw.CircleGlyph{}}
-	l.Add("Pareto frontier", front, ring)
+	l.Add("frontier (beyond noise)", ring)
 	ch, _ := plotter.NewLine(xy{[]float64{0, 1}, []float64{0, 0}})
 	ch.LineStyle = draw.LineStyle{Color: lightGrey, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(2), vg.Points(2)}}
 	l.Add("chance", ch)
 	f.Legend = l
 	f.Panels = panelGrid(panels, 3)
-	f.Width = vg.Points(float64(160 + 260*min(3, max(1, len(panels)))))
-	f.Height = vg.Points(float64(40 + 230*len(f.Panels)))
-	what := "training FLOPs"
+	f.Width = vg.Points(float64(160 + 300*min(3, max(1, len(panels)))))
+	f.Height = vg.Points(float64(40 + 260*len(f.Panels)))
+	what := "training FLOPs (forward and backward, pro rata to the steps; clipping's own arithmetic is not counted, it is in the seconds)"
 	if kind == "wall" {
-		what = "wall-clock seconds"
+		what = "wall-clock seconds (one core per run; on a shared machine they carry scheduling noise, which the seeds' range shows)"
 	}
-	f.Caption = fmt.Sprintf("Final test accuracy (mean ± std over seeds; a diverged seed counts as chance) against %s, one point per setting (method × threshold × lr); grey discs and staircase: the Pareto frontier among settings above chance; one panel per architecture.", what)
+	f.Caption = fmt.Sprintf("Final test accuracy against the cost to first reach test accuracy %s in %s, one point per setting (method × threshold × lr), labelled with its learning rate (and threshold where a method has several). x: the median over seeds (a seed that never reaches %s counts as never); horizontal bar: the range of the seeds that reached it. y: the mean over seeds (a diverged seed counts as chance); vertical bar: the lowest to the highest seed, so it stays inside [0, 1]. Seeds that diverged or ended at chance are failures: a label says how many (\"2/3 failed\"), and a setting where at least half the seeds never reach %s is drawn right of the dotted line at \"not reached\", never as a cheap point. Grey rings: the frontier beyond noise, the settings above chance + 10%% that no other beats by more than the seeds' spread (a setting beats another on cost when its slowest seed is cheaper than the other's cheapest, on accuracy when its worst seed is above the other's best; it is beaten when the other beats it on one and it does not beat the other on the other); settings whose differences lie within that spread all stay on it. One panel per architecture.", tgt, what, tgt, tgt)
+	if !missed {
+		f.Caption = strings.Replace(f.Caption, ", and a setting where at least half the seeds never reach "+tgt+" is drawn right of the dotted line at \"not reached\", never as a cheap point", "; every setting had at least half its seeds reach "+tgt, 1)
+	}
 	return f
+}
+
+// costLabel labels cost points of one series: their learning rates, their
+// thresholds when the method has several, and their failed seeds.
+func costLabel(pts []report.CostPoint, th bool) string {
+	var lrs []string
+	failed, ended := 0, 0
+	for _, pt := range pts {
+		s := pt.Setting
+		l := fmtNum(s.LR)
+		if th && !math.IsNaN(s.Threshold) {
+			l += " (" + fmtNum(s.Threshold) + ")"
+		}
+		lrs = append(lrs, l)
+		failed += pt.Failed
+		ended += pt.Ended
+	}
+	out := "lr " + strings.Join(lrs, ", ")
+	if failed > 0 {
+		out += fmt.Sprintf(": %d/%d failed", failed, ended)
+	}
+	return out
+}
+
+// unclutter moves labels down, a step at a time, off labels placed before
+// them at about the same place (within an eighth of the axis across, 0.035
+// in accuracy), so that settings at one cost stay legible.
+func unclutter(xys plotter.XYs, logX bool, min, max float64) {
+	across := func(x float64) float64 {
+		if logX {
+			return (math.Log10(x) - math.Log10(min)) / (math.Log10(max) - math.Log10(min))
+		}
+		return (x - min) / (max - min)
+	}
+	for i := range xys {
+		for moved := true; moved; {
+			moved = false
+			for j := 0; j < i; j++ {
+				if math.Abs(across(xys[i].X)-across(xys[j].X)) < 0.12 && math.Abs(xys[i].Y-xys[j].Y) < 0.035-1e-9 {
+					xys[i].Y = xys[j].Y - 0.035
+					moved = true
+				}
+			}
+		}
+	}
+}
+
+// rangeErr are points with error bars from given lows to highs.
+type rangeErr struct {
+	xy
+	xlo, xhi, ylo, yhi []float64
+}
+
+func (e *rangeErr) add(x, y, xlo, xhi, ylo, yhi float64) {
+	e.x, e.y = append(e.x, x), append(e.y, y)
+	e.xlo, e.xhi = append(e.xlo, xlo), append(e.xhi, xhi)
+	e.ylo, e.yhi = append(e.ylo, ylo), append(e.yhi, yhi)
+}
+
+func (e rangeErr) XError(i int) (float64, float64) {
+	return math.Max(0, e.x[i]-e.xlo[i]), math.Max(0, e.xhi[i]-e.x[i])
+}
+
+func (e rangeErr) YError(i int) (float64, float64) {
+	return math.Max(0, e.y[i]-e.ylo[i]), math.Max(0, e.yhi[i]-e.y[i])
+}
+
+// stripTicks are inner's ticks up to max and one labelled "not reached" at
+// at: the cost axis's strip of settings that never reached the target.
+type stripTicks struct {
+	inner plot.Ticker
+	max   float64
+	at    float64
+}
+
+func (t stripTicks) Ticks(min, max float64) []plot.Tick {
+	ts := t.inner.Ticks(min, t.max)
+	return append(ts, plot.Tick{Value: t.at, Label: "not reached"})
 }
 
 // curveFigure: training loss and pre-clip gradient norm against step at one

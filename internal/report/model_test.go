@@ -3,6 +3,7 @@ package report
 import (
 	"context"
 	"math"
+	"slices"
 	"testing"
 
 	"cliplab/internal/config"
@@ -244,5 +245,118 @@ func TestSpreadWarnings(t *testing.T) {
 	}
 	if rep.Settings[2].Significant() || math.Abs(w[0].Noisy[0].AccStd-0.4620) > 1e-4 {
 		t.Errorf("last: norm significant %v, std %v", rep.Settings[2].Significant(), w[0].Noisy[0].AccStd)
+	}
+}
+
+// reach is a run of total steps (1e6 FLOPs and 0.01 s a step) whose test
+// accuracy, evaluated every second step, is 0.5 before step at and final
+// from then on; at 0: final throughout. Diverged runs stop at total.
+func reach(r reporttest.Run, status record.Status, at, total int, final float64) reporttest.Run {
+	r.Status = status
+	for i := 1; i <= total; i++ {
+		r.Steps = append(r.Steps, record.Step{Step: i, Loss: 1, GradNorm: 1, Threshold: r.Threshold, LR: r.LR})
+		if i%2 == 0 && status == record.Done {
+			acc := 0.5
+			if at == 0 || i >= at {
+				acc = final
+			}
+			r.Evals = append(r.Evals, record.Eval{Step: i, Split: "test", Acc: acc, ElapsedS: 0.01 * float64(i)},
+				record.Eval{Step: i, Split: "train", Acc: acc, ElapsedS: 0.01 * float64(i)})
+		}
+	}
+	r.Wall, r.FLOPs = 0.01*float64(total), 1e6*float64(total)
+	return r
+}
+
+// TestCostData: settings of one architecture (the same FLOPs a step) that
+// reach the target at different steps get different costs; settings whose
+// seeds diverge or collapse are failures apart from the points, not cheap
+// points; accuracy bars stay inside [0, 1]; the frontier keeps settings
+// whose differences lie within the seeds' spread and drops one beaten by
+// more than it.
+func TestCostData(t *testing.T) {
+	var runs []reporttest.Run
+	add := func(method string, th, lr float64, seeds ...func(reporttest.Run) reporttest.Run) {
+		for i, f := range seeds {
+			runs = append(runs, f(reporttest.Run{Arch: "mlp2", Method: method, Threshold: th, LR: lr, Seed: uint64(i + 1)}))
+		}
+	}
+	at := func(step int, acc float64) func(reporttest.Run) reporttest.Run {
+		return func(r reporttest.Run) reporttest.Run { return reach(r, record.Done, step, 40, acc) }
+	}
+	div := func(r reporttest.Run) reporttest.Run { return reach(r, record.Diverged, 0, 3, 0) }
+	chance := func(r reporttest.Run) reporttest.Run { return reach(r, record.Done, 0, 40, 0.1) }
+	add("none", 0, 0.1, at(10, 0.95), at(12, 0.96), at(14, 0.95))
+	add("value", 0.1, 0.1, at(20, 0.95), at(22, 0.95), at(24, 0.96)) // slower beyond noise, no better
+	add("agc", 0.02, 0.1, at(12, 0.94), at(16, 0.95), at(30, 0.96))  // slower and less accurate on the mean (the plain Pareto frontier drops it), within none's range
+	add("norm", 1, 1, div, div, chance)                              // never reaches: a failure
+	add("zclip", 2.5, 1, at(8, 0.97), chance, chance)                // median never reaches
+	add("value", 0.1, 1, at(6, 0.92), at(6, 0.93), div)              // reaches fast, one seed failed
+	rep := loadMetric(t, runs, Last)
+	for _, kind := range []CostKind{CostFLOPs, CostSeconds} {
+		pns := rep.CostData(kind)
+		if len(pns) != 1 {
+			t.Fatalf("%d panels", len(pns))
+		}
+		pn := pns[0]
+		name := func(p CostPoint) string { return p.Setting.Method + " " + FmtNum(p.Setting.LR) }
+		unit := 1e6
+		if kind == CostSeconds {
+			unit = 0.01
+		}
+		want := map[string]float64{"value 1": 6, "none 0.1": 12, "agc 0.1": 16, "value 0.1": 22}
+		var got []string
+		for _, p := range pn.Points {
+			got = append(got, name(p))
+			if w, ok := want[name(p)]; !ok || math.Abs(p.Cost-w*unit) > 1e-9*unit {
+				t.Errorf("kind %d: %s costs %v, want %v steps' worth", kind, name(p), p.Cost, w)
+			}
+			if !(p.AccLo >= 0 && p.AccHi <= 1 && p.AccLo <= p.Acc && p.Acc <= p.AccHi) {
+				t.Errorf("%s: accuracy bar [%v, %v] around %v", name(p), p.AccLo, p.AccHi, p.Acc)
+			}
+		}
+		if want := []string{"value 1", "none 0.1", "agc 0.1", "value 0.1"}; !slices.Equal(got, want) {
+			t.Errorf("kind %d: points %q, want %q (by cost)", kind, got, want)
+		}
+		if p := pn.Points[0]; p.Failed != 1 || p.Reached != 2 || p.AccLo != 0.1 {
+			t.Errorf("value at lr 1: %d failed, %d reached, lowest seed %v; want 1, 2, 0.1 (the diverged seed at chance)", p.Failed, p.Reached, p.AccLo)
+		}
+		var missed []string
+		for _, p := range pn.Missed {
+			missed = append(missed, name(p))
+			if p.Failed != map[string]int{"norm 1": 3, "zclip 1": 2}[name(p)] {
+				t.Errorf("%s: %d failed", name(p), p.Failed)
+			}
+		}
+		if want := []string{"norm 1", "zclip 1"}; !slices.Equal(missed, want) {
+			t.Errorf("missed %q, want %q", missed, want)
+		}
+		// value at lr 1 is cheapest beyond noise but its failed seed puts
+		// its worst below everyone's best; value at 0.1 is beaten by none
+		// on cost (22 > 14) and not better beyond noise; agc overlaps none.
+		var front []string
+		for _, i := range pn.Frontier {
+			front = append(front, name(pn.Points[i]))
+		}
+		if want := []string{"value 1", "none 0.1", "agc 0.1"}; !slices.Equal(front, want) {
+			t.Errorf("kind %d: frontier %q, want %q", kind, front, want)
+		}
+	}
+}
+
+// TestNoisyPareto: without spread (one seed each) it is the plain Pareto
+// frontier; with spread, a difference inside it beats nothing.
+func TestNoisyPareto(t *testing.T) {
+	pt := func(c, a float64) CostPoint {
+		return CostPoint{Cost: c, CostLo: c, CostHi: c, Acc: a, AccLo: a, AccHi: a}
+	}
+	ps := []CostPoint{pt(1, 0.5), pt(2, 0.4), pt(3, 0.7), pt(3, 0.6), pt(5, 0.9)}
+	all := []int{0, 1, 2, 3, 4}
+	if got, want := NoisyPareto(ps, all), []int{0, 2, 4}; !slices.Equal(got, want) {
+		t.Errorf("no spread: %v, want %v", got, want)
+	}
+	ps[1].CostLo, ps[1].AccHi = 0.5, 0.6 // its range now reaches below 1 in cost and above 0.5 in accuracy
+	if got, want := NoisyPareto(ps, all), []int{0, 1, 2, 4}; !slices.Equal(got, want) {
+		t.Errorf("with spread: %v, want %v", got, want)
 	}
 }

@@ -84,56 +84,159 @@ func (rep *Report) SettingName(s *Setting) string {
 	return name
 }
 
+// CostKind is what the accuracy-versus-cost figures count as cost.
+type CostKind int
+
+const (
+	// CostFLOPs is the training FLOPs a run spent until its first test
+	// evaluation at or above the target: its FLOPs pro rata to its steps
+	// (forward and backward; clipping's own arithmetic is not counted).
+	CostFLOPs CostKind = iota
+	// CostSeconds is the wall seconds until that evaluation.
+	CostSeconds
+)
+
 // CostPoint is one setting of the accuracy-versus-cost figure.
 type CostPoint struct {
-	Setting        *Setting
-	Cost, Acc, Std float64
+	Setting *Setting
+	// Cost is the median over the setting's ended seeds of their cost to
+	// reach the target (a seed that never reaches it, diverged and
+	// collapsed seeds among them, counts as +Inf), so +Inf when at least
+	// half never reach it. CostLo and CostHi are the lowest and highest
+	// cost among the seeds that reached it (+Inf when none did).
+	Cost, CostLo, CostHi float64
+	// Acc is the mean final accuracy over ended seeds (a diverged seed
+	// counts as chance); AccLo and AccHi the lowest and highest seed's, so
+	// the bar never leaves [0, 1].
+	Acc, AccLo, AccHi float64
+	// Reached counts the ended seeds that reached the target, Failed those
+	// that diverged or ended at chance, Ended all ended seeds.
+	Reached, Failed, Ended int
 }
 
 // CostPanel is one workload's panel of the accuracy-versus-cost figure.
 type CostPanel struct {
 	Workload int
-	// Points are the settings with an ended seed, a finite positive cost
-	// and a finite mean accuracy, in report order.
-	Points []CostPoint
-	// Lo and Hi bound the costs of Points (+Inf and −Inf when none).
+	// Points are the settings whose median seed reached the target, by
+	// cost; Missed the settings with ended seeds whose median seed did not
+	// (drawn apart, as failures, never as cheap points), in report order.
+	Points, Missed []CostPoint
+	// Lo and Hi bound the costs of Points, their seed ranges included
+	// (+Inf and −Inf when none).
 	Lo, Hi float64
-	// Frontier indexes Points on the Pareto frontier, by cost: the
-	// settings no other beats on both cost and accuracy, among those above
-	// the train bar (a diverged setting is cheap because it stopped early).
+	// Frontier indexes Points: the settings above the train bar that no
+	// other such setting beats by more than the noise (see NoisyPareto),
+	// by cost.
 	Frontier []int
 	Runs     int // ended runs behind the points
 }
 
-// CostData returns the panels of the accuracy-versus-cost figure: the cost
-// is the mean training FLOPs over ended seeds, or the mean wall seconds
-// with wall.
-func (rep *Report) CostData(wall bool) []CostPanel {
+// runCost is r's cost to reach the target: +Inf when it never did, NaN when
+// it has not ended or its cost is unknown.
+func runCost(r *Run, kind CostKind) float64 {
+	if !r.Ended() {
+		return math.NaN()
+	}
+	if kind == CostSeconds {
+		return r.SecondsToTarget
+	}
+	if math.IsInf(r.StepsToTarget, 1) {
+		return r.StepsToTarget
+	}
+	if r.Steps <= 0 || !isFinite(r.TrainFLOPs) {
+		return math.NaN()
+	}
+	return r.TrainFLOPs * r.StepsToTarget / float64(r.Steps)
+}
+
+// CostData returns the panels of the accuracy-versus-cost figure: for each
+// setting, what its seeds spent to reach the target accuracy, in kind.
+func (rep *Report) CostData(kind CostKind) []CostPanel {
 	var out []CostPanel
 	for w, wl := range rep.Workloads {
 		pn := CostPanel{Workload: w, Lo: math.Inf(1), Hi: math.Inf(-1)}
 		for _, s := range rep.SettingsOf(w) {
-			c := s.FLOPs
-			if wall {
-				c = s.Wall
+			pt := CostPoint{Setting: s, CostLo: math.Inf(1), CostHi: math.Inf(1), AccLo: math.Inf(1), AccHi: math.Inf(-1)}
+			var costs []float64
+			known := true
+			for _, r := range s.Runs {
+				if !r.Ended() {
+					continue
+				}
+				c := runCost(r, kind)
+				if math.IsNaN(c) || math.IsNaN(r.Score) {
+					known = false
+					break
+				}
+				pt.Ended++
+				costs = append(costs, c)
+				if r.Outcome == Diverged || r.Outcome == AtChance {
+					pt.Failed++
+				}
+				if !math.IsInf(c, 1) {
+					pt.Reached++
+					if pt.Reached == 1 {
+						pt.CostLo, pt.CostHi = c, c
+					}
+					pt.CostLo, pt.CostHi = math.Min(pt.CostLo, c), math.Max(pt.CostHi, c)
+				}
+				pt.AccLo, pt.AccHi = math.Min(pt.AccLo, r.Score), math.Max(pt.AccHi, r.Score)
 			}
-			if s.Ended == 0 || !isFinite(c) || c <= 0 || !isFinite(s.AccMean) {
+			if !known || pt.Ended == 0 {
 				continue
 			}
-			pn.Points = append(pn.Points, CostPoint{Setting: s, Cost: c, Acc: s.AccMean, Std: s.AccStd})
-			pn.Runs += s.Ended
+			pt.Cost = Median(costs)
+			pt.Acc = s.AccMean
+			pn.Runs += pt.Ended
+			if math.IsInf(pt.Cost, 1) {
+				pn.Missed = append(pn.Missed, pt)
+				continue
+			}
+			pn.Points = append(pn.Points, pt)
+			pn.Lo, pn.Hi = math.Min(pn.Lo, pt.CostLo), math.Max(pn.Hi, pt.CostHi)
 		}
-		cost := make([]float64, len(pn.Points))
-		acc := make([]float64, len(pn.Points))
+		sort.SliceStable(pn.Points, func(i, j int) bool { return pn.Points[i].Cost < pn.Points[j].Cost })
+		var cand []int
 		for i, p := range pn.Points {
-			pn.Lo, pn.Hi = math.Min(pn.Lo, p.Cost), math.Max(pn.Hi, p.Cost)
-			cost[i], acc[i] = p.Cost, p.Acc
-			if !(p.Acc > TrainBar(wl.Chance)) {
-				cost[i] = math.NaN()
+			if p.Acc > TrainBar(wl.Chance) {
+				cand = append(cand, i)
 			}
 		}
-		pn.Frontier = Pareto(cost, acc)
+		pn.Frontier = NoisyPareto(pn.Points, cand)
 		out = append(out, pn)
+	}
+	return out
+}
+
+// NoisyPareto returns those of cand (indices into ps) that no other of cand
+// beats by more than the noise, in order. The noise of a setting is the
+// range of its seeds: a beats b on cost when a's most expensive seed cost
+// less than b's cheapest (their ranges do not overlap), and on accuracy
+// when a's worst seed ended above b's best. a dominates b when it beats b
+// on one of the two and b does not beat a on the other. Settings whose
+// differences lie within the seeds' spread all stay on the frontier (a
+// setting of one seed has no range: against it only the other's range
+// counts, and between two of them this is the plain Pareto frontier).
+func NoisyPareto(ps []CostPoint, cand []int) []int {
+	beatsCost := func(a, b CostPoint) bool { return a.CostHi < b.CostLo }
+	beatsAcc := func(a, b CostPoint) bool { return a.AccLo > b.AccHi }
+	var out []int
+	for _, i := range cand {
+		b := ps[i]
+		dominated := false
+		for _, j := range cand {
+			if j == i {
+				continue
+			}
+			a := ps[j]
+			if beatsCost(a, b) && !beatsAcc(b, a) || beatsAcc(a, b) && !beatsCost(b, a) {
+				dominated = true
+				break
+			}
+		}
+		if !dominated {
+			out = append(out, i)
+		}
 	}
 	return out
 }
