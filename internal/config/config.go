@@ -30,6 +30,10 @@ type DataSpec struct {
 	Modulus       int     `json:"modulus,omitempty"`
 	Operation     string  `json:"operation,omitempty"`
 	TrainFraction float64 `json:"train_fraction,omitempty"`
+	// Generator draws the sequence datasets' examples: one of
+	// data.Generators, with the default (cliplab) stored as "" so that keys
+	// written before it existed stay as they were.
+	Generator string `json:"generator,omitempty"`
 }
 
 // Config is one resolved configuration: every field explicit, defaults

@@ -72,6 +72,7 @@ var ArchFields = map[string]Field[nn.ArchSpec]{
 	"kernel":     {KInt, func(s *nn.ArchSpec) any { return &s.Kernel }},
 	"pool":       {KInt, func(s *nn.ArchSpec) any { return &s.Pool }},
 	"cell":       {KString, func(s *nn.ArchSpec) any { return &s.Cell }},
+	"radius":     {KFloat, func(s *nn.ArchSpec) any { return &s.Radius }},
 	// The transformer's.
 	"layers":      {KInt, func(s *nn.ArchSpec) any { return &s.Layers }},
 	"d_model":     {KInt, func(s *nn.ArchSpec) any { return &s.DModel }},
@@ -89,7 +90,7 @@ var ArchTypes = []string{"mlp", "cnn", "rnn", "transformer"}
 var ArchAllowed = map[string][]string{
 	"mlp":         {"type", "hidden", "activation"},
 	"cnn":         {"type", "channels", "kernel", "pool", "hidden", "activation"},
-	"rnn":         {"type", "hidden", "cell"},
+	"rnn":         {"type", "hidden", "cell", "init", "radius"},
 	"transformer": {"type", "layers", "d_model", "heads", "d_ff", "context", "tied", "init", "approximate"},
 }
 

@@ -4,13 +4,14 @@ import (
 	"fmt"
 	"strconv"
 
+	"cliplab/internal/data"
 	"cliplab/internal/nn"
 )
 
 // Axes are the names of the grid's axes, in the order a table shows them
 // (AxisValue formats a configuration's value on each).
 var Axes = []string{
-	"arch", "seq_len", "modulus", "operation", "train_fraction", "train_size", "test_size", "train_eval_size",
+	"arch", "seq_len", "generator", "modulus", "operation", "train_fraction", "train_size", "test_size", "train_eval_size",
 	"optimizer", "batch_size", "epochs", "eval_every", "log_every", "divergence_loss", "drop_last", "tail_fraction",
 	"noise_multiplier", "target_epsilon", "delta", "sampling",
 	"lr", "lr_schedule", "clip", "seed",
@@ -25,6 +26,11 @@ func (c Config) AxisValue(axis string) string {
 		return c.ArchName
 	case "seq_len":
 		return strconv.Itoa(c.Data.SeqLen)
+	case "generator":
+		if c.Data.Generator == "" {
+			return data.Generators[0]
+		}
+		return c.Data.Generator
 	case "modulus":
 		return strconv.Itoa(c.Data.Modulus)
 	case "operation":

@@ -5,6 +5,7 @@ import (
 	"math"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 
 	"cliplab/internal/data"
@@ -150,6 +151,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("data.seq_len: must be from %d to %d, got %d", MinSeqLen, MaxSeqLen, c.Data.SeqLen)
 	case !info.Sequences && c.Data.SeqLen != 0:
 		return fmt.Errorf("data.seq_len: dataset %s takes no seq_len", c.Dataset)
+	}
+	switch g := c.Data.Generator; {
+	case g == data.Generators[0]:
+		return fmt.Errorf("data.generator: not normalized (the default %s is stored as \"\")", g)
+	case g != "" && !info.Sequences:
+		return fmt.Errorf("data.generator: dataset %s takes no generator", c.Dataset)
+	case g != "" && !slices.Contains(data.Generators, g):
+		return fmt.Errorf("data.generator: %q is not allowed (allowed: %s)", g, strings.Join(data.Generators, ", "))
 	}
 	if info.Modular {
 		train, test, err := data.ModularSplit(c.Data.Modulus, c.Data.Operation, c.Data.TrainFraction)

@@ -27,6 +27,9 @@ type Options struct {
 	TrainEvalSize int    // the fixed training sample evaluated for train accuracy, at most TrainSize
 	SeqLen        int    // T for the synthetic tasks, at least MinSeqLen; ignored by mnist
 	Seed          uint64 // the run's seed: synthetic data, shuffling
+	// Generator draws the synthetic tasks' sequences: one of Generators
+	// ("" is cliplab); the other datasets ignore it.
+	Generator string
 	// The modular task: the modulus p, the operation (one of Operations)
 	// and the fraction of the equations used for training. TrainSize and
 	// TestSize must be the sizes ModularSplit returns.

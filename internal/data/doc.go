@@ -66,6 +66,22 @@
 // function of (Seed, i, B), so compare test sets across runs at one
 // evaluation batch size.
 //
+// Generators. Options.Generator chooses how the two tasks are drawn:
+// "cliplab" (the default) as above, or "pascanu", which draws each batch
+// exactly as Pascanu's AddTask.generate(B, T) and TempOrderTask.generate(B,
+// T) do on a numpy.random.RandomState seeded with the array [Seed mod 2³²,
+// ⌊Seed/2³²⌋, stream, epoch, i] (MT19937 and numpy's legacy randint and
+// uniform, bit for bit; mt19937.go, pascanu.go). Its ranges are theirs:
+// addition's L = T + U{0, …, ⌊0.1T⌋−1} drawn per batch (T when ⌊0.1T⌋ = 1),
+// its second marker in [⌊0.1L⌋, ⌊0.1L⌋+⌊0.4L⌋) (which for some L ends one
+// step before ⌊L/2⌋), values rounded to float32 before the mean is taken;
+// temporal-order's L = T. Features, symbols and classes are laid out as
+// above. Streams are as for cliplab (the test split its own, the train split
+// epoch 0's batches), but a batch is drawn as a whole, so the train split
+// holds the sequences trained on only when the evaluation batch size is the
+// training batch size. testdata/pascanu/reference.py writes the numpy
+// batches TestPascanuReference compares against.
+//
 // modular (Power et al. 2022, "Grokking"): every equation "a op b =" for
 // a, b in [0, p) (b ≥ 1 for /, which needs p prime) and op one of + − * /
 // (a·b^(p−2) for /), answered by c = a op b mod p, one of p classes. An

@@ -45,6 +45,12 @@ type seqSet struct {
 	o     Options
 	shape Shape
 	pcg   rand.PCG
+	// The pascanu generator (pascanu.go): its generator, seed array and
+	// scratch for positions and symbols.
+	pascanu        bool
+	mt             mt19937
+	mtKey          [5]uint32
+	p0, p1, v0, v1 []int
 }
 
 var _ Dataset = (*seqSet)(nil)
@@ -60,7 +66,11 @@ func newSeqSet(name string, o Options) (*seqSet, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &seqSet{o: o, shape: shape}
+	g, err := generatorIndex(name, o.Generator)
+	if err != nil {
+		return nil, err
+	}
+	s := &seqSet{o: o, shape: shape, pascanu: Generators[g] == "pascanu"}
 	if name == "temporal-order" {
 		s.task = taskTemporalOrder
 	}
@@ -77,6 +87,10 @@ func (s *seqSet) TrainBatch(dst *Batch, epoch, i, b int) {
 		panic(fmt.Sprintf("data: epoch %d, want at least 0", epoch))
 	}
 	lo, hi := span(s.o.TrainSize, i, b)
+	if s.pascanu {
+		s.pascanuBatch(dst, streamTrain, epoch, i, hi-lo)
+		return
+	}
 	seedPCG(&s.pcg, s.o.Seed, streamTrain, uint64(epoch), uint64(i))
 	s.generate(dst, hi-lo)
 }
@@ -89,6 +103,14 @@ func (s *seqSet) NumEvalBatches(split string, b int) int {
 // the first sequences of epoch 0's training batch i.
 func (s *seqSet) EvalBatch(dst *Batch, split string, i, b int) {
 	lo, hi := span(s.o.evalSize(split), i, b)
+	if s.pascanu {
+		stream := streamTrain
+		if split == SplitTest {
+			stream = streamTest
+		}
+		s.pascanuBatch(dst, stream, 0, i, hi-lo)
+		return
+	}
 	if split == SplitTest {
 		seedPCG(&s.pcg, s.o.Seed, streamTest, 0, uint64(i))
 	} else {

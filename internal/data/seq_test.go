@@ -335,17 +335,19 @@ func TestSolved(t *testing.T) {
 }
 
 func TestSeqNoAllocs(t *testing.T) {
-	for _, name := range []string{"addition", "temporal-order"} {
-		ds := mustLoad(t, name, Options{TrainSize: 1000, TestSize: 100, TrainEvalSize: 100, SeqLen: 100, Seed: 1})
-		// Room for the longest L (109): later batches only reslice.
-		b := Batch{X: make([]float32, 0, 64*109*6), Labels: make([]int, 0, 64), Targets: make([]float32, 0, 64)}
-		r := rand.New(rand.NewPCG(1, 2))
-		allocs := testing.AllocsPerRun(100, func() {
-			ds.TrainBatch(&b, r.IntN(10), r.IntN(15), 64)
-			ds.EvalBatch(&b, SplitTest, r.IntN(2), 50)
-		})
-		if allocs != 0 {
-			t.Errorf("%s: %v allocations per batch, want 0", name, allocs)
+	for _, gen := range Generators {
+		for _, name := range []string{"addition", "temporal-order"} {
+			ds := mustLoad(t, name, Options{TrainSize: 1000, TestSize: 100, TrainEvalSize: 100, SeqLen: 100, Seed: 1, Generator: gen})
+			// Room for the longest L (109): later batches only reslice.
+			b := Batch{X: make([]float32, 0, 64*109*6), Labels: make([]int, 0, 64), Targets: make([]float32, 0, 64)}
+			r := rand.New(rand.NewPCG(1, 2))
+			allocs := testing.AllocsPerRun(100, func() {
+				ds.TrainBatch(&b, r.IntN(10), r.IntN(15), 64)
+				ds.EvalBatch(&b, SplitTest, r.IntN(2), 50)
+			})
+			if allocs != 0 {
+				t.Errorf("%s %s: %v allocations per batch, want 0", gen, name, allocs)
+			}
 		}
 	}
 }

@@ -54,6 +54,10 @@
 //     Required for those datasets: there is no length to assume. mnist does
 //     not use it: under data: it is ignored with a warning (the example of
 //     issue 4 gives it), as a grid axis it is an error.
+//   - generator: how addition and temporal-order draw their sequences:
+//     cliplab (default) or pascanu, which draws every batch bit for bit as
+//     Pascanu et al.'s (2013) addition.py and tempOrder.py do on numpy's
+//     MT19937 (internal/data's package doc). Other datasets take none.
 //   - modulus, operation, train_fraction: the modular task only (Power et
 //     al. 2022): equations "a op b =" for a, b in [0, modulus), answered by
 //     a op b mod modulus. modulus 2 to 2000, default 97; operation "+",
@@ -142,7 +146,11 @@
 //     (default 5), pool (default 2; 1 = none), hidden (dense layers before
 //     the classifier), activation.
 //   - rnn: hidden (one size: `hidden: 128` or `hidden: [128]`), cell
-//     (tanh, lstm; default tanh). On mnist it reads the image row by row.
+//     (tanh, lstm; default tanh), init (unset: PyTorch's; for cell tanh
+//     also Pascanu et al.'s basic_tanh, every weight N(0, 0.1²), or
+//     smart_tanh, N(0, 0.01²) with 15 outgoing recurrent weights per unit
+//     and the recurrent matrix scaled to spectral radius radius, default
+//     0.95; biases zero). On mnist it reads the image row by row.
 //   - transformer: a GPT-2 decoder as nanoGPT builds it, classifying the
 //     last position: layers, d_model, heads (dividing d_model), context
 //     (positions, at least the task's tokens: 4 for modular), all required;
@@ -200,7 +208,7 @@
 // A list of entries; an entry drops every combination that matches all of
 // its fields. A field's value may be a list, which matches any of its
 // values: `{arch: cnn, lr: [1.0, 3.0]}`. The fields are the axes (arch,
-// seq_len, modulus, operation, train_fraction, train_size, test_size,
+// seq_len, generator, modulus, operation, train_fraction, train_size, test_size,
 // train_eval_size, optimizer, batch_size, epochs, eval_every, log_every,
 // divergence_loss, drop_last, tail_fraction, lr, lr_schedule, seed), method, threshold (never matches method
 // none), and the clip options (norm_type, variant, eps, …; an option
@@ -252,7 +260,7 @@
 //
 // Expand resolves each combination to a config.Config: every field explicit,
 // defaults filled in, arch, optimizer and clip specs normalized. Its order
-// is an odometer over seed, arch, seq_len, modulus, operation,
+// is an odometer over seed, arch, seq_len, generator, modulus, operation,
 // train_fraction, train_size, test_size, train_eval_size, optimizer,
 // batch_size, epochs, eval_every, log_every, divergence_loss, drop_last,
 // tail_fraction, lr, lr_schedule, clip (seed slowest, so a grid stopped halfway has every configuration of the

@@ -83,7 +83,7 @@ func (x *exclude) matches(c *config.Config) bool {
 // Sections and the fields each holds.
 var (
 	topKeys  = []string{"name", "description", "dataset", "data", "train", "archs", "grid", "exclude"}
-	dataKeys = []string{"train_size", "test_size", "train_eval_size", "seq_len", "modulus", "operation", "train_fraction"}
+	dataKeys = []string{"train_size", "test_size", "train_eval_size", "seq_len", "generator", "modulus", "operation", "train_fraction"}
 	// modularKeys are the data: fields of the modular task only.
 	modularKeys = []string{"modulus", "operation", "train_fraction"}
 	trainKeys   = []string{"epochs", "batch_size", "optimizer", "eval_every", "log_every", "divergence_loss", "lr", "lr_schedule", "drop_last", "tail_fraction",
@@ -596,6 +596,25 @@ func (p *parser) value(name string, n *yaml.Node, field string) (axisVal, bool) 
 		}
 		v.key = s.String()
 		v.set = func(c *config.Config) { c.LRSchedule = s }
+		return v, true
+	case "generator":
+		s, ok := p.text(n, field)
+		if !ok {
+			return v, false
+		}
+		if info, _ := config.Dataset(p.dataset); !info.Sequences {
+			p.errAt(n, field, "dataset %s takes no generator (only the sequence datasets addition and temporal-order do)", p.dataset)
+			return v, false
+		}
+		if !contains(data.Generators, s) {
+			p.errAt(n, field, "%q is not allowed (allowed: %s)", s, strings.Join(data.Generators, ", "))
+			return v, false
+		}
+		v.key = s
+		if s == data.Generators[0] {
+			s = "" // the default, stored as "" so that existing keys stay as they were
+		}
+		v.set = func(c *config.Config) { c.Data.Generator = s }
 		return v, true
 	case "seq_len":
 		if info, _ := config.Dataset(p.dataset); !info.Sequences {

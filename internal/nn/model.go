@@ -210,17 +210,22 @@ func buildRNN(spec ArchSpec, in Input, rng *rand.Rand) Model {
 	}
 	h := spec.Hidden[0]
 	var rec []*Param
+	var tanh *rnnTanh
 	if spec.Cell == "lstm" {
 		l := newLSTM(&m.ps, "rnn", m.feature, h)
 		m.core, rec = l, []*Param{l.wih, l.whh, l.bih, l.bhh}
 	} else {
-		l := newRNNTanh(&m.ps, "rnn", m.feature, h)
-		m.core, rec = l, []*Param{l.wih, l.whh, l.bih, l.bhh}
+		tanh = newRNNTanh(&m.ps, "rnn", m.feature, h)
+		m.core, rec = tanh, []*Param{tanh.wih, tanh.whh, tanh.bih, tanh.bhh}
 	}
 	m.fc = newDense(&m.ps, "fc", h, in.Outputs, actNone)
 	m.fc.w.Last, m.fc.b.Last = true, true
-	initRecurrent(h, rng, rec...)
-	initFanIn(m.fc.w, m.fc.b, h, rng)
+	if spec.Init != "" {
+		initPascanu(spec.Init, spec.Radius, tanh, m.fc, rng)
+	} else {
+		initRecurrent(h, rng, rec...)
+		initFanIn(m.fc.w, m.fc.b, h, rng)
+	}
 	m.ps.pack()
 	return m
 }

@@ -22,6 +22,10 @@ type ArchSpec struct {
 	Pool     int   `json:"pool,omitempty" yaml:"pool"`         // cnn: max-pool size after each conv (default 2; 1 = none)
 
 	Cell string `json:"cell,omitempty" yaml:"cell"` // rnn: tanh (default) | lstm
+	// rnn with cell tanh: Init may also be one of RNNInits (unset:
+	// PyTorch's), and Radius is smart_tanh's spectral radius of the
+	// recurrent matrix (default DefaultRadius).
+	Radius float64 `json:"radius,omitempty" yaml:"radius"`
 
 	// transformer (a GPT-2 decoder, nanoGPT's modules): blocks, width, heads
 	// (dividing d_model), MLP width (default 4·d_model), positions
@@ -83,6 +87,13 @@ func (a ArchSpec) Normalize() ArchSpec {
 		if out.Cell == "" {
 			out.Cell = "tanh"
 		}
+		out.Init = a.Init // unset stays unset: the keys of rnns before Init
+		if out.Init == InitSmartTanh {
+			out.Radius = a.Radius
+			if out.Radius == 0 {
+				out.Radius = DefaultRadius
+			}
+		}
 	case "transformer":
 		out.Layers, out.DModel, out.Heads, out.DFF, out.Context = a.Layers, a.DModel, a.Heads, a.DFF, a.Context
 		out.Tied, out.Init, out.Approximate = a.Tied, a.Init, a.Approximate
@@ -134,6 +145,17 @@ func (a ArchSpec) Validate() error {
 		}
 		if a.Cell != "tanh" && a.Cell != "lstm" {
 			return fmt.Errorf("cell: %q is not allowed (allowed: tanh, lstm)", a.Cell)
+		}
+		if a.Init != "" {
+			if a.Init != InitBasicTanh && a.Init != InitSmartTanh {
+				return fmt.Errorf("init: %q is not allowed for an rnn (allowed: %s; leave it out for PyTorch's)", a.Init, strings.Join(RNNInits, ", "))
+			}
+			if a.Cell != "tanh" {
+				return fmt.Errorf("init: %s is for cell tanh (Pascanu et al. 2013); leave it out for an lstm", a.Init)
+			}
+		}
+		if a.Init == InitSmartTanh && (math.IsNaN(a.Radius) || math.IsInf(a.Radius, 0) || a.Radius <= 0) {
+			return fmt.Errorf("radius: must be a finite number > 0, got %v", a.Radius)
 		}
 	case "transformer":
 		for _, f := range []struct {

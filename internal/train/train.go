@@ -52,7 +52,8 @@ func Input(s data.Shape) nn.Input {
 func DataOptions(c config.Config, dir string) data.Options {
 	return data.Options{Dir: dir, TrainSize: c.Data.TrainSize, TestSize: c.Data.TestSize,
 		TrainEvalSize: c.Data.TrainEvalSize, SeqLen: c.Data.SeqLen, Seed: c.Seed,
-		Modulus: c.Data.Modulus, Operation: c.Data.Operation, TrainFraction: c.Data.TrainFraction}
+		Modulus: c.Data.Modulus, Operation: c.Data.Operation, TrainFraction: c.Data.TrainFraction,
+		Generator: c.Data.Generator}
 }
 
 // Run trains configuration c on ds (loaded with DataOptions(c, …)) and
