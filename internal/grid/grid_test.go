@@ -99,6 +99,9 @@ func TestExperimentFiles(t *testing.T) {
 		"mnist-clipping.yaml": {168, []string{"arch", "lr", "clip", "seed"}},
 		// 3 lengths × 2 lrs × 2 seeds × 3 clips
 		"synthetic.yaml": {36, []string{"seq_len", "lr", "clip", "seed"}},
+		// 4 clips each (issue 12)
+		"grokking.yaml":    {4, []string{"clip"}},
+		"grokking-ci.yaml": {4, []string{"clip"}},
 	}
 	files, _ := filepath.Glob("../../experiments/*.yaml")
 	if len(files) < len(want) {
