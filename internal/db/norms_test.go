@@ -104,6 +104,55 @@ func TestStepNormsAndSpikes(t *testing.T) {
 	check("merged", out)
 }
 
+// legacyFile creates a cliplab database of schema version v (migrations
+// 1 … v, run_summary reduced to two columns) and returns its path and a
+// raw connection to it, for migration tests to fill and close.
+func legacyFile(t *testing.T, v int) (string, *sql.DB) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), fmt.Sprintf("v%d.db", v))
+	raw, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range append(append([]string(nil), migrations[:v]...),
+		"CREATE VIEW run_summary AS SELECT r.id AS run_id, r.status FROM runs r",
+		fmt.Sprintf("PRAGMA user_version = %d", v), "PRAGMA application_id = 1668049264") {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return path, raw
+}
+
 func fmtRow(seed, step int, grp string, norm float64) string {
 	return fmt.Sprintf("%d %d %s %v", seed, step, grp, norm)
+}
+
+// TestMigrationAddsSpikes: a file of schema version 4 with a logged step
+// gains step_norms and steps.spike when opened; the old step's spike is
+// NULL, so run_summary's spikes is NULL (not measured), not 0.
+func TestMigrationAddsSpikes(t *testing.T) {
+	path, raw := legacyFile(t, 4)
+	c := tailConfig(3)
+	if _, err := raw.Exec(`INSERT INTO runs (id, experiment, config_hash, config_json, arch, dataset, optimizer, method, lr, batch_size, epochs, seed, created_at)
+		VALUES (1, 'e', ?, ?, 'm', 'mnist', 'sgd', 'none', 0.3, 64, 10, 3, 'now')`, c.Key(), string(c.Canonical())); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`INSERT INTO steps (run_id, step, epoch, loss) VALUES (1, 1, 0, 2.3)`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	d, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var spikes sql.NullInt64
+	var norms int
+	if err := d.r.QueryRow("SELECT spikes, (SELECT count(*) FROM step_norms) FROM run_summary").Scan(&spikes, &norms); err != nil {
+		t.Fatal(err)
+	}
+	if spikes.Valid || norms != 0 {
+		t.Errorf("after migration: spikes %v, %d step_norms rows; want NULL and 0", spikes, norms)
+	}
 }
