@@ -128,11 +128,11 @@ func fmtRow(seed, step int, grp string, norm float64) string {
 	return fmt.Sprintf("%d %d %s %v", seed, step, grp, norm)
 }
 
-// TestMigrationAddsSpikes: a file of schema version 4 with a logged step
+// TestMigrationAddsSpikes: a file of schema version 5 with a logged step
 // gains step_norms and steps.spike when opened; the old step's spike is
 // NULL, so run_summary's spikes is NULL (not measured), not 0.
 func TestMigrationAddsSpikes(t *testing.T) {
-	path, raw := legacyFile(t, 4)
+	path, raw := legacyFile(t, 5)
 	c := tailConfig(3)
 	if _, err := raw.Exec(`INSERT INTO runs (id, experiment, config_hash, config_json, arch, dataset, optimizer, method, lr, batch_size, epochs, seed, created_at)
 		VALUES (1, 'e', ?, ?, 'm', 'mnist', 'sgd', 'none', 0.3, 64, 10, 3, 'now')`, c.Key(), string(c.Canonical())); err != nil {
