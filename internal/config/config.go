@@ -59,8 +59,12 @@ type Config struct {
 	// tail metrics (run_summary's test_acc_tail …) average; 0 stands for the
 	// default DefaultTailFraction (so that keys written before it existed
 	// stay as they were). Use Tail.
-	TailFraction   float64       `json:"tail_fraction,omitempty"`
-	LogEvery       int           `json:"log_every"` // steps between logged steps
+	TailFraction float64 `json:"tail_fraction,omitempty"`
+	LogEvery     int     `json:"log_every"` // steps between logged steps
+	// SpikeZ is the loss-spike rule's threshold in running standard
+	// deviations (README "Loss spikes"); 0 stands for DefaultSpikeZ, so
+	// that keys written before it existed stay as they were. Use Spike.
+	SpikeZ         float64       `json:"spike_z,omitempty"`
 	DivergenceLoss float64       `json:"divergence_loss"`
 	Clip           clipalgo.Spec `json:"clip"`
 	// DP is DP-SGD's noise, budget and sampling: set exactly when Clip's
@@ -73,6 +77,17 @@ type Config struct {
 // DefaultTailFraction is train.tail_fraction's default: the tail metrics
 // average the evaluations of the last 5% of the steps.
 const DefaultTailFraction = 0.05
+
+// DefaultSpikeZ is train.spike_z's default: ZClip's z_thresh.
+const DefaultSpikeZ = 2.5
+
+// Spike returns the spike_z in force.
+func (c Config) Spike() float64 {
+	if c.SpikeZ == 0 {
+		return DefaultSpikeZ
+	}
+	return c.SpikeZ
+}
 
 // TailEvals is how many evaluations train makes in the tail window when
 // eval_every is 0 (end of each epoch), spread evenly over it.

@@ -12,7 +12,7 @@ import (
 // (AxisValue formats a configuration's value on each).
 var Axes = []string{
 	"arch", "seq_len", "generator", "modulus", "operation", "train_fraction", "train_size", "test_size", "train_eval_size",
-	"optimizer", "batch_size", "epochs", "eval_every", "log_every", "divergence_loss", "drop_last", "tail_fraction",
+	"optimizer", "batch_size", "epochs", "eval_every", "log_every", "divergence_loss", "drop_last", "tail_fraction", "spike_z",
 	"noise_multiplier", "target_epsilon", "delta", "sampling",
 	"lr", "lr_schedule", "clip", "seed",
 }
@@ -61,6 +61,8 @@ func (c Config) AxisValue(axis string) string {
 	case "tail_fraction":
 		f, _ := c.Tail()
 		return FormatFloat(f)
+	case "spike_z":
+		return FormatFloat(c.Spike())
 	case "noise_multiplier", "target_epsilon", "delta", "sampling":
 		return c.dpAxisValue(axis)
 	case "divergence_loss":

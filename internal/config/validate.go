@@ -195,6 +195,12 @@ func (c Config) Validate() error {
 	case math.IsNaN(f) || f < 0 || f > 1:
 		return fmt.Errorf("tail_fraction: must be in (0, 1], got %v", f)
 	}
+	switch z := c.SpikeZ; {
+	case z == DefaultSpikeZ:
+		return fmt.Errorf("spike_z: not normalized (the default %v is stored as 0)", z)
+	case math.IsNaN(z) || math.IsInf(z, 0) || z < 0:
+		return fmt.Errorf("spike_z: must be a positive number, got %v", z)
+	}
 	if m := Positive(c.DivergenceLoss); m != "" {
 		return fmt.Errorf("divergence_loss: %s", m)
 	}

@@ -220,7 +220,7 @@ func TestRunSummaryColumns(t *testing.T) {
 		"batch_size", "epochs", "seed", "status", "test_acc", "test_loss", "train_loss", "steps", "wall_seconds",
 		"train_flops", "clip_fraction", "max_grad_norm",
 		"test_acc_tail", "test_loss_tail", "train_acc_tail", "train_loss_tail", "tail_evals",
-		"epsilon", "noise_multiplier", "delta", "sampling"}
+		"epsilon", "noise_multiplier", "delta", "sampling", "spikes"}
 	for _, c := range want {
 		if !have[c] {
 			t.Errorf("run_summary lacks column %s (has %v)", c, cols)

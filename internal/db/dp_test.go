@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"math"
-	"path/filepath"
 	"testing"
 
 	"cliplab/internal/clipalgo"
@@ -95,19 +94,8 @@ func TestDPColumns(t *testing.T) {
 // TestMigrationFillsDP: a file of schema version 3 holding a DP run's
 // configuration gains σ, δ and the sampling from it when opened.
 func TestMigrationFillsDP(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "v3.db")
-	raw, err := sql.Open("sqlite3", path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, raw := legacyFile(t, 3)
 	c := dpConfig(5, false)
-	for _, q := range append(append([]string(nil), migrations[:3]...),
-		"CREATE VIEW run_summary AS SELECT r.id AS run_id, r.status FROM runs r",
-		"PRAGMA user_version = 3", "PRAGMA application_id = 1668049264") {
-		if _, err := raw.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
 	if _, err := raw.Exec(`INSERT INTO runs (experiment, config_hash, config_json, arch, dataset, optimizer, method, lr, batch_size, epochs, seed, created_at)
 		VALUES ('e', ?, ?, 'm', 'mnist', 'sgd', 'dp_flat', 0.3, 64, 10, 5, 'now')`, c.Key(), string(c.Canonical())); err != nil {
 		t.Fatal(err)

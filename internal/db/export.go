@@ -116,8 +116,9 @@ type field struct {
 // flattenConfig lists every field of c as a column named by its JSON path
 // in the canonical configuration, zero values included and marked omitted
 // where the canonical JSON leaves them out (a table needs drop_last false
-// beside drop_last true), with two resolutions: tail_fraction is the fraction in force
-// (config.Config.Tail: 0 stands for the default), and clip is clip.method,
+// beside drop_last true), with three resolutions: tail_fraction is the fraction in force
+// (config.Config.Tail: 0 stands for the default), spike_z likewise
+// (config.Config.Spike), and clip is clip.method,
 // clip.threshold (nil for a method that takes none) and every option the
 // method declares as clip.<option>, its default where not given.
 func flattenConfig(c config.Config) []field {
@@ -159,6 +160,8 @@ func flattenConfig(c config.Config) []field {
 			case name == "tail_fraction":
 				f, _ := c.Tail()
 				out = append(out, field{name, f, false})
+			case name == "spike_z":
+				out = append(out, field{name, c.Spike(), false})
 			default:
 				omitted := slices.Contains(strings.Split(opts, ","), "omitempty") && (fv.IsZero() || fv.Kind() == reflect.Slice && fv.Len() == 0)
 				out = append(out, field{name, plain(fv), omitted})

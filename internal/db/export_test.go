@@ -17,7 +17,8 @@ import (
 // named by their JSON path, with the zero values the canonical JSON leaves
 // out (drop_last false, weight_decay 0, exclude_last false) where another
 // run of the table has the field, the clip options of each method with
-// their defaults, tail_fraction resolved, and the run_summary columns first.
+// their defaults, tail_fraction and spike_z resolved, and the run_summary
+// columns first (spikes among them).
 func TestExportColumns(t *testing.T) {
 	ctx := context.Background()
 	d := mustOpen(t)
@@ -80,8 +81,9 @@ func TestExportColumns(t *testing.T) {
 	want := []map[string]any{
 		{"drop_last": false, "optimizer.weight_decay": 0.0, "clip.method": "norm", "clip.threshold": 1.0, "clip.exclude_last": nil,
 			"tail_fraction": config.DefaultTailFraction, "arch_spec.hidden": []any{int64(4)}, "data.train_size": int64(100),
-			"test_acc": 0.75, "max_grad_norm": math.Inf(1), "blas_core": "SkylakeX", "status": "done"},
-		{"drop_last": true, "optimizer.weight_decay": 0.0, "status": "pending", "test_acc": nil, "blas_core": nil},
+			"test_acc": 0.75, "max_grad_norm": math.Inf(1), "blas_core": "SkylakeX", "status": "done",
+			"spike_z": config.DefaultSpikeZ, "spikes": int64(0)},
+		{"drop_last": true, "optimizer.weight_decay": 0.0, "status": "pending", "test_acc": nil, "blas_core": nil, "spikes": nil},
 		{"drop_last": false, "optimizer.weight_decay": 0.01},
 		{"clip.method": "none", "clip.threshold": nil, "clip.norm_type": nil},
 		{"clip.method": "agc", "clip.threshold": 0.02, "clip.exclude_last": true, "clip.eps": 0.001, "clip.norm_type": nil},

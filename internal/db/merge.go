@@ -129,9 +129,13 @@ func (d *DB) Merge(ctx context.Context, shardPath string) (MergeStats, error) {
 			st.Kept++
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO main.steps (run_id, step, epoch, loss, grad_norm, clipped_norm, clip_fraction, threshold, lr, elapsed_s)
-			SELECT ?, step, epoch, loss, grad_norm, clipped_norm, clip_fraction, threshold, lr, elapsed_s FROM shard.steps WHERE run_id = ?`, outID, r.id); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO main.steps (run_id, step, epoch, loss, grad_norm, clipped_norm, clip_fraction, threshold, lr, elapsed_s, spike)
+			SELECT ?, step, epoch, loss, grad_norm, clipped_norm, clip_fraction, threshold, lr, elapsed_s, spike FROM shard.steps WHERE run_id = ?`, outID, r.id); err != nil {
 			return st, fmt.Errorf("copy steps of run %s: %w", r.key[:12], err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO main.step_norms (run_id, step, grp, norm)
+			SELECT ?, step, grp, norm FROM shard.step_norms WHERE run_id = ?`, outID, r.id); err != nil {
+			return st, fmt.Errorf("copy step norms of run %s: %w", r.key[:12], err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO main.evals (run_id, step, epoch, split, loss, acc, elapsed_s, epsilon)
 			SELECT ?, step, epoch, split, loss, acc, elapsed_s, epsilon FROM shard.evals WHERE run_id = ?`, outID, r.id); err != nil {

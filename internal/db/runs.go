@@ -264,6 +264,9 @@ func deleteMetrics(ctx context.Context, tx *sql.Tx, id int64) error {
 	if _, err := tx.ExecContext(ctx, "DELETE FROM steps WHERE run_id = ?", id); err != nil {
 		return err
 	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM step_norms WHERE run_id = ?", id); err != nil {
+		return err
+	}
 	_, err := tx.ExecContext(ctx, "DELETE FROM evals WHERE run_id = ?", id)
 	return err
 }
@@ -365,16 +368,30 @@ func (d *DB) Heartbeat(ctx context.Context, held map[int64]int) error {
 
 func insertMetrics(ctx context.Context, tx *sql.Tx, id int64, steps []record.Step, evals []record.Eval) error {
 	if len(steps) > 0 {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO steps (run_id, step, epoch, loss, grad_norm, clipped_norm, clip_fraction, threshold, lr, elapsed_s)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO steps (run_id, step, epoch, loss, grad_norm, clipped_norm, clip_fraction, threshold, lr, elapsed_s, spike)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
+		norms, err := tx.PrepareContext(ctx, `INSERT INTO step_norms (run_id, step, grp, norm) VALUES (?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer norms.Close()
 		for _, s := range steps {
+			spike := 0
+			if s.Spike {
+				spike = 1
+			}
 			if _, err := stmt.ExecContext(ctx, id, s.Step, s.Epoch, real(s.Loss), real(s.GradNorm), real(s.ClippedNorm),
-				real(s.ClipFraction), real(s.Threshold), real(s.LR), s.ElapsedS); err != nil {
+				real(s.ClipFraction), real(s.Threshold), real(s.LR), s.ElapsedS, spike); err != nil {
 				return fmt.Errorf("insert step %d: %w", s.Step, err)
+			}
+			for _, g := range s.Norms {
+				if _, err := norms.ExecContext(ctx, id, s.Step, g.Group, real(g.Norm)); err != nil {
+					return fmt.Errorf("insert norm of %s at step %d: %w", g.Group, s.Step, err)
+				}
 			}
 		}
 	}

@@ -113,6 +113,20 @@ ALTER TABLE evals ADD COLUMN epsilon REAL;         -- ε spent by the steps up t
 ALTER TABLE runs ADD COLUMN blas_core TEXT; -- OpenBLAS core type the run trained with, e.g. Haswell, SkylakeX
 ALTER TABLE runs ADD COLUMN cpu_model TEXT; -- the CPU's model name (/proc/cpuinfo)
 `,
+	// 6: issue 12's telemetry: the gradient norm of each parameter group at
+	// each logged step (nn.NormGroups names the groups), and the loss-spike
+	// flag of each logged step (README "Loss spikes"). run_summary gains
+	// spikes.
+	`
+CREATE TABLE step_norms (
+	run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+	step   INTEGER NOT NULL,   -- a logged step (steps.step)
+	grp    TEXT    NOT NULL,   -- "embedding", "h.0.attention", "h.0.mlp", "h.0.norm", "final_norm", "head"; a layer ("0", "rnn", "fc") for the other archs
+	norm   REAL,               -- L2 norm of the group's gradient before clipping
+	PRIMARY KEY (run_id, step, grp)
+) WITHOUT ROWID;
+ALTER TABLE steps ADD COLUMN spike INTEGER; -- 1: a loss spike, 0: not; NULL for steps logged before version 6
+`,
 }
 
 // derived are the runs columns computed from a run's configuration, which
@@ -214,6 +228,9 @@ SELECT
 	(SELECT avg(e.loss) FROM evals e WHERE e.run_id = r.id AND e.split = 'train' AND e.step >= r.tail_from_step) AS train_loss_tail,
 	(SELECT count(*)    FROM evals e WHERE e.run_id = r.id AND e.split = 'test'  AND e.step >= r.tail_from_step) AS tail_evals,
 	-- issue 11: DP-SGD's ε spent (final), σ, δ and sampling; NULL without DP
-	r.epsilon, r.noise_multiplier, r.delta, r.sampling
+	r.epsilon, r.noise_multiplier, r.delta, r.sampling,
+	-- issue 12: logged steps flagged as loss spikes (README "Loss spikes");
+	-- NULL for a run without steps logged since schema version 6
+	(SELECT sum(s.spike) FROM steps s WHERE s.run_id = r.id) AS spikes
 FROM runs r;
 `

@@ -99,6 +99,9 @@ func TestExperimentFiles(t *testing.T) {
 		"mnist-clipping.yaml": {168, []string{"arch", "lr", "clip", "seed"}},
 		// 3 lengths × 2 lrs × 2 seeds × 3 clips
 		"synthetic.yaml": {36, []string{"seq_len", "lr", "clip", "seed"}},
+		// 4 clips each (issue 12)
+		"grokking.yaml":    {4, []string{"clip"}},
+		"grokking-ci.yaml": {4, []string{"clip"}},
 	}
 	files, _ := filepath.Glob("../../experiments/*.yaml")
 	if len(files) < len(want) {
@@ -195,6 +198,9 @@ func TestEquivalentSpellings(t *testing.T) {
 		{"drop_last and tail_fraction default or explicit (keys from before issue 17 stay)",
 			small("grid: {arch: a, lr: 0.1, seed: 1, clip: none}\n"),
 			small("train: {drop_last: false, tail_fraction: 0.05}\ngrid: {arch: a, lr: 0.1, seed: 1, clip: none}\n")},
+		{"spike_z default or explicit (keys from before issue 12's spikes stay)",
+			small("grid: {arch: a, lr: 0.1, seed: 1, clip: none}\n"),
+			small("train: {spike_z: 2.5}\ngrid: {arch: a, lr: 0.1, seed: 1, clip: none}\n")},
 		{"numbers spelled differently",
 			small("grid: {arch: a, lr: [0.1, 1], seed: 1, clip: none}\n"),
 			small("grid: {arch: a, lr: [1.0e-1, 1.0], seed: 0x1, clip: none}\n")},
@@ -270,6 +276,7 @@ func TestDifferentConfigsDifferentKeys(t *testing.T) {
 		{"divergence_loss", small("train: {divergence_loss: 100}\ngrid: {arch: a, lr: 0.1, seed: 1, clip: none}\n")},
 		{"drop_last", small("train: {drop_last: true}\ngrid: {arch: a, lr: 0.1, seed: 1, clip: none}\n")},
 		{"tail_fraction", small("train: {tail_fraction: 0.1}\ngrid: {arch: a, lr: 0.1, seed: 1, clip: none}\n")},
+		{"spike_z", small("train: {spike_z: 3}\ngrid: {arch: a, lr: 0.1, seed: 1, clip: none}\n")},
 		{"train_size", strings.Replace(one, "train_size: 1000", "train_size: 999", 1)},
 		{"test_size", strings.Replace(one, "test_size: 500", "test_size: 499", 1)},
 		{"train_eval_size", strings.Replace(one, "test_size: 500", "test_size: 500, train_eval_size: 1", 1)},

@@ -86,7 +86,7 @@ var (
 	dataKeys = []string{"train_size", "test_size", "train_eval_size", "seq_len", "generator", "modulus", "operation", "train_fraction"}
 	// modularKeys are the data: fields of the modular task only.
 	modularKeys = []string{"modulus", "operation", "train_fraction"}
-	trainKeys   = []string{"epochs", "batch_size", "optimizer", "eval_every", "log_every", "divergence_loss", "lr", "lr_schedule", "drop_last", "tail_fraction",
+	trainKeys   = []string{"epochs", "batch_size", "optimizer", "eval_every", "log_every", "divergence_loss", "lr", "lr_schedule", "drop_last", "tail_fraction", "spike_z",
 		"noise_multiplier", "target_epsilon", "delta", "sampling"}
 	gridKeys = append([]string{"arch", "seed", "clip"}, append(append([]string(nil), trainKeys...), dataKeys...)...)
 	// expansionOrder: seed outermost, clip fastest.
@@ -490,6 +490,21 @@ func (p *parser) value(name string, n *yaml.Node, field string) (axisVal, bool) 
 		}
 		v.key = config.FormatFloat(x)
 		v.set = func(c *config.Config) { c.TailFraction = x }
+		return v, true
+	case "spike_z":
+		x, ok := p.num(n, field)
+		if !ok {
+			return v, false
+		}
+		if !(x > 0) || math.IsInf(x, 0) {
+			p.errAt(n, field, "must be a positive number, got %s", config.FormatFloat(x))
+			return v, false
+		}
+		if x == config.DefaultSpikeZ {
+			x = 0 // the default, stored as 0 so that existing keys stay as they were
+		}
+		v.key = config.FormatFloat(x)
+		v.set = func(c *config.Config) { c.SpikeZ = x }
 		return v, true
 	case "operation":
 		s, ok := p.text(n, field)

@@ -29,6 +29,19 @@ type Step struct {
 	Threshold    float64 // in force; NaN (stored as NULL) for method none
 	LR           float64 // in force
 	ElapsedS     float64 // training seconds so far (evaluations excluded)
+	// Spike: the loss exceeds its running mean by more than spike_z running
+	// standard deviations (train's spike rule, README "Loss spikes").
+	Spike bool
+	// Norms are the L2 norms of the gradient before clipping, per group of
+	// parameters (the step_norms table); nil when not measured (a diverging
+	// step, a DP-SGD run).
+	Norms []GroupNorm
+}
+
+// GroupNorm is the gradient norm of one group of parameters at a step.
+type GroupNorm struct {
+	Group string
+	Norm  float64
 }
 
 // Eval is one evaluation of a split (a row of the evals table): "test", or

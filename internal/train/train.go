@@ -117,6 +117,11 @@ type trainer struct {
 	loss    *loss
 	eval    evaluator
 	batch   data.Batch
+	spikes  *spikes
+	// groups and groupOf are nn.NormGroups of the model's parameters, whose
+	// gradient norms logged steps carry (record.Step.Norms).
+	groups  []string
+	groupOf []int
 
 	res       record.Result
 	start     time.Time
@@ -135,6 +140,8 @@ func newTrainer(c config.Config, ds data.Dataset, sink Sink) (*trainer, error) {
 	}
 	r.model = model
 	r.tensors = Tensors(model.Params())
+	r.groups, r.groupOf = nn.NormGroups(model.Params())
+	r.spikes = newSpikes(c.Spike())
 	if c.Private() {
 		if r.dp, err = newPrivate(c, model, ds); err != nil {
 			return nil, fmt.Errorf("dp: %w", err)
@@ -169,6 +176,8 @@ func (r *trainer) step(epoch, i int) error {
 	}
 	var st clipalgo.Stats
 	var err error
+	var norms []record.GroupNorm
+	logged := n%c.LogEvery == 0
 	switch {
 	case r.batch.B == 0:
 		st, err = r.dp.backward(nil, 0, n) // noise alone
@@ -182,6 +191,9 @@ func (r *trainer) step(epoch, i int) error {
 			st, err = r.dp.backward(r.loss.grad, r.batch.B, n)
 		} else {
 			r.model.Backward(r.loss.grad)
+			if logged {
+				norms = r.groupNorms()
+			}
 			st, err = r.clipper.Clip(r.tensors)
 		}
 		switch {
@@ -202,14 +214,28 @@ func (r *trainer) step(epoch, i int) error {
 	if err != nil {
 		st = clipalgo.Stats{NormBefore: math.NaN(), NormAfter: math.NaN(), Fraction: math.NaN(), Threshold: math.NaN()}
 	}
-	if err != nil || n%c.LogEvery == 0 {
+	if err != nil {
+		norms = nil
+	}
+	if err != nil || logged {
 		if serr := r.sink.Step(record.Step{Step: n, Epoch: epoch, Loss: l, GradNorm: st.NormBefore,
 			ClippedNorm: st.NormAfter, ClipFraction: st.Fraction, Threshold: st.Threshold, LR: lr,
-			ElapsedS: r.trainTime.Seconds()}); serr != nil {
+			ElapsedS: r.trainTime.Seconds(), Spike: r.spikes.observe(l), Norms: norms}); serr != nil {
 			return serr
 		}
 	}
 	return err
+}
+
+// groupNorms measures the gradient norm of each parameter group, before
+// clipping. The slice is new: a sink may keep it.
+func (r *trainer) groupNorms() []record.GroupNorm {
+	ns := nn.GroupNorms(r.model.Params(), r.groups, r.groupOf)
+	out := make([]record.GroupNorm, len(ns))
+	for i, x := range ns {
+		out[i] = record.GroupNorm{Group: r.groups[i], Norm: x}
+	}
+	return out
 }
 
 // evalDue reports whether step n is evaluated (besides the end of each
