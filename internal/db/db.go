@@ -226,6 +226,9 @@ func (d *DB) checkAndMigrate(readOnly bool) (err error) {
 		if _, err := conn.ExecContext(ctx, "DROP VIEW IF EXISTS run_summary;"+runSummaryView); err != nil {
 			return fmt.Errorf("migrate %s: run_summary: %w", d.path, err)
 		}
+		if _, err := conn.ExecContext(ctx, "DROP VIEW IF EXISTS run_axes;"+runAxesView); err != nil {
+			return fmt.Errorf("migrate %s: run_axes: %w", d.path, err)
+		}
 		if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d; PRAGMA application_id = %d", SchemaVersion, ApplicationID)); err != nil {
 			return d.wrapOpen(err)
 		}

@@ -203,9 +203,10 @@ func TestRetryFailed(t *testing.T) {
 	}
 }
 
-func TestRunSummaryColumns(t *testing.T) {
-	d := mustOpen(t)
-	rows, err := d.r.Query("SELECT * FROM run_summary LIMIT 0")
+// viewColumns lists the columns of view, as a list and as a set.
+func viewColumns(t *testing.T, d *DB, view string) ([]string, map[string]bool) {
+	t.Helper()
+	rows, err := d.r.Query("SELECT * FROM " + view + " LIMIT 0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,6 +216,11 @@ func TestRunSummaryColumns(t *testing.T) {
 	for _, c := range cols {
 		have[c] = true
 	}
+	return cols, have
+}
+
+func TestRunSummaryColumns(t *testing.T) {
+	cols, have := viewColumns(t, mustOpen(t), "run_summary")
 	// The columns ../shared/DESIGN.md promises.
 	want := []string{"run_id", "experiment", "config_hash", "setting_key", "arch", "dataset", "optimizer", "method", "threshold", "lr",
 		"batch_size", "epochs", "seed", "status", "test_acc", "test_loss", "train_loss", "steps", "wall_seconds",

@@ -10,10 +10,10 @@ import (
 
 // migrations are applied in order; migration i brings the schema to
 // user_version i+1. Never edit one that has shipped: append a new one.
-// Views hold no data: after any migration, Open drops run_summary and creates
-// it from runSummaryView, so a change to the view is an edit there plus an
-// appended migration (a comment alone will do) that makes existing files
-// rebuild it.
+// Views hold no data: after any migration, Open drops run_summary and
+// run_axes and creates them from runSummaryView and runAxesView, so a change
+// to a view is an edit there plus an appended migration (a comment alone
+// will do) that makes existing files rebuild it.
 var migrations = []string{
 	// 1: runs, experiments, steps, evals.
 	`
@@ -127,6 +127,10 @@ CREATE TABLE step_norms (
 ) WITHOUT ROWID;
 ALTER TABLE steps ADD COLUMN spike INTEGER; -- 1: a loss spike, 0: not; NULL for steps logged before version 6
 `,
+	// 7: the view run_axes (issue 13 section 3: every configuration field
+	// run_summary has no column for; runAxesView), which Open creates
+	// after a migration; nothing else changes.
+	`-- 7: run_axes`,
 }
 
 // derived are the runs columns computed from a run's configuration, which
