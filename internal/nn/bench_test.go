@@ -2,8 +2,22 @@ package nn
 
 import (
 	"math/rand/v2"
+	"syscall"
 	"testing"
+	"time"
 )
+
+// cpuTime is the CPU time (user + system) this process has used. On a
+// loaded machine it measures a benchmark better than wall time, which also
+// counts the time other processes hold the cores; benchmarks report it per
+// step as cpu-ns/op.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
 
 // BenchmarkStep is one training step at batch 64 on MNIST-shaped random
 // data: forward, softmax cross-entropy, backward, plain SGD. Run it with
@@ -16,14 +30,10 @@ func BenchmarkStep(b *testing.B) {
 	}{{"mlp2", mlp2}, {"cnn", cnn}, {"rnn", rnn}, {"lstm", lstmRNN}} {
 		b.Run(tc.name, func(b *testing.B) {
 			const batch = 64
-			rng := rand.New(rand.NewPCG(1, 2))
-			m, err := Build(tc.spec, mnist, rng)
-			if err != nil {
-				b.Fatal(err)
-			}
+			m, x, labels, d := benchModel(b, tc.spec, batch)
 			opt, _ := NewOptimizer(OptimSpec{Name: "sgd"}, m.Params())
-			x, labels, d := benchBatch(rng, batch)
 			b.ReportAllocs()
+			cpu0 := cpuTime()
 			for b.Loop() {
 				out := m.Forward(x, batch, 0)
 				SoftmaxCrossEntropy(d, out, labels, batch, 10)
@@ -32,8 +42,21 @@ func BenchmarkStep(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "steps/s")
 			b.ReportMetric(float64(m.FLOPs(batch, 0))*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
 		})
 	}
+}
+
+// benchModel builds spec for MNIST and a random batch for it, from a fixed
+// seed.
+func benchModel(b *testing.B, spec ArchSpec, batch int) (m Model, x []float32, labels []int, d []float32) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	m, err := Build(spec, mnist, rng)
+	if err != nil {
+		b.Fatal(err)
+	}
+	x, labels, d = benchBatch(rng, batch)
+	return m, x, labels, d
 }
 
 // benchBatch is a random MNIST-shaped batch: pixels, labels and room for
@@ -90,4 +113,104 @@ func BenchmarkTransformerStep(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "steps/s")
 	b.ReportMetric(float64(m.FLOPs(batch, T))*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+// BenchmarkStepGEMMs runs only the matrix products of BenchmarkStep's cnn
+// and mlp2 step, the same cblas_sgemm calls on the same buffers (after one
+// real step has filled them), in the same order: the floor the step's own
+// kernels (im2col, col2im, pooling, bias, activations, the loss, SGD) add
+// to. BenchmarkStep/cnn over BenchmarkStepGEMMs/cnn is the step's overhead
+// over its GEMMs (issue 18 asks for at most 1.15).
+func BenchmarkStepGEMMs(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		spec ArchSpec
+	}{{"mlp2", mlp2}, {"cnn", cnn}} {
+		b.Run(tc.name, func(b *testing.B) {
+			const batch = 64
+			m, x, labels, d := benchModel(b, tc.spec, batch)
+			SoftmaxCrossEntropy(d, m.Forward(x, batch, 0), labels, batch, 10)
+			m.Backward(d)
+			layers := m.(*sequential).layers
+			b.ReportAllocs()
+			cpu0 := cpuTime()
+			for b.Loop() {
+				for _, l := range layers {
+					switch l := l.(type) {
+					case *conv2d:
+						l.gemmsForward(batch)
+					case *dense:
+						sgemm(false, true, batch, l.out, l.in, 1, l.x, l.in, l.w.W, l.in, 0, l.y, l.out)
+					}
+				}
+				for i := len(layers) - 1; i >= 0; i-- {
+					switch l := layers[i].(type) {
+					case *conv2d:
+						l.gemmsBackward(batch, i > 0)
+					case *dense:
+						dz := l.dz
+						if l.act == actNone {
+							dz = d
+						}
+						sgemm(true, false, l.out, l.in, batch, 1, dz, l.out, l.x, l.in, 0, l.w.G, l.in)
+						if i > 0 {
+							sgemm(false, false, batch, l.in, l.out, 1, dz, l.out, l.w.W, l.in, 0, l.dx, l.in)
+						}
+					}
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "steps/s")
+			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}
+
+// gemmsForward and gemmsBackward are conv2d's forward and backward with
+// only their GEMMs (BenchmarkStepGEMMs).
+func (l *conv2d) gemmsForward(b int) {
+	ckk, hw, out := l.c*l.k*l.k, l.ho*l.wo, l.outSize()
+	for i := 0; i < b; i++ {
+		sgemm(false, false, l.o, hw, ckk, 1, l.wt.W, ckk, l.cols, hw, 0, l.y[i*out:(i+1)*out], hw)
+	}
+}
+
+func (l *conv2d) gemmsBackward(b int, needDx bool) {
+	ckk, hw, out := l.c*l.k*l.k, l.ho*l.wo, l.outSize()
+	for i := 0; i < b; i++ {
+		beta := float32(1)
+		if i == 0 {
+			beta = 0
+		}
+		sgemm(false, true, l.o, ckk, hw, 1, l.dz[i*out:(i+1)*out], hw, l.cols, hw, beta, l.wt.G, ckk)
+	}
+	if needDx {
+		for i := 0; i < b; i++ {
+			sgemm(true, false, ckk, hw, l.o, 1, l.wt.W, ckk, l.dz[i*out:(i+1)*out], hw, 0, l.dcols, hw)
+		}
+	}
+}
+
+// BenchmarkConvKernels times the cnn's data movement for one example:
+// im2col of its two conv layers and col2im of the second (the first needs
+// no dx), at MNIST's shapes.
+func BenchmarkConvKernels(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, tc := range []struct {
+		name          string
+		c, h, w, o, k int
+	}{{"conv1", 1, 28, 28, 8, 5}, {"conv2", 8, 12, 12, 16, 5}} {
+		l := &conv2d{c: tc.c, h: tc.h, w: tc.w, o: tc.o, k: tc.k, ho: tc.h - tc.k + 1, wo: tc.w - tc.k + 1}
+		x := randu(rng, l.inSize(), 1)
+		cols := randu(rng, l.c*l.k*l.k*l.ho*l.wo, 1)
+		b.Run("im2col/"+tc.name, func(b *testing.B) {
+			for b.Loop() {
+				l.im2col(cols, x)
+			}
+		})
+		b.Run("col2im/"+tc.name, func(b *testing.B) {
+			for b.Loop() {
+				l.col2im(x, cols)
+			}
+		})
+	}
 }

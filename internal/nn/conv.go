@@ -12,7 +12,10 @@ import "C"
 // measured faster than one GEMM over the whole batch (3.0 against 3.2 µs per
 // example for the cnn's first layer, 1.9 against 3.7 for its second). The
 // backward pass copies them again rather than keeping a batch's worth (7 MB
-// for the cnn at batch 64), which would not stay in cache.
+// for the cnn at batch 64), which would not stay in cache: keeping them
+// measured slower (issue 18: a cnn step's CPU time 2.72 against 1.96 ms,
+// best of 6, on a loaded 2-core EPYC), and a copy costs 0.7 µs an example a
+// layer (BenchmarkConvKernels).
 type conv2d struct {
 	c, h, w, o, k int
 	ho, wo        int
@@ -99,10 +102,16 @@ func (l *conv2d) im2col(cols, x []float32) {
 }
 
 // col2im sets dx to the sum, over every column entry, of its gradient at
-// the input pixel it was copied from: the adjoint of im2col.
-func (l *conv2d) col2im(dx, dcols []float32) {
+// the input pixel it was copied from: the adjoint of im2col. Each pixel adds
+// its entries in (ki, kj) order, starting from 0, on every CPU path.
+func (l *conv2d) col2im(dx, dcols []float32) { l.col2imPath(dx, dcols, 0) }
+
+// col2imPath is col2im by a chosen path of the C kernel (tests): 0 the best
+// this CPU runs, 1 AVX-512, 2 AVX2, 3 scalar; a path the CPU lacks runs the
+// scalar code.
+func (l *conv2d) col2imPath(dx, dcols []float32, path int) {
 	_, _ = dcols[l.c*l.k*l.k*l.ho*l.wo-1], dx[l.inSize()-1]
-	C.nn_col2im(fptr(dx), fptr(dcols), C.long(l.c), C.long(l.h), C.long(l.w), C.long(l.k))
+	C.nn_col2im_path(fptr(dx), fptr(dcols), C.long(l.c), C.long(l.h), C.long(l.w), C.long(l.k), C.int(path))
 }
 
 func (l *conv2d) flops(b int, needDx bool) int64 {

@@ -157,21 +157,49 @@ static inline void add_row(float *restrict d, const float *restrict s, long n) {
 	for (; q < n; q++) d[q] += s[q];
 }
 
+// v16f and v8f are GCC vectors of 16 and 8 floats with float alignment:
+// a copy through them is one load and one store on AVX-512 (two or four on
+// narrower paths), where GCC would otherwise call memmove for each short row.
+typedef float v16f __attribute__((vector_size(64), aligned(4), may_alias));
+typedef float v8f __attribute__((vector_size(32), aligned(4), may_alias));
+
+static inline __attribute__((always_inline)) void copy_short(float *restrict d, const float *restrict s, long n) {
+	long q = 0;
+	for (; q + 16 <= n; q += 16) *(v16f *)(d + q) = *(const v16f *)(s + q);
+	if (q + 8 <= n) {
+		*(v8f *)(d + q) = *(const v8f *)(s + q);
+		q += 8;
+	}
+	for (; q < n; q++) d[q] = s[q];
+}
+
+// im2col_body is nn_im2col with its sizes as arguments, inlined where they
+// are constants so that GCC unrolls each row's copy into whole vector moves
+// (the cnn's rows are 24 and 8 floats).
+static inline __attribute__((always_inline)) void im2col_body(float *restrict cols, const float *restrict x,
+	long c, long h, long w, long k, long ho, long wo) {
+	for (long ci = 0; ci < c; ci++)
+		for (long ki = 0; ki < k; ki++)
+			for (long kj = 0; kj < k; kj++) {
+				float *restrict dst = cols + ((ci * k + ki) * k + kj) * ho * wo;
+				const float *restrict src = x + (ci * h + ki) * w + kj;
+				for (long oy = 0; oy < ho; oy++) copy_short(dst + oy * wo, src + oy * w, wo);
+			}
+}
+
 // nn_im2col: for one example x (C, H, W), cols (C·k·k, Ho·Wo) with row
 // (c, ki, kj) holding x[c, oy+ki, ox+kj]; stride 1, no padding.
 CLONES void nn_im2col(float *cols, const float *x, long c, long h, long w, long k) {
 	const long ho = h - k + 1, wo = w - k + 1;
-	for (long ci = 0; ci < c; ci++)
-		for (long ki = 0; ki < k; ki++)
-			for (long kj = 0; kj < k; kj++) {
-				float *dst = cols + ((ci * k + ki) * k + kj) * ho * wo;
-				const float *src = x + (ci * h + ki) * w + kj;
-				for (long oy = 0; oy < ho; oy++) copy_row(dst + oy * wo, src + oy * w, wo);
-			}
+	if (k == 5 && h == 28 && w == 28) im2col_body(cols, x, c, 28, 28, 5, 24, 24);
+	else if (k == 5 && h == 12 && w == 12) im2col_body(cols, x, c, 12, 12, 5, 8, 8);
+	else im2col_body(cols, x, c, h, w, k, ho, wo);
 }
 
-// nn_col2im: the adjoint of nn_im2col; dx is overwritten.
-CLONES void nn_col2im(float *dx, const float *dcols, long c, long h, long w, long k) {
+// col2im_scalar is nn_col2im as the adjoint reads: dx zeroed, then every
+// column entry added to its input pixel, rows (c, ki, kj) in order, so each
+// pixel sums its entries in (ki, kj) order from +0.
+static void col2im_scalar(float *dx, const float *dcols, long c, long h, long w, long k) {
 	const long ho = h - k + 1, wo = w - k + 1;
 	memset(dx, 0, (size_t)(c * h * w) * sizeof(float));
 	for (long ci = 0; ci < c; ci++)
@@ -181,6 +209,86 @@ CLONES void nn_col2im(float *dx, const float *dcols, long c, long h, long w, lon
 				float *dst = dx + (ci * h + ki) * w + kj;
 				for (long oy = 0; oy < ho; oy++) add_row(dst + oy * w, src + oy * wo, wo);
 			}
+}
+
+// The vector paths of nn_col2im build each input row in registers: pixel
+// (y, x) gathers its entries (ki, kj) in the same order, as masked loads of
+// the column rows shifted by kj. A masked-off lane adds +0, which leaves a
+// sum started from +0 unchanged (such a sum is never −0), so every path gives
+// col2im_scalar's bits. Unlike col2im_scalar's shifted read-modify-writes of
+// dx, which overlap the stores just before them and stall the store
+// forwarding, these load only the columns and store each row of dx once.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#include <immintrin.h>
+
+// col2im_avx512 needs w ≤ 16 (one register per row of dx).
+__attribute__((target("avx512f"))) static void col2im_avx512(float *dx, const float *dcols, long c, long h,
+	long w, long k) {
+	const long ho = h - k + 1, wo = w - k + 1;
+	const __mmask16 row = (__mmask16)((1u << wo) - 1), out = (__mmask16)((1u << w) - 1);
+	for (long ci = 0; ci < c; ci++)
+		for (long y = 0; y < h; y++) {
+			__m512 acc = _mm512_setzero_ps();
+			const long k0 = y - ho + 1 > 0 ? y - ho + 1 : 0, k1 = y < k - 1 ? y : k - 1;
+			for (long ki = k0; ki <= k1; ki++) {
+				const float *src = dcols + (ci * k + ki) * k * ho * wo + (y - ki) * wo;
+				for (long kj = 0; kj < k; kj++, src += ho * wo)
+					acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps((__mmask16)(row << kj), src - kj));
+			}
+			_mm512_mask_storeu_ps(dx + (ci * h + y) * w, out, acc);
+		}
+}
+
+// col2im_avx2 needs w ≤ 16 (two registers per row of dx).
+__attribute__((target("avx2"))) static void col2im_avx2(float *dx, const float *dcols, long c, long h, long w,
+	long k) {
+	const long ho = h - k + 1, wo = w - k + 1;
+	const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), eight = _mm256_set1_epi32(8);
+	const __m256i wv = _mm256_set1_epi32((int)w);
+	for (long ci = 0; ci < c; ci++)
+		for (long y = 0; y < h; y++) {
+			__m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+			const long k0 = y - ho + 1 > 0 ? y - ho + 1 : 0, k1 = y < k - 1 ? y : k - 1;
+			for (long ki = k0; ki <= k1; ki++) {
+				const float *src = dcols + (ci * k + ki) * k * ho * wo + (y - ki) * wo;
+				for (long kj = 0; kj < k; kj++, src += ho * wo) {
+					// lane x takes src[x − kj] when 0 ≤ x − kj < wo.
+					const __m256i a = _mm256_set1_epi32((int)kj), b = _mm256_set1_epi32((int)(kj + wo));
+					__m256i m0 = _mm256_andnot_si256(_mm256_cmpgt_epi32(a, lane), _mm256_cmpgt_epi32(b, lane));
+					__m256i l8 = _mm256_add_epi32(lane, eight);
+					__m256i m1 = _mm256_andnot_si256(_mm256_cmpgt_epi32(a, l8), _mm256_cmpgt_epi32(b, l8));
+					lo = _mm256_add_ps(lo, _mm256_maskload_ps(src - kj, m0));
+					hi = _mm256_add_ps(hi, _mm256_maskload_ps(src - kj + 8, m1));
+				}
+			}
+			float *d = dx + (ci * h + y) * w;
+			_mm256_maskstore_ps(d, _mm256_cmpgt_epi32(wv, lane), lo);
+			_mm256_maskstore_ps(d + 8, _mm256_cmpgt_epi32(wv, _mm256_add_epi32(lane, eight)), hi);
+		}
+}
+#endif
+
+// nn_col2im: the adjoint of nn_im2col; dx is overwritten. path picks the
+// code (tests): 0 the best this CPU runs, 1 AVX-512, 2 AVX2, 3 scalar.
+void nn_col2im_path(float *dx, const float *dcols, long c, long h, long w, long k, int path) {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+	__builtin_cpu_init();
+	if (w <= 16) {
+		if ((path == 0 || path == 1) && __builtin_cpu_supports("avx512f")) {
+			col2im_avx512(dx, dcols, c, h, w, k);
+			return;
+		}
+		if ((path == 0 || path == 2) && __builtin_cpu_supports("avx2")) {
+			col2im_avx2(dx, dcols, c, h, w, k);
+			return;
+		}
+	}
+#endif
+	col2im_scalar(dx, dcols, c, h, w, k);
+}
+
+void nn_col2im(float *dx, const float *dcols, long c, long h, long w, long k) {
+	nn_col2im_path(dx, dcols, c, h, w, k, 0);
 }
 
 // pool2_pick writes the larger of the column maxima v[0] (left) and v[1]

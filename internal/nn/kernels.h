@@ -14,6 +14,7 @@ void nn_row_sum_add(float *db, const float *dz, long rows, long n);
 void nn_row_sumsq(double *out, const float *x, long rows, long n);
 void nn_im2col(float *cols, const float *x, long c, long h, long w, long k);
 void nn_col2im(float *dx, const float *dcols, long c, long h, long w, long k);
+void nn_col2im_path(float *dx, const float *dcols, long c, long h, long w, long k, int path);
 void nn_maxpool(float *y, int *idx, const float *x, long planes, long h, long w, long p);
 void nn_maxpool_backward(float *dx, const int *idx, const float *dy, long nout, long nin);
 void nn_lstm_cell(float *gates, const float *cprev, float *c, float *tc, float *h, long rows, long hid);
