@@ -6,7 +6,11 @@
 //
 // Usage:
 //
-//	report [-db runs.db] [-experiment NAME] [-out DIR] [-target 0.9] [-metric tail|last]
+//	report [-db runs.db] [-experiment NAME] [-out DIR] [-target 0.9] [-metric tail|last] [-watch 30s]
+//
+// With -watch, it keeps running: it writes the report again whenever the
+// database changed (db.Changes), rewriting only the files that changed,
+// and index.html reloads itself while runs have not ended; Ctrl-C ends it.
 //
 // With no -experiment, a database holding one experiment reports it; one
 // holding several reports each of them, into DIR/NAME/ (default

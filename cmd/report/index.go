@@ -58,37 +58,70 @@ func generated(name string) bool {
 	return false
 }
 
-// write writes the report into dir and returns how many files it wrote.
-func (rep *paper) write(ctx context.Context, dir string) (int, error) {
+// write writes the report into dir and returns how many files it holds
+// and how many of them it changed. A file whose contents are already
+// there is left alone (report -watch rewrites nothing that did not
+// change); the others are written to a temporary file and renamed into
+// place, so that a browser reloading index.html never reads half a page.
+func (rep *paper) write(ctx context.Context, dir string) (files, changed int, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return 0, fmt.Errorf("output folder: %w", err)
+		return 0, 0, fmt.Errorf("output folder: %w", err)
 	}
-	files, err := rep.render(ctx)
+	contents, err := rep.render(ctx)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	old, err := os.ReadDir(dir)
 	if err != nil {
-		return 0, fmt.Errorf("output folder: %w", err)
+		return 0, 0, fmt.Errorf("output folder: %w", err)
 	}
 	for _, e := range old {
-		if _, ok := files[e.Name()]; !ok && generated(e.Name()) && e.Type().IsRegular() {
+		if _, ok := contents[e.Name()]; !ok && generated(e.Name()) && e.Type().IsRegular() {
 			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
-				return 0, fmt.Errorf("remove old report file: %w", err)
+				return 0, changed, fmt.Errorf("remove old report file: %w", err)
 			}
+			changed++
 		}
 	}
-	names := make([]string, 0, len(files))
-	for n := range files {
+	names := make([]string, 0, len(contents))
+	for n := range contents {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		if err := os.WriteFile(filepath.Join(dir, n), files[n], 0o644); err != nil {
-			return 0, fmt.Errorf("write report: %w", err)
+		path := filepath.Join(dir, n)
+		if b, err := os.ReadFile(path); err == nil && bytes.Equal(b, contents[n]) {
+			continue
 		}
+		if err := writeFile(path, contents[n]); err != nil {
+			return 0, changed, fmt.Errorf("write report: %w", err)
+		}
+		changed++
 	}
-	return len(files), nil
+	return len(contents), changed, nil
+}
+
+// writeFile writes b to path through a temporary file in the same folder,
+// renamed into place.
+func writeFile(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
 }
 
 // render builds every file of the report in memory: name → contents.
@@ -151,6 +184,12 @@ func (rep *paper) index(figs []*figure, tabs []*table, files map[string][]byte) 
 	title := "Report: " + rep.Experiment
 	fmt.Fprintf(&m, "# %s\n\n", title)
 	fmt.Fprintf(&h, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>%s</title>\n", esc(title))
+	live := rep.live > 0 && rep.Outcomes[report.Missing] > 0
+	if live {
+		// Only while runs have not ended: the report of a complete grid
+		// is the same with and without -watch.
+		fmt.Fprintf(&h, "<meta http-equiv=\"refresh\" content=\"%d\">\n", rep.liveSeconds())
+	}
 	h.WriteString("<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.4}" +
 		"img{max-width:100%;border:1px solid #ddd}table{border-collapse:collapse;font-size:0.85em;margin:1em 0}" +
 		"td,th{border-bottom:1px solid #ddd;padding:2px 8px}td.r,th.r{text-align:right}figure{margin:2em 0}" +
@@ -184,6 +223,9 @@ func (rep *paper) index(figs []*figure, tabs []*table, files map[string][]byte) 
 
 	heading(2, "What is there")
 	para(rep.statusLine() + ".")
+	if live {
+		fmt.Fprintf(&h, "<p class=\"live\">Live: report -watch regenerates this report when the database changes, and this page reloads every %d s until every run has ended.</p>\n", rep.liveSeconds())
+	}
 	var notes []string
 	o := rep.Outcomes
 	if o[report.Missing] > 0 {
@@ -273,6 +315,12 @@ func (rep *paper) index(figs []*figure, tabs []*table, files map[string][]byte) 
 	}
 	h.WriteString("</body>\n</html>\n")
 	return m.Bytes(), h.Bytes()
+}
+
+// liveSeconds is how often index.html reloads under -watch: rep.live in
+// whole seconds, at least 1.
+func (rep *paper) liveSeconds() int {
+	return max(1, int(math.Ceil(rep.live.Seconds())))
 }
 
 // spreadWarnings says, per workload, when the seed spread of settings is

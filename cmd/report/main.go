@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"cliplab/internal/cmdflag"
 	"cliplab/internal/db"
@@ -60,8 +61,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "output folder (default reports/<experiment>; with several experiments, <out>/<experiment>)")
 	target := fs.Float64("target", 0.9, "target test accuracy for steps to target, in (0, 1]")
 	metricName := fs.String("metric", "tail", "a run's final accuracy: tail (the mean of the evaluations in its last train.tail_fraction of steps) or last (its last evaluation)")
+	every := fs.Duration("watch", 0, "keep running: look at the database every `interval` (30s, 1m) and regenerate the report when it changed; index.html reloads itself while runs have not ended (Ctrl-C stops)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: report [-db F] [-experiment NAME] [-out DIR] [-target 0.9] [-metric tail|last]")
+		fmt.Fprintln(stderr, "usage: report [-db F] [-experiment NAME] [-out DIR] [-target 0.9] [-metric tail|last] [-watch 30s]")
 		fs.PrintDefaults()
 	}
 	if err := cmdflag.Parse(fs, args); err != nil { // flags in any position, each error once
@@ -75,6 +77,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if !(*target > 0 && *target <= 1) {
 		return usagef("-target %v: must be in (0, 1]", *target)
+	}
+	if flagGiven(fs, "watch") && *every < minWatch {
+		return usagef("-watch %s: give an interval of at least %s, such as 30s or 1m", *every, minWatch)
 	}
 	metric, err := report.ParseMetric(*metricName)
 	if err != nil {
@@ -98,30 +103,57 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(exps) == 0 {
 		return usagef("database %s holds no experiments; run one with: runner run -db %s experiments/NAME.yaml", *dbPath, *dbPath)
 	}
-	todo := exps
-	if *experiment != "" {
-		if !slices.Contains(exps, *experiment) {
-			return usagef("no experiment %q in %s; it holds: %s", *experiment, *dbPath, strings.Join(exps, ", "))
-		}
-		todo = []string{*experiment}
+	if *experiment != "" && !slices.Contains(exps, *experiment) {
+		return usagef("no experiment %q in %s; it holds: %s", *experiment, *dbPath, strings.Join(exps, ", "))
 	}
+	o := reportOptions{experiment: *experiment, out: *out, target: *target, metric: metric}
+	if *every > 0 {
+		o.live = *every
+		return watch(ctx, d, o, *every, stdout)
+	}
+	_, err = writeAll(ctx, d, exps, o, stdout, false)
+	return err
+}
+
+// reportOptions say what run writes.
+type reportOptions struct {
+	experiment string        // "": every experiment
+	out        string        // -out
+	target     float64       // -target
+	metric     report.Metric // -metric
+	live       time.Duration // -watch: index.html reloads this often while runs have not ended; 0: never
+}
+
+// writeAll writes the report of each experiment of exps (or of
+// o.experiment) and prints a line for each, or, with quiet, only for those
+// whose files changed; it returns how many files changed.
+func writeAll(ctx context.Context, d *db.DB, exps []string, o reportOptions, stdout io.Writer, quiet bool) (int, error) {
+	todo := exps
+	if o.experiment != "" {
+		todo = []string{o.experiment}
+	}
+	changed := 0
 	for _, e := range todo {
 		dir := filepath.Join("reports", fileSafe(e))
 		switch {
-		case *out != "" && len(todo) == 1:
-			dir = *out
-		case *out != "":
-			dir = filepath.Join(*out, fileSafe(e))
+		case o.out != "" && len(todo) == 1:
+			dir = o.out
+		case o.out != "":
+			dir = filepath.Join(o.out, fileSafe(e))
 		}
-		rep, err := load(ctx, d, e, *target, metric)
+		rep, err := load(ctx, d, e, o.target, o.metric)
 		if err != nil {
-			return err
+			return changed, err
 		}
-		files, err := rep.write(ctx, dir)
+		rep.live = o.live
+		files, n, err := rep.write(ctx, dir)
+		changed += n
 		if err != nil {
-			return err
+			return changed, err
 		}
-		fmt.Fprintf(stdout, "report: %s: %d files in %s; %s\n", e, files, dir, rep.statusLine())
+		if !quiet || n > 0 {
+			fmt.Fprintf(stdout, "report: %s: %d files in %s; %s\n", e, files, dir, rep.statusLine())
+		}
 	}
-	return nil
+	return changed, nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"cliplab/internal/clipalgo"
 	"cliplab/internal/config"
@@ -18,6 +19,9 @@ import (
 // paper is one experiment's report, drawn: figures, tables and the index.
 type paper struct {
 	*report.Report
+	// live: index.html reloads itself this often while runs have not
+	// ended (report -watch); 0: never.
+	live time.Duration
 }
 
 // load reads experiment from d into a paper.
@@ -26,7 +30,7 @@ func load(ctx context.Context, d *db.DB, experiment string, target float64, metr
 	if err != nil {
 		return nil, err
 	}
-	return &paper{rep}, nil
+	return &paper{Report: rep}, nil
 }
 
 // style is series si's style.
