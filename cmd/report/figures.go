@@ -42,6 +42,9 @@ func (rep *paper) figures() []*figure {
 			out = append(out, f)
 		}
 	}
+	if f := rep.privacyFigure(); f != nil {
+		out = append(out, f)
+	}
 	out = append(out, rep.profileFigure())
 	for w := range rep.Workloads {
 		out = append(out, rep.stabilityFigure(w))

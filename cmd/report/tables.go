@@ -198,7 +198,7 @@ func texEscape(s string) string {
 		"±", `$\pm$`, "∞", `$\infty$`, "Δ", `$\Delta$`, "−", `$-$`, "–", `--`, "—", `---`,
 		"≥", `$\geq$`, "≤", `$\leq$`, "×", `$\times$`, "→", `$\to$`, "τ", `$\tau$`, "ρ", `$\rho$`,
 		"λ", `$\lambda$`, "μ", `$\mu$`, "σ", `$\sigma$`, "·", `$\cdot$`, "†", `$^\dagger$`, "…", `\ldots{}`,
-		"²", `$^2$`, "≈", `$\approx$`,
+		"²", `$^2$`, "≈", `$\approx$`, "ε", `$\varepsilon$`, "δ", `$\delta$`,
 	)
 	return r.Replace(s)
 }
@@ -459,6 +459,9 @@ func (rep *paper) stabilityTable() *table {
 // tables returns every table, in the order index shows them.
 func (rep *paper) tables() []*table {
 	ts := []*table{rep.settingsTable(), rep.methodsTable(), rep.stabilityTable()}
+	if t := rep.privacyTable(); t != nil {
+		ts = append(ts, t)
+	}
 	for _, t := range ts {
 		t.Label = "tab:" + labelSafe(rep.Experiment) + "-" + strings.TrimPrefix(t.Name, "table-")
 		if n := rep.optionNote(); n != "" {

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"cliplab/internal/clipalgo"
@@ -68,12 +69,16 @@ func inputOf(a string) nn.Input {
 	return benchInput
 }
 
-const benchUsage = `usage: runner bench [-archs mlp2,cnn,rnn,gpt-tiny] [-batch 64 (gpt-tiny: 32)] [-duration 2s] [-repeats 5] [-procs 4] [-self-procs 2] [-python PATH]
+const benchUsage = `usage: runner bench [-dp] [-archs mlp2,cnn,rnn,gpt-tiny] [-batch 64 (gpt-tiny: 32; -dp: 256)] [-duration 2s] [-repeats 5] [-procs 4] [-self-procs 2] [-python PATH]
 
 Training steps per second (forward, loss, backward, SGD) of cliplab and of
 PyTorch on one thread, each in several fresh processes, one line per
 architecture:
   bench arch=mlp2 batch=64 threads=1 cliplab_steps_per_sec=… torch_steps_per_sec=… ratio=… cliplab_median=… torch_median=… cliplab_procs=2 torch_procs=4
+With -dp (archs mlp2,cnn by default), DP-SGD's dp_flat step (σ 1, C 1)
+against cliplab's plain step and PyTorch's fast DP-SGD step (per-example
+norms from layer hooks, one reweighted backward); overhead = plain/dp_flat:
+  bench arch=mlp2 batch=256 method=dp_flat threads=1 cliplab_steps_per_sec=… nonprivate_steps_per_sec=… torch_steps_per_sec=… ratio=… overhead=… cliplab_median=… nonprivate_median=… torch_median=… cliplab_procs=2 torch_procs=4
 `
 
 // cmdBench measures training steps per second (forward, cross-entropy,
@@ -100,8 +105,17 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	procs := fs.Int("procs", 4, "fresh PyTorch `processes` per architecture (at least 1; 4 or more to see past its bimodal speed)")
 	selfProcs := fs.Int("self-procs", 2, "fresh runner `processes` per architecture; 0 measures in this process")
 	child := fs.Bool("child", false, "internal: measure cliplab in this process and print one 'child' line per architecture")
+	dp := fs.Bool("dp", false, "DP-SGD: a dp_flat step (σ 1, C 1) against the plain step and PyTorch's fast DP-SGD step (archs mlp2,cnn and batch 256 unless given)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *dp && !set["archs"] {
+		*archList = "mlp2,cnn"
+	}
+	if *dp && !set["batch"] {
+		*batch = dpBenchBatch
 	}
 	if fs.NArg() != 0 {
 		return usagef("bench takes no arguments, got %q", fs.Args())
@@ -114,8 +128,12 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	archs := strings.Split(*archList, ",")
 	for _, a := range archs {
-		if _, ok := benchArchs[a]; !ok {
+		spec, ok := benchArchs[a]
+		if !ok {
 			return usagef("bench: unknown architecture %q (allowed: %s)", a, benchArchNames)
+		}
+		if err := spec.Normalize().PerExampleSupport(); *dp && err != nil {
+			return usagef("bench -dp: architecture %s: %v (allowed with -dp: %s)", a, err, dpBenchArchNames())
 		}
 	}
 
@@ -129,13 +147,21 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stderr, "runner bench: WARNING: OpenBLAS runs its slow Prescott kernels")
 	}
 
-	batchSet := false
-	fs.Visit(func(f *flag.Flag) { batchSet = batchSet || f.Name == "batch" })
 	batchOf := func(a string) int {
-		if b, ok := benchBatches[a]; ok && !batchSet {
+		if b, ok := benchBatches[a]; ok && !set["batch"] {
 			return b
 		}
 		return *batch
+	}
+	if *child && *dp {
+		for _, a := range archs {
+			r, err := benchDPCliplab(ctx, a, benchArchs[a], batchOf(a), *dur, *repeats)
+			if err != nil {
+				return fmt.Errorf("bench -dp %s: %w", a, err)
+			}
+			fmt.Fprintf(stdout, dpChildLine, a, r.DP, r.Plain, r.DPCPU, r.PlainCPU)
+		}
+		return nil
 	}
 	if *child {
 		for _, a := range archs {
@@ -147,12 +173,15 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return nil
 	}
-	self := benchInProcess
+	exe := "" // the runner binary, started for each measuring process
 	if *selfProcs > 0 {
-		exe, err := os.Executable()
-		if err != nil {
+		var err error
+		if exe, err = os.Executable(); err != nil {
 			return fmt.Errorf("bench: cannot find the runner binary to start: %w", err)
 		}
+	}
+	self := benchInProcess
+	if exe != "" {
 		self = benchChild(exe)
 	}
 
@@ -162,6 +191,10 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if torch != nil {
 		defer torch.close()
+	}
+	if *dp {
+		return benchDP(ctx, stdout, stderr, dpBench{archs: archs, batchOf: batchOf, dur: *dur, repeats: *repeats,
+			procs: *procs, selfProcs: *selfProcs, exe: exe, torch: torch})
 	}
 	for _, a := range archs {
 		// Interleaved, so that a slow phase of the machine touches both sides.
@@ -176,7 +209,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				ours = append(ours, r)
 			}
 			if torch != nil && !torchFailed && i < *procs {
-				r, err := torch.run(ctx, benchArchs[a], inputOf(a), batchOf(a), *dur, *repeats)
+				r, _, err := torch.run(ctx, benchArchs[a], inputOf(a), batchOf(a), *dur, *repeats, nil)
 				if err != nil {
 					if ctx.Err() != nil {
 						return ctx.Err()
@@ -251,26 +284,43 @@ func benchChild(exe string) benchSide {
 // training seconds train.Run reports with every logged step, so the time of
 // the sink is left out as PyTorch's bench leaves out its loop.
 func benchCliplab(ctx context.Context, name string, spec nn.ArchSpec, b int, dur time.Duration, repeats int) (float64, error) {
-	const warmup = 20
-	cfg := config.Config{
-		// An epoch of 2²⁴ steps: the timer stops the run long before.
+	rates, _, err := benchRates(ctx, benchConfig(name, spec, b), inputOf(name), 20, dur, repeats)
+	if err != nil {
+		return 0, err
+	}
+	return median(rates), nil
+}
+
+// benchConfig is the configuration benchCliplab trains: SGD at lr 0.01,
+// clip method none, logging every step (the runner's default), on an epoch
+// of 2²⁴ batches that the timer stops long before.
+func benchConfig(name string, spec nn.ArchSpec, b int) config.Config {
+	return config.Config{
 		Dataset: "mnist", Data: config.DataSpec{TrainSize: b << 24}, ArchName: name, Arch: spec, Optimizer: nn.OptimSpec{Name: "sgd"}, LR: 0.01,
 		BatchSize: b, Epochs: 1, EvalEvery: math.MaxInt, LogEvery: 1, DivergenceLoss: math.Inf(1),
 		Clip: clipalgo.Spec{Method: "none"}, Seed: 1,
 	}
+}
+
+// benchRates trains cfg on seeded random data of shape in and returns the
+// steps per second of repeats timed repeats of dur each, after warmup
+// steps, in training seconds (wall) and in seconds of this process's CPU
+// time (user and system, all threads: what a loaded machine's waits for a
+// core leave out).
+func benchRates(ctx context.Context, cfg config.Config, in nn.Input, warmup int, dur time.Duration, repeats int) (wall, cpu []float64, err error) {
 	rctx, stop := context.WithCancel(ctx)
 	defer stop()
 	t := &benchTimer{warmup: warmup, dur: dur.Seconds(), repeats: repeats, stop: stop}
-	if _, err := train.Run(rctx, cfg, newBenchData(b, inputOf(name)), t); err != nil {
-		return 0, err
+	if _, err := train.Run(rctx, cfg, newBenchData(cfg.BatchSize, in), t); err != nil {
+		return nil, nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return nil, nil, err
 	}
 	if len(t.rates) < repeats {
-		return 0, fmt.Errorf("train.Run stopped after %d of %d timed repeats", len(t.rates), repeats)
+		return nil, nil, fmt.Errorf("train.Run stopped after %d of %d timed repeats", len(t.rates), repeats)
 	}
-	return median(t.rates), nil
+	return t.rates, t.cpuRates, nil
 }
 
 // benchTimer is the train.Sink of benchCliplab: it times repeats of dur
@@ -281,17 +331,30 @@ type benchTimer struct {
 	stop            func()
 	step0           int     // the step a repeat started after
 	t0              float64 // training seconds then
+	cpu0            float64 // processCPU then
 	rates           []float64
+	cpuRates        []float64 // steps per CPU second
+}
+
+// processCPU is this process's CPU time in seconds, user and system.
+func processCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		panic(err) // RUSAGE_SELF with a valid pointer cannot fail
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 func (t *benchTimer) Step(s record.Step) error {
 	switch {
 	case s.Step < t.warmup || len(t.rates) == t.repeats:
 	case s.Step == t.warmup:
-		t.step0, t.t0 = s.Step, s.ElapsedS
+		t.step0, t.t0, t.cpu0 = s.Step, s.ElapsedS, processCPU()
 	case s.ElapsedS-t.t0 >= t.dur:
+		cpu := processCPU()
 		t.rates = append(t.rates, float64(s.Step-t.step0)/(s.ElapsedS-t.t0))
-		t.step0, t.t0 = s.Step, s.ElapsedS
+		t.cpuRates = append(t.cpuRates, float64(s.Step-t.step0)/(cpu-t.cpu0))
+		t.step0, t.t0, t.cpu0 = s.Step, s.ElapsedS, cpu
 		if len(t.rates) == t.repeats {
 			t.stop()
 		}
@@ -385,11 +448,18 @@ func (t *torchBench) close() { os.Remove(t.script) }
 
 // run returns PyTorch's median steps per second, measured as benchCliplab
 // measures ours, on one thread with the same OPENBLAS_CORETYPE.
-func (t *torchBench) run(ctx context.Context, spec nn.ArchSpec, in nn.Input, b int, dur time.Duration, repeats int) (float64, error) {
-	req, err := json.Marshal(map[string]any{"arch": spec.Normalize(), "input": in, "batch": b,
-		"seconds": dur.Seconds(), "repeats": repeats})
+// With dp non-nil it times DP-SGD's step done the fast way
+// (bench_torch.py's fast_dp_step) in place of the plain one. cpu is the
+// median in steps per second of the process's CPU time.
+func (t *torchBench) run(ctx context.Context, spec nn.ArchSpec, in nn.Input, b int, dur time.Duration, repeats int, dp *torchDP) (wall, cpu float64, err error) {
+	fields := map[string]any{"arch": spec.Normalize(), "input": in, "batch": b,
+		"seconds": dur.Seconds(), "repeats": repeats}
+	if dp != nil {
+		fields["dp"] = dp
+	}
+	req, err := json.Marshal(fields)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	cmd := exec.CommandContext(ctx, t.python, t.script, "bench")
 	cmd.Stdin = bytes.NewReader(req)
@@ -398,17 +468,18 @@ func (t *torchBench) run(ctx context.Context, spec nn.ArchSpec, in nn.Input, b i
 	cmd.Stderr = &errBuf
 	out, err := cmd.Output()
 	if err != nil {
-		return 0, fmt.Errorf("%v: %s", err, bytes.TrimSpace(errBuf.Bytes()))
+		return 0, 0, fmt.Errorf("%v: %s", err, bytes.TrimSpace(errBuf.Bytes()))
 	}
 	var res struct {
-		StepsPerSec float64 `json:"steps_per_sec"`
-		Threads     int     `json:"threads"`
+		StepsPerSec    float64 `json:"steps_per_sec"`
+		CPUStepsPerSec float64 `json:"cpu_steps_per_sec"`
+		Threads        int     `json:"threads"`
 	}
 	if err := json.Unmarshal(out, &res); err != nil {
-		return 0, fmt.Errorf("bench_torch.py output: %w", err)
+		return 0, 0, fmt.Errorf("bench_torch.py output: %w", err)
 	}
 	if res.Threads != 1 {
-		return 0, fmt.Errorf("PyTorch ran on %d threads, not 1", res.Threads)
+		return 0, 0, fmt.Errorf("PyTorch ran on %d threads, not 1", res.Threads)
 	}
-	return res.StepsPerSec, nil
+	return res.StepsPerSec, res.CPUStepsPerSec, nil
 }

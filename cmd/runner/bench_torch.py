@@ -7,7 +7,10 @@ writing JSON on stdout:
 
   bench: {"arch": spec, "input": shape, "batch": B, "seconds": S, "repeats": R}
          trains with torch.optim.SGD (lr 0.01) on random MNIST-shaped data on
-         one thread and prints {"steps_per_sec": median over the repeats, ...}.
+         one thread and prints {"steps_per_sec": median over the repeats,
+         "cpu_steps_per_sec": the same in the process's CPU time, ...}; with
+         "dp": {"clip": C, "noise": σ} each step is DP-SGD's, done the fast
+         way (fast_dp_step).
   check: a list of {"arch", "input", "batch", "steps", "x", "labels" or
           "targets", "params": {name: flat values}, "optimizer": spec or
           null, "lr", "train_steps"}; for each, the loss (cross-entropy, or
@@ -36,7 +39,8 @@ writing JSON on stdout:
           cross-entropy loss by a loop over the examples: "sq", the squared
           L2 norm of each example's gradient of each parameter (b rows in
           state_dict order), and "clipped", Σ_i min(1, clip/(‖g_i‖ + 1e-6))·g_i
-          per parameter, Opacus's flat clipping.
+          per parameter, Opacus's flat clipping; "fast_clipped", the same
+          sum as fast_dp_step (runner bench -dp's PyTorch step) forms it.
 
 Run with Debian's /usr/bin/python3 (python3-torch).
 """
@@ -322,11 +326,14 @@ def bench(req):
         loss.backward()
         opt.step()
 
+    if req.get("dp"):
+        step = fast_dp_step(model, opt, x, y, req["dp"]["clip"], req["dp"]["noise"])
+
     for _ in range(20):
         step()
-    rates = []
+    rates, cpu_rates = [], []
     for _ in range(req["repeats"]):
-        n, start = 0, time.perf_counter()
+        n, start, cpu0 = 0, time.perf_counter(), time.process_time()
         while True:
             step()
             n += 1
@@ -334,8 +341,63 @@ def bench(req):
             if elapsed >= req["seconds"]:
                 break
         rates.append(n / elapsed)
+        cpu_rates.append(n / (time.process_time() - cpu0))
     return {"steps_per_sec": statistics.median(rates), "rates": rates,
+            "cpu_steps_per_sec": statistics.median(cpu_rates),
             "torch": torch.__version__, "threads": torch.get_num_threads()}
+
+
+def fast_dp_step(model, opt, x, y, clip, sigma):
+    """Returns DP-SGD's step (dp_flat) done the fast way, as Opacus's fast
+    gradient clipping and Li et al. 2021 do it: per-example gradient norms
+    from what layer hooks keep (a Linear's ‖∇W_i‖² = ‖a_i‖²·‖δ_i‖², Goodfellow
+    2015; a Conv2d's from each example's gradient, einsum of δ_i with the
+    unfolded input, as Opacus's conv grad sampler), the backward of that
+    pass going only to the layers' outputs (torch.autograd.grad: no
+    parameter gradients), then one backward of the loss reweighted by
+    min(1, C/(‖g_i‖ + 1e-6)), N(0, σ²C²) added to the summed gradients and
+    the sum divided by the batch size (Opacus's DPOptimizer), then SGD."""
+    layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    if any(not isinstance(m, (nn.Linear, nn.Conv2d, nn.ReLU, nn.Tanh, nn.MaxPool2d, nn.Flatten, nn.Sequential))
+           for m in model.modules()):
+        raise ValueError("fast DP-SGD: only Linear, Conv2d, activations, max-pool and Flatten have per-example norms here")
+    saved = {}
+
+    def keep(mod, inputs, output):
+        saved[mod] = (inputs[0].detach(), output)
+
+    for m in layers:
+        m.register_forward_hook(keep)
+    loss_fn = nn.CrossEntropyLoss(reduction="none")
+    b = x.shape[0]
+    params = [p for p in model.parameters()]
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        losses = loss_fn(model(x), y)
+        outs = [saved[m][1] for m in layers]
+        dzs = torch.autograd.grad(losses.sum(), outs, retain_graph=True)
+        sq = torch.zeros(b)
+        with torch.no_grad():
+            for m, dz in zip(layers, dzs):
+                a = saved[m][0]
+                if isinstance(m, nn.Linear):
+                    dz2 = dz.pow(2).sum(1)
+                    sq += a.pow(2).sum(1) * dz2 + dz2
+                else:
+                    cols = torch.nn.functional.unfold(a, m.kernel_size)  # (b, C·k·k, T)
+                    dzf = dz.reshape(b, dz.shape[1], -1)  # (b, O, T)
+                    gw = torch.einsum("bot,bkt->bok", dzf, cols)
+                    sq += gw.pow(2).sum((1, 2)) + dzf.sum(2).pow(2).sum(1)
+            factor = (clip / (sq.sqrt() + 1e-6)).clamp(max=1.0)
+        (losses * factor).sum().backward()
+        with torch.no_grad():
+            for p in params:
+                p.grad += torch.normal(0.0, sigma * clip, size=p.shape)
+                p.grad /= b
+        opt.step()
+
+    return step
 
 
 def check(req):
@@ -398,7 +460,11 @@ def dpcheck(req):
         factor = (req["clip"] / (norm + 1e-6)).clamp(max=1.0)
         for k in names:
             clipped[k] += factor * g[k]
-    return {"sq": sq, "clipped": {k: v.reshape(-1).tolist() for k, v in clipped.items()}}
+    # The same sum from fast_dp_step (runner bench -dp's PyTorch side) with
+    # σ = 0: its gradient is the sum divided by b, and lr 0 keeps the weights.
+    fast_dp_step(model, torch.optim.SGD(model.parameters(), lr=0.0), x, y, req["clip"], 0.0)()
+    return {"sq": sq, "clipped": {k: v.reshape(-1).tolist() for k, v in clipped.items()},
+            "fast_clipped": {k: (params[k].grad * b).reshape(-1).tolist() for k in names}}
 
 
 def main():

@@ -53,6 +53,12 @@ type RunSummary struct {
 	// four means are NaN.
 	TestAccTail, TestLossTail, TrainAccTail, TrainLossTail float64
 	TailEvals                                              int
+
+	// DP-SGD (issue 11): the ε spent by the steps trained (+Inf without
+	// noise) at Delta, the noise multiplier σ and the sampling; NaN, NaN,
+	// NaN and "" for a run without DP, and Epsilon NaN until it ends.
+	Epsilon, NoiseMultiplier, Delta float64
+	Sampling                        string
 }
 
 // summaryColumns are the run_summary columns RunSummary holds, in its order.
@@ -60,15 +66,16 @@ const summaryColumns = `s.run_id, s.experiment, s.config_hash, coalesce(s.settin
 	s.method, s.threshold, s.lr, s.batch_size, s.epochs, s.seed, s.status, coalesce(s.error, ''),
 	s.wall_seconds, s.train_flops, coalesce(s.steps, 0), s.test_acc, s.test_loss, s.train_acc, s.train_loss,
 	s.clip_fraction, s.max_grad_norm,
-	s.test_acc_tail, s.test_loss_tail, s.train_acc_tail, s.train_loss_tail, coalesce(s.tail_evals, 0)`
+	s.test_acc_tail, s.test_loss_tail, s.train_acc_tail, s.train_loss_tail, coalesce(s.tail_evals, 0),
+	s.epsilon, s.noise_multiplier, s.delta, coalesce(s.sampling, '')`
 
 // scanSummary scans summaryColumns, then more.
 func scanSummary(rows *sql.Rows, r *RunSummary, more ...any) error {
-	var th, wall, flops, tacc, tloss, racc, rloss, frac, maxn, taccT, tlossT, raccT, rlossT sql.NullFloat64
+	var th, wall, flops, tacc, tloss, racc, rloss, frac, maxn, taccT, tlossT, raccT, rlossT, eps, sigma, delta sql.NullFloat64
 	dst := []any{&r.ID, &r.Experiment, &r.ConfigHash, &r.SettingKey, &r.Arch, &r.Dataset, &r.Optimizer,
 		&r.Method, &th, &r.LR, &r.BatchSize, &r.Epochs, &r.Seed, &r.Status, &r.Error,
 		&wall, &flops, &r.Steps, &tacc, &tloss, &racc, &rloss, &frac, &maxn,
-		&taccT, &tlossT, &raccT, &rlossT, &r.TailEvals}
+		&taccT, &tlossT, &raccT, &rlossT, &r.TailEvals, &eps, &sigma, &delta, &r.Sampling}
 	if err := rows.Scan(append(dst, more...)...); err != nil {
 		return err
 	}
@@ -76,6 +83,7 @@ func scanSummary(rows *sql.Rows, r *RunSummary, more ...any) error {
 	r.TestAcc, r.TestLoss, r.TrainAcc, r.TrainLoss = orNaN(tacc), orNaN(tloss), orNaN(racc), orNaN(rloss)
 	r.ClipFraction, r.MaxGradNorm = orNaN(frac), orNaN(maxn)
 	r.TestAccTail, r.TestLossTail, r.TrainAccTail, r.TrainLossTail = orNaN(taccT), orNaN(tlossT), orNaN(raccT), orNaN(rlossT)
+	r.Epsilon, r.NoiseMultiplier, r.Delta = orNaN(eps), orNaN(sigma), orNaN(delta)
 	return nil
 }
 

@@ -169,8 +169,9 @@ type dpCheckReq struct {
 }
 
 type dpCheckResp struct {
-	Sq      [][]float64          `json:"sq"`
-	Clipped map[string][]float64 `json:"clipped"`
+	Sq          [][]float64          `json:"sq"`
+	Clipped     map[string][]float64 `json:"clipped"`
+	FastClipped map[string][]float64 `json:"fast_clipped"`
 }
 
 // TestPerExampleAgainstPyTorch compares each example's gradient norms per
@@ -178,7 +179,9 @@ type dpCheckResp struct {
 // the gradient of example i's own loss, Opacus's flat clipping) with
 // PyTorch's, from a loop over the examples in bench_torch.py's dpcheck
 // mode, to 1e-5 relative. C is set between the examples' norms so that some
-// examples are clipped and some not.
+// examples are clipped and some not. It also checks that the PyTorch step
+// `runner bench -dp` times (bench_torch.py's fast_dp_step: norms from
+// layer hooks, one reweighted backward) forms the same sum.
 func TestPerExampleAgainstPyTorch(t *testing.T) {
 	type prepared struct {
 		m    PerExample
@@ -254,6 +257,15 @@ func TestPerExampleAgainstPyTorch(t *testing.T) {
 				t.Logf("%s: clipped sum max diff %.3g, scale %.3g", p.Name, diff, scale)
 				if diff > 1e-5*scale {
 					t.Errorf("%s: clipped sums differ by %g (scale %g)", p.Name, diff, scale)
+				}
+				fast := make([]float32, len(want.FastClipped[p.Name]))
+				for j, v := range want.FastClipped[p.Name] {
+					fast[j] = float32(v)
+				}
+				if len(fast) != len(p.G) {
+					t.Errorf("%s: PyTorch's fast DP step gave %d values, want %d", p.Name, len(fast), len(p.G))
+				} else if diff, scale := maxDiff(fast, want.Clipped[p.Name]); !(diff <= 1e-5*scale) {
+					t.Errorf("%s: PyTorch's fast DP step's clipped sum differs from its loop's by %g (scale %g)", p.Name, diff, scale)
 				}
 			}
 		})

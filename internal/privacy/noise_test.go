@@ -276,6 +276,46 @@ func TestZigguratIsGo(t *testing.T) {
 	}
 }
 
+// TestExpNear: expNear is within expNearErr of math.Exp on a fine grid of
+// [-20, 0] (wedge tests need [-6, 0]), with half the bound to spare.
+func TestExpNear(t *testing.T) {
+	worst := 0.0
+	for i := 0; i <= 2_000_000; i++ {
+		x := -20 * float64(i) / 2_000_000
+		worst = max(worst, math.Abs(expNear(x)/math.Exp(x)-1))
+	}
+	if worst > expNearErr/2 {
+		t.Errorf("expNear: largest relative error %.3g, bound %g", worst, expNearErr)
+	}
+	t.Logf("expNear: largest relative error %.3g", worst)
+}
+
+// TestWedgeAccept: wedgeAccept(a, x) is a < float32(math.Exp(−x²/2)) for a
+// at float32(E), the float32s either side of it and a spread around it (the
+// cases expNear cannot decide and those it can), over x in the wedges'
+// range.
+func TestWedgeAccept(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	undecided := 0
+	for range 200_000 {
+		x := (rng.Float64()*2 - 1) * 3.6
+		e := float32(math.Exp(-.5 * x * x))
+		as := []float32{e, math.Nextafter32(e, 0), math.Nextafter32(e, 2),
+			e * float32(1+(rng.Float64()*2-1)*4*expNearErr), e * float32(rng.Float64()*2)}
+		for _, a := range as {
+			if got, want := wedgeAccept(a, x), a < e; got != want {
+				t.Fatalf("wedgeAccept(%v, %v) = %v, want %v (exp %v)", a, x, got, want, e)
+			}
+			if af, en := float64(a), expNear(-.5*x*x); af >= en*(1-2*expNearErr) && af <= en*(1+2*expNearErr) {
+				undecided++
+			}
+		}
+	}
+	if undecided == 0 {
+		t.Error("no case left to math.Exp: the test does not reach that branch")
+	}
+}
+
 // TestNoiseDefinition: AddNoise's z(step, k) is, written out, the ziggurat
 // of wyrand's output at state base + (k+1)·γ, its further draws from a
 // wyrand at mix64(base ⊕ mix64(k ⊕ 2<<56)), for coordinates that take the

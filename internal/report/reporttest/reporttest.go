@@ -40,6 +40,7 @@ type Run struct {
 	Evals   []record.Eval
 	Wall    float64
 	FLOPs   float64
+	Epsilon float64 // ε spent, for a DP-SGD run (Edit sets its DP fields)
 }
 
 // Config returns the run's configuration: mnist (default) with 5,000
@@ -132,6 +133,11 @@ func WriteDB(tb testing.TB, path, experiment string, runs []Run) {
 		g.Runs = append(g.Runs, db.NewRun{Key: c.Key(), ConfigJSON: c.Canonical(), SettingKey: c.SettingKey(), Arch: c.ArchName, Dataset: c.Dataset,
 			Optimizer: c.Optimizer.Name, Method: c.Clip.Method, Threshold: c.Clip.Threshold, HasThreshold: c.Clip.Method != "none",
 			LR: c.LR, BatchSize: c.BatchSize, Epochs: c.Epochs, Seed: c.Seed, TailFrom: tailFrom})
+		if c.DP != nil {
+			dp := db.NewRunOf(c)
+			n := &g.Runs[len(g.Runs)-1]
+			n.Private, n.NoiseMultiplier, n.Delta, n.Sampling = dp.Private, dp.NoiseMultiplier, dp.Delta, dp.Sampling
+		}
 	}
 	g.Hash = config.GridHash(cfgs)
 	if _, err := d.AddGrid(ctx, g, false); err != nil {
@@ -161,7 +167,7 @@ func WriteDB(tb testing.TB, path, experiment string, runs []Run) {
 				tb.Fatal(err)
 			}
 		}
-		if err := d.Finish(ctx, c.ID, c.Attempt, nil, r.Evals, record.Result{Status: r.Status, Error: r.Error, WallSeconds: r.Wall, TrainFLOPs: r.FLOPs, Steps: len(r.Steps)}); err != nil {
+		if err := d.Finish(ctx, c.ID, c.Attempt, nil, r.Evals, record.Result{Status: r.Status, Error: r.Error, WallSeconds: r.Wall, TrainFLOPs: r.FLOPs, Steps: len(r.Steps), Epsilon: r.Epsilon}); err != nil {
 			tb.Fatal(err)
 		}
 	}
