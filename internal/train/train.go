@@ -118,6 +118,7 @@ type trainer struct {
 	eval    evaluator
 	batch   data.Batch
 	spikes  *spikes
+	prune   *pruner // train.prune: nil without
 	// groups and groupOf are nn.NormGroups of the model's parameters, whose
 	// gradient norms logged steps carry (record.Step.Norms).
 	groups  []string
@@ -154,6 +155,9 @@ func newTrainer(c config.Config, ds data.Dataset, sink Sink) (*trainer, error) {
 	}
 	r.loss = newLoss(shape)
 	r.eval = evaluator{model: model, ds: ds, loss: r.loss}
+	if r.prune = newPruner(c.Prune, model.Params(), c.Steps()); r.prune != nil {
+		r.prune.after(0)
+	}
 	return r, nil
 }
 
@@ -191,6 +195,9 @@ func (r *trainer) step(epoch, i int) error {
 			st, err = r.dp.backward(r.loss.grad, r.batch.B, n)
 		} else {
 			r.model.Backward(r.loss.grad)
+			if r.prune != nil {
+				r.prune.maskGrads()
+			}
 			if logged {
 				norms = r.groupNorms()
 			}
@@ -208,6 +215,9 @@ func (r *trainer) step(epoch, i int) error {
 	r.res.Steps = n
 	if r.dp != nil && err == nil {
 		r.dp.step()
+	}
+	if r.prune != nil && err == nil {
+		r.prune.after(n)
 	}
 	r.res.TrainFLOPs += float64(r.model.FLOPs(r.batch.B, r.batch.Steps))
 	r.trainTime += time.Since(t0)
@@ -285,6 +295,7 @@ func (r *trainer) finish(s record.Status, why string) record.Result {
 	r.res.WallSeconds = time.Since(r.start).Seconds()
 	r.res.TrainSecs = r.trainTime.Seconds()
 	r.res.Epsilon = r.epsilon()
+	costs(&r.res, r.model, r.ds.Shape().Steps, float32Bits)
 	return r.res
 }
 
