@@ -76,7 +76,10 @@ type Config struct {
 	// absent from the canonical JSON, so that keys written before it
 	// existed stay as they were) for none, which sparsity 0 also means.
 	Prune *compress.Prune `json:"prune,omitempty"`
-	Seed  uint64          `json:"seed"`
+	// Quantize is train.quantize, the weights stored in fewer bits (after
+	// training, or during it too with QAT); nil and absent for float32.
+	Quantize *compress.Quantize `json:"quantize,omitempty"`
+	Seed     uint64             `json:"seed"`
 }
 
 // DefaultTailFraction is train.tail_fraction's default: the tail metrics

@@ -70,6 +70,17 @@ var PruneFields = map[string]Field[compress.Prune]{
 
 var PruneKeys = []string{"method", "scope", "sparsity", "schedule", "start", "end", "every"}
 
+// QuantizeFields are compress.Quantize's yaml fields (train.quantize), and
+// QuantizeKeys their order in the file.
+var QuantizeFields = map[string]Field[compress.Quantize]{
+	"bits":        {KInt, func(s *compress.Quantize) any { return &s.Bits }},
+	"scheme":      {KString, func(s *compress.Quantize) any { return &s.Scheme }},
+	"granularity": {KString, func(s *compress.Quantize) any { return &s.Granularity }},
+	"qat":         {KBool, func(s *compress.Quantize) any { return &s.QAT }},
+}
+
+var QuantizeKeys = []string{"bits", "scheme", "granularity", "qat"}
+
 // OptimAllowed says which options each optimizer takes.
 var OptimAllowed = map[string][]string{
 	"sgd":      {"weight_decay", "no_decay"},

@@ -231,6 +231,14 @@ func (c Config) Validate() error {
 	if err := c.validatePrune(); err != nil {
 		return err
 	}
+	if q := c.Quantize; q != nil {
+		if *q != q.Normalize() {
+			return fmt.Errorf("quantize: not normalized")
+		}
+		if err := q.Validate(); err != nil {
+			return fmt.Errorf("quantize.%w", err)
+		}
+	}
 	return c.validateDP()
 }
 

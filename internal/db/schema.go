@@ -134,7 +134,7 @@ ALTER TABLE steps ADD COLUMN spike INTEGER; -- 1: a loss spike, 0: not; NULL for
 	// 8: issue 16's costs of the model as deployed (pruned, quantised),
 	// README "Compression costs"; NULL for runs that ended before version 8
 	// and for failed runs. run_summary gains them, run_axes the prune_*
-	// columns.
+	// and quantize_* columns.
 	`
 ALTER TABLE runs ADD COLUMN nonzero_params INTEGER; -- parameter values that are not zero
 ALTER TABLE runs ADD COLUMN model_bytes INTEGER;    -- storage: per tensor the smaller of dense and bitmap-sparse, at the stored bits

@@ -77,3 +77,55 @@ func TestPruneAxis(t *testing.T) {
 		}
 	}
 }
+
+// TestQuantizeErrors: each bad train.quantize is refused at the value to
+// change (issue 16: bits outside 2–16).
+func TestQuantizeErrors(t *testing.T) {
+	quant := func(v string) string { return base + "  quantize: [" + v + "]\n" }
+	for _, tc := range []struct{ name, src, want string }{
+		{"bits 1", quant(mark + "1"), "grid.quantize[0].bits: must be a whole number from 2 to 16, got 1"},
+		{"bits 17 in a mapping", quant("{bits: " + mark + "17}"), "grid.quantize[0].bits: must be a whole number from 2 to 16, got 17"},
+		{"bits missing", quant(mark + "{scheme: affine}"), "grid.quantize[0].bits: missing"},
+		{"bits a fraction", quant("{bits: " + mark + "8.5}"), "grid.quantize[0].bits: expected a whole number"},
+		{"unknown scheme", quant("{bits: 8, scheme: " + mark + "log}"), `grid.quantize[0].scheme: unknown scheme "log" (allowed: symmetric, affine)`},
+		{"unknown granularity", quant("{bits: 8, granularity: " + mark + "row}"), `grid.quantize[0].granularity: unknown granularity "row" (allowed: tensor, channel)`},
+		{"unknown field", quant("{bits: 8, " + mark + "dtype: int8}"), `grid.quantize[0].dtype: unknown field "dtype" (allowed: bits, scheme, granularity, qat)`},
+		{"a word", quant(mark + "int8"), "grid.quantize[0]: expected none, a number of bits or a mapping"},
+		{"8 twice", quant("8, " + mark + "{bits: 8}"), "grid.quantize[1]: duplicate value"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { checkError(t, tc.src, tc.want) })
+	}
+}
+
+// TestQuantizeAxis: none keeps the unquantised key; 8 is {bits: 8} with the
+// defaults filled in.
+func TestQuantizeAxis(t *testing.T) {
+	plain, err := loadSource("x.yaml", []byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgs, err := loadSource("x.yaml", []byte(base+"  quantize: [none, 8, {bits: 4, scheme: affine, granularity: channel, qat: true}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfgs) != 3 || cfgs[0].Quantize != nil || cfgs[0].Key() != plain[0].Key() {
+		t.Fatalf("%d configurations; the first %s", len(cfgs), cfgs[0].Canonical())
+	}
+	want := []compress.Quantize{{Bits: 8, Scheme: "symmetric", Granularity: "tensor"}, {Bits: 4, Scheme: "affine", Granularity: "channel", QAT: true}}
+	for i, w := range want {
+		if q := cfgs[i+1].Quantize; q == nil || *q != w {
+			t.Errorf("config %d: quantize %+v, want %+v", i+1, q, w)
+		}
+	}
+	if s := string(cfgs[1].Canonical()); !strings.Contains(s, `"quantize":{"bits":8,"scheme":"symmetric","granularity":"tensor"},"seed":1`) {
+		t.Errorf("canonical JSON %s", s)
+	}
+	if got := cfgs[2].AxisValue("quantize"); got != "int4,affine,channel,qat" {
+		t.Errorf("axis value %q", got)
+	}
+	for _, c := range cfgs {
+		if back, err := config.DecodeConfig(c.Canonical()); err != nil || back.Key() != c.Key() {
+			t.Errorf("%s: %v", c.Canonical(), err)
+		}
+	}
+}

@@ -74,5 +74,85 @@ func costs(res *record.Result, model nn.Model, steps int, bits func(*nn.Param) (
 	res.EffectiveFLOPs = float64(nn.EffectiveFLOPs(model, steps))
 }
 
-// float32Bits is bits for a model that is not quantised.
-func float32Bits(*nn.Param) (int, int) { return 32, 0 }
+// quantizer holds train.quantize's state over the prunable weights (the
+// ones quantised): with QAT, the float weights while a forward pass sees
+// the fake-quantised ones, and the mask of values inside the range.
+type quantizer struct {
+	spec     compress.Quantize
+	params   []*nn.Param
+	master   [][]float32
+	keep     [][]bool
+	in       bool // the fake-quantised weights are in the model
+	deployed bool // quantised for good after the last step
+}
+
+// newQuantizer returns the quantizer of spec over params, or nil for a nil
+// spec.
+func newQuantizer(spec *compress.Quantize, params []*nn.Param) *quantizer {
+	if spec == nil {
+		return nil
+	}
+	q := &quantizer{spec: *spec}
+	for _, p := range params {
+		if nn.Prunable(p) {
+			q.params = append(q.params, p)
+			if spec.QAT {
+				q.master = append(q.master, make([]float32, len(p.W)))
+				q.keep = append(q.keep, make([]bool, len(p.W)))
+			}
+		}
+	}
+	return q
+}
+
+// swapIn puts the fake-quantised weights in the model for a QAT forward
+// pass, keeping the float ones; a no-op without QAT or once deployed.
+func (q *quantizer) swapIn() {
+	if q == nil || !q.spec.QAT || q.deployed {
+		return
+	}
+	for i, p := range q.params {
+		copy(q.master[i], p.W)
+		q.spec.Apply(p.W, q.master[i], q.keep[i], p.Shape)
+	}
+	q.in = true
+}
+
+// swapOut puts the float weights back, and makes the gradient the
+// straight-through estimator's: the fake-quantised weights' gradient, zero
+// where the value fell outside the range (torch's fake-quantize backward).
+func (q *quantizer) swapOut() {
+	if q == nil || !q.in {
+		return
+	}
+	for i, p := range q.params {
+		copy(p.W, q.master[i])
+		for j, k := range q.keep[i] {
+			if !k {
+				p.G[j] = 0
+			}
+		}
+	}
+	q.in = false
+}
+
+// deploy quantises the weights for good: the model as it would be
+// deployed, which the final evaluation measures.
+func (q *quantizer) deploy() {
+	if q == nil || q.deployed {
+		return
+	}
+	for _, p := range q.params {
+		q.spec.Apply(p.W, p.W, nil, p.Shape)
+	}
+	q.deployed = true
+}
+
+// bits is the storage of parameter p for costs: the quantised bits and
+// groups of a quantised weight once deployed, else float32.
+func (q *quantizer) bits(p *nn.Param) (int, int) {
+	if q != nil && q.deployed && nn.Prunable(p) {
+		return q.spec.Bits, q.spec.Groups(p.Shape)
+	}
+	return 32, 0
+}

@@ -9,6 +9,7 @@ import (
 	"cliplab/internal/compress"
 	"cliplab/internal/config"
 	"cliplab/internal/data"
+	"cliplab/internal/nn"
 	"cliplab/internal/record"
 )
 
@@ -32,14 +33,7 @@ grid:
 // before the first, step 0).
 func stepAll(t *testing.T, c config.Config, check func(r *trainer, step int)) {
 	t.Helper()
-	ds, err := data.Load(c.Dataset, DataOptions(c, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := newTrainer(c, ds, &recorder{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := testTrainer(t, c)
 	check(r, 0)
 	for epoch := range c.Epochs {
 		for i := range c.StepsPerEpoch() {
@@ -49,6 +43,21 @@ func stepAll(t *testing.T, c config.Config, check func(r *trainer, step int)) {
 			check(r, r.res.Steps)
 		}
 	}
+}
+
+// testTrainer returns a trainer of c (a synthetic dataset) before its
+// first step, recording to a *recorder.
+func testTrainer(t *testing.T, c config.Config) *trainer {
+	t.Helper()
+	ds, err := data.Load(c.Dataset, DataOptions(c, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := newTrainer(c, ds, &recorder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 // TestPrunedStayZero (issue 16): under every optimizer, weight decay on,
@@ -164,5 +173,131 @@ func TestRunCosts(t *testing.T) {
 	// 90% of the 304 weights pruned globally: round(273.6) = 274 zeros.
 	if b.NonzeroParams > 337-274 || b.ModelBytes >= a.ModelBytes || b.EffectiveFLOPs >= a.EffectiveFLOPs/3 {
 		t.Errorf("pruned: %d non-zero, %d bytes, %v FLOPs", b.NonzeroParams, b.ModelBytes, b.EffectiveFLOPs)
+	}
+}
+
+// quantYAML is pruneYAML's run with clipping off and train.quantize %s.
+const quantYAML = `
+name: t
+dataset: addition
+data: {seq_len: 10, train_size: 320, test_size: 64, train_eval_size: 64}
+train: {epochs: 2, batch_size: 32, optimizer: sgd, quantize: %s, log_every: 1}
+archs:
+  rnn: {type: rnn, hidden: 16}
+grid:
+  arch: [rnn]
+  lr: [0.05]
+  seed: [1]
+  clip: [none]
+`
+
+// trained returns c's trainer after every step.
+func trained(t *testing.T, c config.Config) *trainer {
+	var out *trainer
+	stepAll(t, c, func(r *trainer, _ int) { out = r })
+	return out
+}
+
+// TestPostTrainingQuant (issue 16 point 2): post-training quantisation
+// trains exactly as the float run, then the final weights are the float
+// run's fake-quantised (compress.Quantize.Apply, which TestFakeQuantTorch
+// holds to PyTorch), biases untouched, and the final test evaluation is
+// that of the quantised model.
+func TestPostTrainingQuant(t *testing.T) {
+	for _, q := range []string{"4", "{bits: 3, scheme: affine, granularity: channel}"} {
+		plain := parseConfig(t, fmt.Sprintf(quantYAML, "none"))
+		quant := parseConfig(t, fmt.Sprintf(quantYAML, q))
+		a, b := trained(t, plain), trained(t, quant)
+		for i, p := range a.model.Params() {
+			want := slices.Clone(p.W)
+			if nn.Prunable(p) {
+				quant.Quantize.Apply(want, p.W, nil, p.Shape)
+			}
+			if got := b.model.Params()[i].W; !slices.Equal(got, want) {
+				t.Errorf("%s: %s is not the float run's quantised", q, p.Name)
+			}
+		}
+		// The float run, quantised by hand, evaluated; against Run's last
+		// test evaluation of the quantised configuration.
+		a.quant = newQuantizer(quant.Quantize, a.model.Params())
+		a.quant.deploy()
+		wantLoss, wantAcc := a.eval.run(data.SplitTest)
+		res, rec := run(t, context.Background(), quant, "")
+		last := rec.evals[len(rec.evals)-2] // test, then train
+		if last.Split != data.SplitTest || last.Step != res.Steps || last.Loss != wantLoss || last.Acc != wantAcc {
+			t.Errorf("%s: final evaluation %+v, want the quantised model's loss %v acc %v", q, last, wantLoss, wantAcc)
+		}
+		_, plainRec := run(t, context.Background(), plain, "")
+		if pl := plainRec.evals[len(plainRec.evals)-2]; pl.Loss == last.Loss {
+			t.Errorf("%s: quantising left the final test loss at %v", q, pl.Loss)
+		}
+		if !equalSteps(plainRec.steps, rec.steps) {
+			t.Errorf("%s: post-training quantisation changed training", q)
+		}
+		// At most dense storage: weight_ih 32, weight_hh 256 and fc.weight
+		// 16 values of b bits with 8 bytes per group, 33 float32 biases.
+		bits, groups := quant.Quantize.Bits, 3
+		if quant.Quantize.Granularity == "channel" {
+			groups = 16 + 16 + 1
+		}
+		dense := int64((32*bits+7)/8+(256*bits+7)/8+(16*bits+7)/8+8*groups) + 4*33
+		if res.ModelBytes > dense || res.ModelBytes < dense-int64(304*bits/8) {
+			t.Errorf("%s: model_bytes %d, want at most %d", q, res.ModelBytes, dense)
+		}
+	}
+}
+
+// TestQATStraightThrough: with QAT the first step's loss is the
+// fake-quantised model's, and the SGD update is w − lr·g with g the
+// gradient at the fake-quantised weights, zero where a value fell outside
+// the range (the straight-through estimator as PyTorch's fake-quantize
+// backward); the weights between steps stay float.
+func TestQATStraightThrough(t *testing.T) {
+	c := parseConfig(t, fmt.Sprintf(quantYAML, "{bits: 2, qat: true}"))
+	r := testTrainer(t, c)
+	ref := testTrainer(t, c) // the same initial weights
+	w0 := make([][]float32, len(ref.model.Params()))
+	masked := 0
+	for i, p := range ref.model.Params() {
+		w0[i] = slices.Clone(p.W)
+	}
+	var keep [][]bool
+	for _, p := range ref.model.Params() {
+		k := make([]bool, len(p.W))
+		if nn.Prunable(p) {
+			c.Quantize.Apply(p.W, slices.Clone(p.W), k, p.Shape)
+		} else {
+			for j := range k {
+				k[j] = true
+			}
+		}
+		keep = append(keep, k)
+	}
+	var b data.Batch
+	ref.ds.TrainBatch(&b, 0, 0, c.BatchSize)
+	wantLoss := ref.loss.forward(ref.model.Forward(b.X, b.B, b.Steps), &b)
+	ref.model.Backward(ref.loss.grad)
+
+	if err := r.step(0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.sink.(*recorder).steps[0].Loss; got != wantLoss {
+		t.Errorf("first loss %v, want the fake-quantised model's %v", got, wantLoss)
+	}
+	lr := float32(c.LR)
+	for i, p := range r.model.Params() {
+		g := ref.model.Params()[i].G
+		for j, w := range p.W {
+			gj := g[j]
+			if !keep[i][j] {
+				gj, masked = 0, masked+1
+			}
+			if want := w0[i][j] + float32((-lr)*gj); w != want {
+				t.Fatalf("%s[%d] after step 1: %v, want %v − %v·%v = %v", p.Name, j, w, w0[i][j], lr, gj, want)
+			}
+		}
+	}
+	if masked == 0 {
+		t.Error("no value fell outside the 2-bit range: the mask went untested")
 	}
 }
