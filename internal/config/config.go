@@ -12,6 +12,7 @@ import (
 	"strconv"
 
 	"cliplab/internal/clipalgo"
+	"cliplab/internal/compress"
 	"cliplab/internal/nn"
 )
 
@@ -70,8 +71,15 @@ type Config struct {
 	// DP is DP-SGD's noise, budget and sampling: set exactly when Clip's
 	// method needs per-example gradients (Private), nil and absent from
 	// the canonical JSON otherwise.
-	DP   *DPSpec `json:"dp,omitempty"`
-	Seed uint64  `json:"seed"`
+	DP *DPSpec `json:"dp,omitempty"`
+	// Prune is train.prune, magnitude pruning of the weights; nil (and
+	// absent from the canonical JSON, so that keys written before it
+	// existed stay as they were) for none, which sparsity 0 also means.
+	Prune *compress.Prune `json:"prune,omitempty"`
+	// Quantize is train.quantize, the weights stored in fewer bits (after
+	// training, or during it too with QAT); nil and absent for float32.
+	Quantize *compress.Quantize `json:"quantize,omitempty"`
+	Seed     uint64             `json:"seed"`
 }
 
 // DefaultTailFraction is train.tail_fraction's default: the tail metrics

@@ -8,7 +8,7 @@
 //
 // Package grid turns an experiment file into []Config; train, db, report
 // and the worker read Config and never the YAML. config imports the spec
-// types of nn, clipalgo and data, and privacy's σ solver, only.
+// types of nn, clipalgo, data and compress, and privacy's σ solver, only.
 //
 // # Layers
 //
@@ -18,6 +18,7 @@
 //
 //	tensor, record                      shared vocabulary (parameter roles; status, steps, evals)
 //	nn, clipalgo, data, privacy         the engine, the clipping methods, the datasets, DP accounting
+//	compress                            pruning masks, quantisation, storage costs (imports nothing)
 //	config → grid                       the resolved configuration; YAML into []config.Config
 //	nn, clipalgo, data, privacy, config → train → worker → cmd/runner
 //	config, record → db                 the database (the only SQLite importer)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"cliplab/internal/compress"
 	"cliplab/internal/nn"
 )
 
@@ -54,6 +55,31 @@ var ScheduleFields = map[string]Field[nn.Schedule]{
 
 // ScheduleKeys are ScheduleFields' keys in the order the file lists them.
 var ScheduleKeys = []string{"warmup", "decay", "min_lr"}
+
+// PruneFields are compress.Prune's yaml fields (train.prune), and
+// PruneKeys their order in the file.
+var PruneFields = map[string]Field[compress.Prune]{
+	"method":   {KString, func(s *compress.Prune) any { return &s.Method }},
+	"scope":    {KString, func(s *compress.Prune) any { return &s.Scope }},
+	"sparsity": {KFloat, func(s *compress.Prune) any { return &s.Sparsity }},
+	"schedule": {KString, func(s *compress.Prune) any { return &s.Schedule }},
+	"start":    {KFloat, func(s *compress.Prune) any { return &s.Start }},
+	"end":      {KFloat, func(s *compress.Prune) any { return &s.End }},
+	"every":    {KInt, func(s *compress.Prune) any { return &s.Every }},
+}
+
+var PruneKeys = []string{"method", "scope", "sparsity", "schedule", "start", "end", "every"}
+
+// QuantizeFields are compress.Quantize's yaml fields (train.quantize), and
+// QuantizeKeys their order in the file.
+var QuantizeFields = map[string]Field[compress.Quantize]{
+	"bits":        {KInt, func(s *compress.Quantize) any { return &s.Bits }},
+	"scheme":      {KString, func(s *compress.Quantize) any { return &s.Scheme }},
+	"granularity": {KString, func(s *compress.Quantize) any { return &s.Granularity }},
+	"qat":         {KBool, func(s *compress.Quantize) any { return &s.QAT }},
+}
+
+var QuantizeKeys = []string{"bits", "scheme", "granularity", "qat"}
 
 // OptimAllowed says which options each optimizer takes.
 var OptimAllowed = map[string][]string{

@@ -14,7 +14,7 @@ var Axes = []string{
 	"arch", "seq_len", "generator", "modulus", "operation", "train_fraction", "train_size", "test_size", "train_eval_size",
 	"optimizer", "batch_size", "epochs", "eval_every", "log_every", "divergence_loss", "drop_last", "tail_fraction", "spike_z",
 	"noise_multiplier", "target_epsilon", "delta", "sampling",
-	"lr", "lr_schedule", "clip", "seed",
+	"prune", "quantize", "lr", "lr_schedule", "clip", "seed",
 }
 
 // AxisValue formats c's value on the named axis (one of Axes) as a label
@@ -67,6 +67,16 @@ func (c Config) AxisValue(axis string) string {
 		return c.dpAxisValue(axis)
 	case "divergence_loss":
 		return FormatFloat(c.DivergenceLoss)
+	case "prune":
+		if c.Prune == nil {
+			return "none"
+		}
+		return c.Prune.String()
+	case "quantize":
+		if c.Quantize == nil {
+			return "none"
+		}
+		return c.Quantize.String()
 	case "lr":
 		return FormatFloat(c.LR)
 	case "lr_schedule":

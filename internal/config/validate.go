@@ -228,7 +228,40 @@ func (c Config) Validate() error {
 	if err := c.Clip.Validate(); err != nil {
 		return fmt.Errorf("clip: %w", err)
 	}
+	if err := c.validatePrune(); err != nil {
+		return err
+	}
+	if q := c.Quantize; q != nil {
+		if *q != q.Normalize() {
+			return fmt.Errorf("quantize: not normalized")
+		}
+		if err := q.Validate(); err != nil {
+			return fmt.Errorf("quantize.%w", err)
+		}
+	}
 	return c.validateDP()
+}
+
+// validatePrune checks train.prune: normalized (sparsity 0 is stored as no
+// prune), valid, and with a pruning step in this run.
+func (c Config) validatePrune() error {
+	p := c.Prune
+	if p == nil {
+		return nil
+	}
+	if p.Sparsity == 0 {
+		return fmt.Errorf("prune: not normalized (sparsity 0 is stored as no prune)")
+	}
+	if *p != p.Normalize() {
+		return fmt.Errorf("prune: not normalized")
+	}
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("prune.%w", err)
+	}
+	if msg := p.Fits(c.Steps()); msg != "" {
+		return fmt.Errorf("prune: %s", msg)
+	}
+	return nil
 }
 
 // ScheduleFits says what is wrong with the schedule in this run ("" when

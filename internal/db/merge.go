@@ -90,7 +90,7 @@ func (d *DB) Merge(ctx context.Context, shardPath string) (MergeStats, error) {
 	const cols = `experiment, config_hash, setting_key, config_json, arch, dataset, optimizer, method, threshold, lr, batch_size, epochs, seed,
 		status, attempt, worker, heartbeat_at, created_at, started_at, finished_at, error, wall_seconds, train_flops, steps_done,
 		cliplab_version, vcs_revision, go_version, host, epsilon, noise_multiplier, delta, sampling,
-		blas_core, cpu_model`
+		blas_core, cpu_model, nonzero_params, model_bytes, effective_flops`
 	srcCols := strings.Replace(cols, "status,", "CASE status WHEN 'running' THEN 'interrupted' ELSE status END,", 1)
 	for _, r := range runs {
 		var outID int64

@@ -246,6 +246,7 @@ func (d *DB) Claim(ctx context.Context, experiment string, o ClaimOptions) (*Cla
 		ts := formatTime(t)
 		if _, err := tx.ExecContext(ctx, `UPDATE runs SET status = 'running', attempt = ?, worker = ?, heartbeat_at = ?,
 			started_at = ?, finished_at = NULL, error = NULL, wall_seconds = NULL, train_flops = NULL, steps_done = NULL,
+			nonzero_params = NULL, model_bytes = NULL, effective_flops = NULL,
 			cliplab_version = ?, vcs_revision = ?, go_version = ?, host = ?, blas_core = ?, cpu_model = ?
 			WHERE id = ?`, cl.Attempt, o.Worker, ts, ts, prov.Version, prov.Revision, prov.GoVersion, prov.Host,
 			nullIfEmpty(o.BLASCore), nullIfEmpty(prov.CPUModel), cl.ID); err != nil {
@@ -326,9 +327,15 @@ func (d *DB) Finish(ctx context.Context, id int64, attempt int, steps []record.S
 		}
 		// epsilon only for a run with DP (noise_multiplier set): the others
 		// have Epsilon 0 (record.Result).
+		// costs 0 (unknown: record.Result) as NULL
+		var nz, bytes, eflops any
+		if r.ModelBytes > 0 {
+			nz, bytes, eflops = r.NonzeroParams, r.ModelBytes, r.EffectiveFLOPs
+		}
 		_, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, error = ?, finished_at = ?, wall_seconds = ?, train_flops = ?, steps_done = ?,
-			epsilon = CASE WHEN noise_multiplier IS NULL THEN NULL ELSE ? END
-			WHERE id = ?`, r.Status, e, now(), r.WallSeconds, r.TrainFLOPs, r.Steps, real(r.Epsilon), id)
+			epsilon = CASE WHEN noise_multiplier IS NULL THEN NULL ELSE ? END,
+			nonzero_params = ?, model_bytes = ?, effective_flops = ?
+			WHERE id = ?`, r.Status, e, now(), r.WallSeconds, r.TrainFLOPs, r.Steps, real(r.Epsilon), nz, bytes, eflops, id)
 		return err
 	})
 	if err != nil {

@@ -131,6 +131,15 @@ ALTER TABLE steps ADD COLUMN spike INTEGER; -- 1: a loss spike, 0: not; NULL for
 	// run_summary has no column for; runAxesView), which Open creates
 	// after a migration; nothing else changes.
 	`-- 7: run_axes`,
+	// 8: issue 16's costs of the model as deployed (pruned, quantised),
+	// README "Compression costs"; NULL for runs that ended before version 8
+	// and for failed runs. run_summary gains them, run_axes the prune_*
+	// and quantize_* columns.
+	`
+ALTER TABLE runs ADD COLUMN nonzero_params INTEGER; -- parameter values that are not zero
+ALTER TABLE runs ADD COLUMN model_bytes INTEGER;    -- storage: per tensor the smaller of dense and bitmap-sparse, at the stored bits
+ALTER TABLE runs ADD COLUMN effective_flops REAL;   -- inference FLOPs of one example counting only non-zero weights
+`,
 }
 
 // derived are the runs columns computed from a run's configuration, which
@@ -235,6 +244,9 @@ SELECT
 	r.epsilon, r.noise_multiplier, r.delta, r.sampling,
 	-- issue 12: logged steps flagged as loss spikes (README "Loss spikes");
 	-- NULL for a run without steps logged since schema version 6
-	(SELECT sum(s.spike) FROM steps s WHERE s.run_id = r.id) AS spikes
+	(SELECT sum(s.spike) FROM steps s WHERE s.run_id = r.id) AS spikes,
+	-- issue 16: the costs of the model as deployed (README "Compression
+	-- costs"); NULL for a run that ended before schema version 8
+	r.nonzero_params, r.model_bytes, r.effective_flops
 FROM runs r;
 `

@@ -114,6 +114,20 @@
 //     logged losses by more than spike_z running standard deviations is a
 //     loss spike (steps.spike, run_summary.spikes; README "Loss spikes");
 //     positive, default 2.5 (ZClip's z threshold).
+//   - prune: magnitude pruning of the weight matrices (compress.Prune;
+//     README "Pruning and quantisation"): none (the default), or a mapping
+//     {sparsity, method, scope, schedule, start, end, every}. sparsity in
+//     [0, 1) is required, 0 meaning none; method magnitude; scope global
+//     (the default: all weights ranked together) or layer; schedule
+//     oneshot (the default: prune once after step ⌊start·N⌋, start 0.5 by
+//     default, 0 for before the first step) or gradual (Zhu & Gupta from
+//     ⌊start·N⌋, default 0.1, to ⌊end·N⌋, default 0.6, every `every` steps,
+//     default 50). A schedule that ends before it starts, and a gradual
+//     schedule with no pruning step in the run, are errors.
+//   - quantize: the weight matrices stored in fewer bits (compress.Quantize):
+//     none (the default), a number of bits from 2 to 16, or a mapping {bits,
+//     scheme: symmetric | affine, granularity: tensor | channel, qat: false
+//     | true}; post-training unless qat.
 //
 // DP-SGD (the dp_ clip methods; every other method ignores these fields,
 // and a grid in which that makes two configurations equal is an error):
@@ -214,7 +228,7 @@
 // values: `{arch: cnn, lr: [1.0, 3.0]}`. The fields are the axes (arch,
 // seq_len, generator, modulus, operation, train_fraction, train_size, test_size,
 // train_eval_size, optimizer, batch_size, epochs, eval_every, log_every,
-// divergence_loss, drop_last, tail_fraction, spike_z, lr, lr_schedule, seed), method, threshold (never matches method
+// divergence_loss, drop_last, tail_fraction, spike_z, prune, quantize, lr, lr_schedule, seed), method, threshold (never matches method
 // none), and the clip options (norm_type, variant, eps, …; an option
 // matches only configurations whose method takes it). optimizer matches by
 // name when given a name, or the whole resolved optimizer when given a
@@ -267,7 +281,7 @@
 // is an odometer over seed, arch, seq_len, generator, modulus, operation,
 // train_fraction, train_size, test_size, train_eval_size, optimizer,
 // batch_size, epochs, eval_every, log_every, divergence_loss, drop_last,
-// tail_fraction, spike_z, lr, lr_schedule, clip (seed slowest, so a grid stopped halfway has every configuration of the
+// tail_fraction, spike_z, prune, quantize, lr, lr_schedule, clip (seed slowest, so a grid stopped halfway has every configuration of the
 // first seeds; clip fastest), each axis's values in file order. config.Config.Canonical is its JSON (encoding/json: struct
 // order, shortest round-trip numbers; not the experiment's name), Key the
 // hex SHA-256 of that, GridHash the SHA-256 of the sorted keys. Two

@@ -24,7 +24,7 @@ var MaxConfigs = 100_000
 // validated. The order is stable: an odometer over the axes seed, arch,
 // seq_len, generator, modulus, operation, train_fraction, train_size, test_size,
 // train_eval_size, optimizer, batch_size, epochs, eval_every, log_every,
-// divergence_loss, drop_last, tail_fraction, spike_z, lr, lr_schedule, clip — seed slowest,
+// divergence_loss, drop_last, tail_fraction, spike_z, prune, quantize, lr, lr_schedule, clip — seed slowest,
 // clip fastest — with each axis's values in file order (a clip entry's
 // thresholds in theirs). Because Parse refuses duplicate values on an axis,
 // no two configurations are equal.
@@ -147,6 +147,11 @@ func (e *Experiment) cross(l *checker, c *config.Config, idx []int, at map[strin
 	}
 	if msg := c.ScheduleFits(); msg != "" {
 		report("lr_schedule", "epochs", "%s", msg)
+	}
+	if c.Prune != nil {
+		if msg := c.Prune.Fits(c.Steps()); msg != "" {
+			report("prune", "epochs", "%s", msg)
+		}
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"cliplab/internal/clipalgo"
+	"cliplab/internal/compress"
 	"cliplab/internal/config"
 	"cliplab/internal/data"
 	"cliplab/internal/nn"
@@ -87,7 +88,7 @@ var (
 	// modularKeys are the data: fields of the modular task only.
 	modularKeys = []string{"modulus", "operation", "train_fraction"}
 	trainKeys   = []string{"epochs", "batch_size", "optimizer", "eval_every", "log_every", "divergence_loss", "lr", "lr_schedule", "drop_last", "tail_fraction", "spike_z",
-		"noise_multiplier", "target_epsilon", "delta", "sampling"}
+		"prune", "quantize", "noise_multiplier", "target_epsilon", "delta", "sampling"}
 	gridKeys = append([]string{"arch", "seed", "clip"}, append(append([]string(nil), trainKeys...), dataKeys...)...)
 	// expansionOrder: seed outermost, clip fastest.
 	expansionOrder = append([]string{"seed"}, config.Axes[:len(config.Axes)-1]...)
@@ -604,6 +605,12 @@ func (p *parser) value(name string, n *yaml.Node, field string) (axisVal, bool) 
 		v.key = config.OptimLabel(o)
 		v.set = func(c *config.Config) { c.Optimizer = o }
 		return v, true
+	case "prune":
+		pr, ok := p.prune(n, field)
+		return optional(v, pr, func(c *config.Config) **compress.Prune { return &c.Prune }), ok
+	case "quantize":
+		q, ok := p.quantize(n, field)
+		return optional(v, q, func(c *config.Config) **compress.Quantize { return &c.Quantize }), ok
 	case "lr_schedule":
 		s, ok := p.schedule(n, field)
 		if !ok {
@@ -674,6 +681,24 @@ func (p *parser) value(name string, n *yaml.Node, field string) (axisVal, bool) 
 		panic("grid: no setter for " + name)
 	}
 	return v, true
+}
+
+// optional fills v for a spec that may be absent (prune, quantize): key
+// "none" for nil, else its String; the setter gives each configuration its
+// own copy.
+func optional[S fmt.Stringer](v axisVal, x *S, field func(*config.Config) **S) axisVal {
+	v.key = "none"
+	if x != nil {
+		v.key = (*x).String()
+	}
+	v.set = func(c *config.Config) {
+		*field(c) = nil
+		if x != nil {
+			cp := *x
+			*field(c) = &cp
+		}
+	}
+	return v
 }
 
 // setDP returns a setter that changes a copy of c.DP (a new one if nil),
@@ -771,6 +796,101 @@ func (p *parser) schedule(n *yaml.Node, field string) (nn.Schedule, bool) {
 		delete(given, "decay") // stored as "", its zero: not a value dropped
 	}
 	return resolveSpec(&p.checker, config.ScheduleFields, given, raw, field, n)
+}
+
+// prune reads none or {sparsity: 0.9, scope: layer, schedule: gradual, …}
+// (train.prune); sparsity 0 is no pruning, returned as nil like none.
+func (p *parser) prune(n *yaml.Node, field string) (*compress.Prune, bool) {
+	if r := resolve(n); r != nil && r.Kind == yaml.ScalarNode {
+		s, ok := p.text(r, field)
+		if ok && s != "none" {
+			p.errAt(r, field, "expected none or a mapping such as {sparsity: 0.9, scope: global, schedule: gradual}, got %s", describe(r))
+			ok = false
+		}
+		return nil, ok
+	}
+	pairs, ok := p.mapping(n, field)
+	if !ok {
+		return nil, false
+	}
+	var raw compress.Prune
+	given := map[string]*yaml.Node{}
+	before := len(p.errs)
+	for _, kv := range pairs {
+		opt, known := config.PruneFields[kv.key]
+		if !known {
+			p.errAt(kv.keyNode, join(field, kv.key), "unknown field %q (allowed: %s)", kv.key, strings.Join(config.PruneKeys, ", "))
+			continue
+		}
+		given[kv.key] = kv.val
+		readOption(&p.checker, &raw, opt, kv.val, join(field, kv.key))
+	}
+	if len(p.errs) > before {
+		return nil, false
+	}
+	if given["sparsity"] == nil {
+		p.errAt(n, join(field, "sparsity"), "missing: the fraction of the weights to prune, in [0, 1)")
+		return nil, false
+	}
+	if given["start"] == nil {
+		raw.Start = compress.DefaultStart(raw.Normalize().Schedule)
+	}
+	norm, ok := resolveSpec(&p.checker, config.PruneFields, given, raw, field, n)
+	if !ok {
+		return nil, false
+	}
+	if norm.Sparsity == 0 {
+		return nil, true // no pruning, stored as none so that its key is the unpruned run's
+	}
+	return &norm, true
+}
+
+// quantize reads none, a number of bits, or {bits: 8, scheme: affine,
+// granularity: channel, qat: true} (train.quantize).
+func (p *parser) quantize(n *yaml.Node, field string) (*compress.Quantize, bool) {
+	var raw compress.Quantize
+	given := map[string]*yaml.Node{}
+	if r := resolve(n); r != nil && r.Kind == yaml.ScalarNode {
+		if r.ShortTag() != "!!int" {
+			s, ok := p.text(r, field)
+			if ok && s != "none" {
+				p.errAt(r, field, "expected none, a number of bits or a mapping such as {bits: 8, scheme: affine, granularity: channel, qat: true}, got %s", describe(r))
+				ok = false
+			}
+			return nil, ok
+		}
+		if !readOption(&p.checker, &raw, config.QuantizeFields["bits"], r, field) {
+			return nil, false
+		}
+		given["bits"] = r
+	} else {
+		pairs, ok := p.mapping(n, field)
+		if !ok {
+			return nil, false
+		}
+		before := len(p.errs)
+		for _, kv := range pairs {
+			opt, known := config.QuantizeFields[kv.key]
+			if !known {
+				p.errAt(kv.keyNode, join(field, kv.key), "unknown field %q (allowed: %s)", kv.key, strings.Join(config.QuantizeKeys, ", "))
+				continue
+			}
+			given[kv.key] = kv.val
+			readOption(&p.checker, &raw, opt, kv.val, join(field, kv.key))
+		}
+		if len(p.errs) > before {
+			return nil, false
+		}
+		if given["bits"] == nil {
+			p.errAt(n, join(field, "bits"), "missing: the bits of each stored weight, from %d to %d", compress.MinBits, compress.MaxBits)
+			return nil, false
+		}
+	}
+	norm, ok := resolveSpec(&p.checker, config.QuantizeFields, given, raw, field, n)
+	if !ok {
+		return nil, false
+	}
+	return &norm, true
 }
 
 // clipAxis reads grid.clip: a list of entries, each a method with its

@@ -71,4 +71,11 @@ type Result struct {
 	// Epsilon is the ε spent by the steps taken, for a DP-SGD run (+Inf
 	// without noise); 0 for the others (stored as NULL).
 	Epsilon float64
+	// The costs of the model as deployed (pruned, quantised), README
+	// "Compression costs": its non-zero parameter values, its storage in
+	// bytes and its inference FLOPs per example counting non-zero weights
+	// only. Zero when unknown (a run that failed), stored as NULL.
+	NonzeroParams  int64
+	ModelBytes     int64
+	EffectiveFLOPs float64
 }

@@ -118,6 +118,8 @@ type trainer struct {
 	eval    evaluator
 	batch   data.Batch
 	spikes  *spikes
+	prune   *pruner    // train.prune: nil without
+	quant   *quantizer // train.quantize: nil without
 	// groups and groupOf are nn.NormGroups of the model's parameters, whose
 	// gradient norms logged steps carry (record.Step.Norms).
 	groups  []string
@@ -154,6 +156,10 @@ func newTrainer(c config.Config, ds data.Dataset, sink Sink) (*trainer, error) {
 	}
 	r.loss = newLoss(shape)
 	r.eval = evaluator{model: model, ds: ds, loss: r.loss}
+	if r.prune = newPruner(c.Prune, model.Params(), c.Steps()); r.prune != nil {
+		r.prune.after(0)
+	}
+	r.quant = newQuantizer(c.Quantize, model.Params())
 	return r, nil
 }
 
@@ -169,7 +175,8 @@ func (r *trainer) step(epoch, i int) error {
 	} else {
 		r.ds.TrainBatch(&r.batch, epoch, i, c.BatchSize)
 	}
-	l := math.NaN() // an empty Poisson batch has no loss
+	l := math.NaN()  // an empty Poisson batch has no loss
+	r.quant.swapIn() // QAT: forward and backward through the fake-quantised weights
 	if r.batch.B > 0 {
 		out := r.model.Forward(r.batch.X, r.batch.B, r.batch.Steps)
 		l = r.loss.forward(out, &r.batch)
@@ -180,17 +187,25 @@ func (r *trainer) step(epoch, i int) error {
 	logged := n%c.LogEvery == 0
 	switch {
 	case r.batch.B == 0:
+		r.quant.swapOut()
 		st, err = r.dp.backward(nil, 0, n) // noise alone
 		r.opt.Step(lr)
 	case math.IsNaN(l) || math.IsInf(l, 0):
+		r.quant.swapOut()
 		err = diverged("non-finite loss %v at step %d", l, n)
 	case l > c.DivergenceLoss:
+		r.quant.swapOut()
 		err = diverged("loss %.4g above divergence_loss %g at step %d", l, c.DivergenceLoss, n)
 	default:
 		if r.dp != nil {
 			st, err = r.dp.backward(r.loss.grad, r.batch.B, n)
+			r.quant.swapOut()
 		} else {
 			r.model.Backward(r.loss.grad)
+			r.quant.swapOut()
+			if r.prune != nil {
+				r.prune.maskGrads()
+			}
 			if logged {
 				norms = r.groupNorms()
 			}
@@ -208,6 +223,12 @@ func (r *trainer) step(epoch, i int) error {
 	r.res.Steps = n
 	if r.dp != nil && err == nil {
 		r.dp.step()
+	}
+	if r.prune != nil && err == nil {
+		r.prune.after(n)
+	}
+	if n == c.Steps() && err == nil {
+		r.quant.deploy() // the final evaluations measure the model as deployed
 	}
 	r.res.TrainFLOPs += float64(r.model.FLOPs(r.batch.B, r.batch.Steps))
 	r.trainTime += time.Since(t0)
@@ -271,7 +292,9 @@ func (r *trainer) evaluate(epoch int) error {
 	r.lastEval = r.res.Steps
 	eps := r.epsilon()
 	for _, split := range []string{data.SplitTest, data.SplitTrain} {
+		r.quant.swapIn() // QAT evaluates the fake-quantised model
 		l, acc := r.eval.run(split)
+		r.quant.swapOut()
 		if err := r.sink.Eval(record.Eval{Step: r.res.Steps, Epoch: epoch, Split: split, Loss: l, Acc: acc,
 			ElapsedS: r.trainTime.Seconds(), Epsilon: eps}); err != nil {
 			return err
@@ -285,6 +308,7 @@ func (r *trainer) finish(s record.Status, why string) record.Result {
 	r.res.WallSeconds = time.Since(r.start).Seconds()
 	r.res.TrainSecs = r.trainTime.Seconds()
 	r.res.Epsilon = r.epsilon()
+	costs(&r.res, r.model, r.ds.Shape().Steps, r.quant.bits)
 	return r.res
 }
 
