@@ -202,7 +202,7 @@ func TestPrivacyTableLaTeX(t *testing.T) {
 		t.Skip("pdflatex not installed (apt-get install texlive-latex-base texlive-latex-recommended)")
 	}
 	out := t.TempDir()
-	if _, err := privacyDB(t).write(context.Background(), out); err != nil {
+	if _, _, err := privacyDB(t).write(context.Background(), out); err != nil {
 		t.Fatal(err)
 	}
 	doc := "\\documentclass[twocolumn]{article}\n\\usepackage{booktabs}\n\\usepackage{graphicx}\n\\begin{document}\n\\input{table-privacy}\n\\end{document}\n"
