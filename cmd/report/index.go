@@ -184,6 +184,10 @@ func (rep *paper) index(figs []*figure, tabs []*table, files map[string][]byte) 
 
 	heading(2, "What is there")
 	para(rep.statusLine() + ".")
+	if len(rep.parts) > 0 {
+		para(rep.compareNote())
+		list(rep.parts)
+	}
 	var notes []string
 	o := rep.Outcomes
 	if o[report.Missing] > 0 {

@@ -18,6 +18,9 @@ import (
 // paper is one experiment's report, drawn: figures, tables and the index.
 type paper struct {
 	*report.Report
+	// parts are the status lines of the experiments a comparison overlays,
+	// "LABEL (DATABASE): N runs: …"; nil for one experiment.
+	parts []string
 }
 
 // load reads experiment from d into a paper.
@@ -26,7 +29,7 @@ func load(ctx context.Context, d *db.DB, experiment string, target float64, metr
 	if err != nil {
 		return nil, err
 	}
-	return &paper{rep}, nil
+	return &paper{Report: rep}, nil
 }
 
 // style is series si's style.
