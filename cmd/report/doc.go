@@ -14,7 +14,10 @@
 //
 // With no -experiment, a database holding one experiment reports it; one
 // holding several reports each of them, into DIR/NAME/ (default
-// reports/NAME/).
+// reports/NAME/). Several experiments (-experiment a,b) or databases (-db
+// a.db -db b.db, or -db a.db,b.db) are compared in one report into DIR
+// (default reports/a-vs-b/): the figures overlay them, the tables have a
+// group of columns per experiment (compare.go).
 //
 // What the report shows (settings, statistics, the data of each figure and
 // table) is package internal/report; this command holds the flags, the

@@ -50,6 +50,9 @@ func (rep *paper) figures() []*figure {
 		out = append(out, rep.stabilityFigure(w))
 	}
 	for _, f := range out {
+		if rep.Experiments != nil {
+			f.Caption += " " + rep.compareNote()
+		}
 		f.Caption += " " + rep.metricNote()
 	}
 	return out

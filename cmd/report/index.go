@@ -226,6 +226,10 @@ func (rep *paper) index(figs []*figure, tabs []*table, files map[string][]byte) 
 	if live {
 		fmt.Fprintf(&h, "<p class=\"live\">Live: report -watch regenerates this report when the database changes, and this page reloads every %d s until every run has ended.</p>\n", rep.liveSeconds())
 	}
+	if len(rep.parts) > 0 {
+		para(rep.compareNote())
+		list(rep.parts)
+	}
 	var notes []string
 	o := rep.Outcomes
 	if o[report.Missing] > 0 {

@@ -22,6 +22,9 @@ type paper struct {
 	// live: index.html reloads itself this often while runs have not
 	// ended (report -watch); 0: never.
 	live time.Duration
+	// parts are the status lines of the experiments a comparison overlays,
+	// "LABEL (DATABASE): N runs: …"; nil for one experiment.
+	parts []string
 }
 
 // load reads experiment from d into a paper.

@@ -585,7 +585,8 @@ func TestMetricFlag(t *testing.T) {
 }
 
 // TestSample writes the figure database's report (cnn and mlp2) into
-// $CLIPLAB_SAMPLE_OUT, to look at; skipped without it.
+// $CLIPLAB_SAMPLE_OUT, and its comparison with a longer run of the same
+// grid into $CLIPLAB_SAMPLE_OUT/compare, to look at; skipped without it.
 func TestSample(t *testing.T) {
 	out := os.Getenv("CLIPLAB_SAMPLE_OUT")
 	if out == "" {
@@ -594,6 +595,11 @@ func TestSample(t *testing.T) {
 	path := figureDB(t, []string{"cnn", "mlp2"})
 	var so, se bytes.Buffer
 	if err := run(context.Background(), []string{"-db", path, "-out", out}, &so, &se); err != nil {
+		t.Fatalf("%v\n%s", err, se.String())
+	}
+	// A comparison: the same grid at twice the steps, in out/compare.
+	reporttest.WriteDB(t, path, "longer", reporttest.Grid([]string{"cnn", "mlp2"}, []float64{0.1, 1, 3}, 3, 120))
+	if err := run(context.Background(), []string{"-db", path, "-experiment", "demo,longer", "-out", filepath.Join(out, "compare")}, &so, &se); err != nil {
 		t.Fatalf("%v\n%s", err, se.String())
 	}
 }

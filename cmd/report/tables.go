@@ -309,16 +309,7 @@ func (rep *paper) settingsTable() *table {
 		if s.Ended > 0 {
 			acc = meanStd(s.AccMean, s.AccStd, s.Ended)
 		}
-		delta := "–"
-		if !math.IsNaN(s.Delta) {
-			delta = signed(s.Delta, 3)
-			if !math.IsNaN(s.DeltaLo) {
-				delta += " [" + signed(s.DeltaLo, 3) + ", " + signed(s.DeltaHi, 3) + "]"
-				if s.DeltaSeeds < report.FewSeeds {
-					delta += "†"
-				}
-			}
-		}
+		delta := deltaText(s)
 		row := []string{rep.Workloads[s.Workload].Name, se.Name, fmtNum(s.Threshold), fmtNum(s.LR),
 			fmt.Sprintf("%d/%d", s.Done, s.N), acc, fmt.Sprintf("%d/%d", s.Diverged, s.Ended), fmt.Sprintf("%d", s.AtChance),
 			steps(s.StepsTarget), num(s.ClipFrac, 3), delta}
@@ -459,7 +450,9 @@ func (rep *paper) stabilityTable() *table {
 // tables returns every table, in the order index shows them.
 func (rep *paper) tables() []*table {
 	ts := []*table{rep.settingsTable(), rep.methodsTable(), rep.stabilityTable()}
-	if t := rep.privacyTable(); t != nil {
+	if rep.Experiments != nil {
+		ts = []*table{rep.compareSettingsTable(), rep.compareMethodsTable(), rep.compareStabilityTable()}
+	} else if t := rep.privacyTable(); t != nil {
 		ts = append(ts, t)
 	}
 	for _, t := range ts {

@@ -408,3 +408,23 @@ func TestWatchInChromium(t *testing.T) {
 		t.Errorf("index.html loaded %d times, want 2 (the complete report does not reload)", n)
 	}
 }
+
+// TestWatchCompareRefused: -watch follows one database; asked to watch a
+// comparison it exits 2 naming -watch and writes nothing.
+func TestWatchCompareRefused(t *testing.T) {
+	path := handDB(t)
+	for _, args := range [][]string{
+		{"-db", path + "," + handDB(t)},
+		{"-db", path, "-experiment", "a,b"},
+	} {
+		out := filepath.Join(t.TempDir(), "r")
+		var so, se bytes.Buffer
+		err := run(context.Background(), append(args, "-out", out, "-watch", "30s"), &so, &se)
+		if code := exitCode(err, &se); code != 2 || !strings.Contains(se.String(), "-watch") {
+			t.Errorf("%q: exit %d, stderr %q; want 2 naming -watch", args, code, se.String())
+		}
+		if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%q: output folder written (%v)", args, err)
+		}
+	}
+}

@@ -66,7 +66,7 @@ func (rep *Report) group(cfgs map[string]config.Config) error {
 		if k[1] != "" {
 			name += " (" + k[1] + ")"
 		}
-		rep.Series = append(rep.Series, Series{Method: k[0], Options: k[1], Name: name, Rank: clipalgo.Rank(k[0]), Variant: variant[k[0]]})
+		rep.Series = append(rep.Series, Series{Method: k[0], Options: k[1], Name: name, Base: name, Rank: clipalgo.Rank(k[0]), Variant: variant[k[0]]})
 		variant[k[0]]++
 	}
 
@@ -157,6 +157,24 @@ func (rep *Report) group(cfgs map[string]config.Config) error {
 		}
 	}
 
+	rep.sortSettings()
+
+	// Baselines: the same configuration with method none.
+	none := clipalgo.Spec{Method: "none"}.Normalize()
+	for _, s := range rep.Settings {
+		if s.Method == "none" {
+			continue
+		}
+		c := s.Config
+		c.Clip = none
+		s.Baseline = byKey[c.SettingKey()]
+	}
+	return nil
+}
+
+// sortSettings puts the settings in report order: workload, series, extra
+// axes, threshold, learning rate.
+func (rep *Report) sortSettings() {
 	sort.SliceStable(rep.Settings, func(i, j int) bool {
 		a, b := rep.Settings[i], rep.Settings[j]
 		switch {
@@ -173,18 +191,6 @@ func (rep *Report) group(cfgs map[string]config.Config) error {
 		}
 		return a.Key < b.Key
 	})
-
-	// Baselines: the same configuration with method none.
-	none := clipalgo.Spec{Method: "none"}.Normalize()
-	for _, s := range rep.Settings {
-		if s.Method == "none" {
-			continue
-		}
-		c := s.Config
-		c.Clip = none
-		s.Baseline = byKey[c.SettingKey()]
-	}
-	return nil
 }
 
 // varyingOptions returns, for each setting, the clip options its name

@@ -146,6 +146,11 @@ type Series struct {
 	// a method not declared), Variant the series' place among the series
 	// of its method: together they pick its style.
 	Rank, Variant int
+	// Experiment indexes Report.Experiments: the experiment the series
+	// comes from in a comparison (see Merge); 0 otherwise. Base is Name
+	// without the experiment ("norm"), equal to Name outside a comparison.
+	Experiment int
+	Base       string
 }
 
 // Workload is an architecture on a dataset: one panel of the cost figures,
@@ -197,8 +202,11 @@ type Setting struct {
 // Report is everything the figures and tables are drawn from.
 type Report struct {
 	Experiment string
-	Target     float64
-	Metric     Metric
+	// Experiments are the experiments a comparison overlays (see Merge),
+	// as their series names show them; nil for one experiment.
+	Experiments []string
+	Target      float64
+	Metric      Metric
 	// TailFractions are the distinct tail fractions in force
 	// (config.Config.Tail) among the settings, ascending.
 	TailFractions []float64

@@ -382,7 +382,11 @@ type ThresholdData struct {
 // ThresholdData returns the threshold-sensitivity data of workload w.
 func (rep *Report) ThresholdData(w int) ThresholdData {
 	ss := rep.SettingsOf(w)
-	base := map[float64]*Setting{}
+	type baseKey struct {
+		experiment int
+		lr         float64
+	}
+	base := map[baseKey]*Setting{} // method none of the same experiment
 	type key struct {
 		series int
 		extra  string
@@ -394,8 +398,8 @@ func (rep *Report) ThresholdData(w int) ThresholdData {
 			continue
 		}
 		if s.Method == "none" {
-			if base[s.LR] == nil {
-				base[s.LR] = s
+			if k := (baseKey{rep.Series[s.Series].Experiment, s.LR}); base[k] == nil {
+				base[k] = s
 			}
 			continue
 		}
@@ -424,7 +428,7 @@ func (rep *Report) ThresholdData(w int) ThresholdData {
 		}
 		pn := ThresholdPanel{Series: k.series, Extra: k.extra, Thresholds: ths}
 		for _, lr := range LRsOf(group) {
-			ln := ThresholdLine{LR: lr, Base: base[lr]}
+			ln := ThresholdLine{LR: lr, Base: base[baseKey{rep.Series[k.series].Experiment, lr}]}
 			for _, s := range group {
 				if s.LR == lr {
 					ln.Settings = append(ln.Settings, s)
