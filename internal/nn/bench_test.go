@@ -146,7 +146,11 @@ func BenchmarkStepGEMMs(b *testing.B) {
 				for i := len(layers) - 1; i >= 0; i-- {
 					switch l := layers[i].(type) {
 					case *conv2d:
-						l.gemmsBackward(batch, i > 0)
+						dz := l.dz
+						if l.actDone {
+							dz = layers[i+1].(*maxPool).dx
+						}
+						l.gemmsBackward(batch, i > 0, dz)
 					case *dense:
 						dz := l.dz
 						if l.act == actNone {
@@ -174,18 +178,18 @@ func (l *conv2d) gemmsForward(b int) {
 	}
 }
 
-func (l *conv2d) gemmsBackward(b int, needDx bool) {
+func (l *conv2d) gemmsBackward(b int, needDx bool, dz []float32) {
 	ckk, hw, out := l.c*l.k*l.k, l.ho*l.wo, l.outSize()
 	for i := 0; i < b; i++ {
 		beta := float32(1)
 		if i == 0 {
 			beta = 0
 		}
-		sgemm(false, true, l.o, ckk, hw, 1, l.dz[i*out:(i+1)*out], hw, l.cols, hw, beta, l.wt.G, ckk)
+		sgemm(false, true, l.o, ckk, hw, 1, dz[i*out:(i+1)*out], hw, l.cols, hw, beta, l.wt.G, ckk)
 	}
 	if needDx {
 		for i := 0; i < b; i++ {
-			sgemm(true, false, ckk, hw, l.o, 1, l.wt.W, ckk, l.dz[i*out:(i+1)*out], hw, 0, l.dcols, hw)
+			sgemm(true, false, ckk, hw, l.o, 1, l.wt.W, ckk, dz[i*out:(i+1)*out], hw, 0, l.dcols, hw)
 		}
 	}
 }

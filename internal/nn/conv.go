@@ -20,6 +20,7 @@ type conv2d struct {
 	c, h, w, o, k int
 	ho, wo        int
 	act           activation
+	actDone       bool // the layer after applies act's backward (a maxPool's reluIn)
 	wt, b         *Param
 	x             []float32 // input of the last forward, not owned
 	cols, y       []float32 // one example's columns; the output
@@ -44,37 +45,25 @@ func (l *conv2d) forward(x []float32, b int) []float32 {
 	l.x = x[:b*in]
 	l.cols = grow(l.cols, ckk*hw)
 	l.y = grow(l.y, b*out)
-	for i := 0; i < b; i++ {
-		l.im2col(l.cols, x[i*in:(i+1)*in])
-		y := l.y[i*out : (i+1)*out]
-		sgemm(false, false, l.o, hw, ckk, 1, l.wt.W, ckk, l.cols, hw, 0, y, hw)
-		chanBiasAct(y, l.b.W, hw, l.act)
-	}
+	C.nn_conv_forward(fptr(l.y), fptr(l.cols), fptr(l.x), fptr(l.wt.W), fptr(l.b.W), C.long(b),
+		C.long(l.c), C.long(l.h), C.long(l.w), C.long(l.o), C.long(l.k), C.int(l.act))
 	return l.y
 }
 
 // backward overwrites the gradients of W and b from dy (B, O, Ho, Wo) and
-// returns dx (B, C, H, W), or nil when needDx is false.
+// returns dx (B, C, H, W), or nil when needDx is false. With actDone, dy is
+// already the gradient before the activation.
 func (l *conv2d) backward(dy []float32, b int, needDx bool) []float32 {
-	ckk, hw := l.c*l.k*l.k, l.ho*l.wo
-	in, out := l.inSize(), l.outSize()
+	out := l.outSize()
 	dz := dy[:b*out]
-	if l.act != actNone {
+	if l.act != actNone && !l.actDone {
 		l.dz = grow(l.dz, b*out)
 		actBackward(l.dz, dz, l.y, l.act)
 		dz = l.dz
 	}
-	clear(l.b.G)
-	for i := 0; i < b; i++ {
-		dzi := dz[i*out : (i+1)*out]
-		beta := float32(1)
-		if i == 0 {
-			beta = 0
-		}
-		l.im2col(l.cols, l.x[i*in:(i+1)*in])
-		sgemm(false, true, l.o, ckk, hw, 1, dzi, hw, l.cols, hw, beta, l.wt.G, ckk)
-		rowSumAdd(l.b.G, dzi, hw)
-	}
+	_ = l.x[b*l.inSize()-1]
+	C.nn_conv_backward_w(fptr(l.wt.G), fptr(l.b.G), fptr(l.cols), fptr(l.x), fptr(dz), C.long(b),
+		C.long(l.c), C.long(l.h), C.long(l.w), C.long(l.o), C.long(l.k))
 	if !needDx {
 		return nil
 	}
@@ -83,14 +72,11 @@ func (l *conv2d) backward(dy []float32, b int, needDx bool) []float32 {
 
 // backwardDx returns dx (B, C, H, W) from dz (B, O, Ho, Wo).
 func (l *conv2d) backwardDx(dz []float32, b int) []float32 {
-	ckk, hw := l.c*l.k*l.k, l.ho*l.wo
-	in, out := l.inSize(), l.outSize()
-	l.dcols = grow(l.dcols, ckk*hw)
-	l.dx = grow(l.dx, b*in)
-	for i := 0; i < b; i++ {
-		sgemm(true, false, ckk, hw, l.o, 1, l.wt.W, ckk, dz[i*out:(i+1)*out], hw, 0, l.dcols, hw)
-		l.col2im(l.dx[i*in:(i+1)*in], l.dcols)
-	}
+	l.dcols = grow(l.dcols, l.c*l.k*l.k*l.ho*l.wo)
+	l.dx = grow(l.dx, b*l.inSize())
+	_ = dz[b*l.outSize()-1]
+	C.nn_conv_backward_dx(fptr(l.dx), fptr(l.dcols), fptr(l.wt.W), fptr(dz), C.long(b),
+		C.long(l.c), C.long(l.h), C.long(l.w), C.long(l.o), C.long(l.k))
 	return l.dx
 }
 

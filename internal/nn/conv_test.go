@@ -99,3 +99,56 @@ func TestCol2imPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestReluPoolFusion checks that the cnn's fused backward (the pool applies
+// ReLU's backward as it routes the gradient) gives the gradients of the
+// unfused layers bit for bit, on a batch where many of the ReLUs' inputs are
+// negative or exactly 0 at a window's maximum.
+func TestReluPoolFusion(t *testing.T) {
+	const batch = 9
+	grads := func(fused bool) [][]float32 {
+		rng := rand.New(rand.NewPCG(11, 12))
+		m, err := Build(cnn, mnist, rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seq := m.(*sequential)
+		n := 0
+		for i, l := range seq.layers {
+			if p, ok := l.(*maxPool); ok {
+				if !p.reluIn || !seq.layers[i-1].(*conv2d).actDone {
+					t.Fatal("buildCNN did not fuse a ReLU conv's backward into its pool")
+				}
+				p.reluIn, seq.layers[i-1].(*conv2d).actDone = fused, fused
+				n++
+			}
+		}
+		if n != 2 {
+			t.Fatalf("%d pools, want 2", n)
+		}
+		x := randu(rng, batch*784, 1)
+		for i := 0; i < len(x); i += 3 {
+			x[i] = 0 // whole windows of 0 after the first conv's ReLU
+		}
+		labels := make([]int, batch)
+		for i := range labels {
+			labels[i] = rng.IntN(10)
+		}
+		d := make([]float32, batch*10)
+		SoftmaxCrossEntropy(d, m.Forward(x, batch, 0), labels, batch, 10)
+		m.Backward(d)
+		var g [][]float32
+		for _, p := range m.Params() {
+			g = append(g, append([]float32(nil), p.G...))
+		}
+		return g
+	}
+	want, got := grads(false), grads(true)
+	for p := range want {
+		for i := range want[p] {
+			if math.Float32bits(got[p][i]) != math.Float32bits(want[p][i]) {
+				t.Fatalf("param %d [%d]: fused %v, unfused %v", p, i, got[p][i], want[p][i])
+			}
+		}
+	}
+}

@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <cblas.h>
 #include "kernels.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -291,6 +292,50 @@ void nn_col2im(float *dx, const float *dcols, long c, long h, long w, long k) {
 	nn_col2im_path(dx, dcols, c, h, w, k, 0);
 }
 
+// The conv layer's loops over a batch, one example at a time, in C so that
+// a batch costs one cgo call rather than two to four per example; each
+// cblas_sgemm call is the one conv.go made per example before, argument for
+// argument, so the products are the same bits.
+
+// nn_conv_forward: y_i = act(W·im2col(x_i) + b) for the b examples of x
+// (C, H, W) each; cols is one example's scratch (C·k·k, Ho·Wo).
+void nn_conv_forward(float *y, float *cols, const float *x, const float *wt, const float *bias, long b, long c,
+	long h, long w, long o, long k, int act) {
+	const long ckk = c * k * k, hw = (h - k + 1) * (w - k + 1), in = c * h * w, out = o * hw;
+	for (long i = 0; i < b; i++) {
+		nn_im2col(cols, x + i * in, c, h, w, k);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)o, (blasint)hw, (blasint)ckk, 1.0f, wt,
+			(blasint)ckk, cols, (blasint)hw, 0.0f, y + i * out, (blasint)hw);
+		nn_bias_act_rows(y + i * out, bias, o, hw, act);
+	}
+}
+
+// nn_conv_backward_w: dW = Σ_i dz_i·im2col(x_i)ᵀ, accumulated example after
+// example (the first overwrites), and db = Σ_i rowsum(dz_i) from 0.
+void nn_conv_backward_w(float *dw, float *db, float *cols, const float *x, const float *dz, long b, long c, long h,
+	long w, long o, long k) {
+	const long ckk = c * k * k, hw = (h - k + 1) * (w - k + 1), in = c * h * w, out = o * hw;
+	memset(db, 0, (size_t)o * sizeof(float));
+	for (long i = 0; i < b; i++) {
+		nn_im2col(cols, x + i * in, c, h, w, k);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)o, (blasint)ckk, (blasint)hw, 1.0f,
+			dz + i * out, (blasint)hw, cols, (blasint)hw, i == 0 ? 0.0f : 1.0f, dw, (blasint)ckk);
+		nn_row_sum_add(db, dz + i * out, o, hw);
+	}
+}
+
+// nn_conv_backward_dx: dx_i = col2im(Wᵀ·dz_i); dcols is one example's
+// scratch.
+void nn_conv_backward_dx(float *dx, float *dcols, const float *wt, const float *dz, long b, long c, long h, long w,
+	long o, long k) {
+	const long ckk = c * k * k, hw = (h - k + 1) * (w - k + 1), in = c * h * w, out = o * hw;
+	for (long i = 0; i < b; i++) {
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)ckk, (blasint)hw, (blasint)o, 1.0f, wt,
+			(blasint)ckk, dz + i * out, (blasint)hw, 0.0f, dcols, (blasint)hw);
+		nn_col2im(dx + i * in, dcols, c, h, w, k);
+	}
+}
+
 // pool2_pick writes the larger of the column maxima v[0] (left) and v[1]
 // (right), NaN winning, and its index. The choice is a bit mask rather than
 // a conditional so that GCC vectorises the loops around it.
@@ -381,6 +426,18 @@ CLONES void nn_maxpool(float *y, int *idx, const float *x, long planes, long h, 
 CLONES void nn_maxpool_backward(float *dx, const int *idx, const float *dy, long nout, long nin) {
 	memset(dx, 0, (size_t)nin * sizeof(float));
 	for (long o = 0; o < nout; o++) dx[idx[o]] = dy[o];
+}
+
+// nn_maxpool_backward_relu is nn_maxpool_backward followed by ReLU's
+// backward through the pool's input x = relu(·) (nn_act_backward): a
+// maximum where x ≤ 0 gets 0, as does every other input.
+CLONES void nn_maxpool_backward_relu(float *dx, const int *idx, const float *dy, const float *x, long nout,
+	long nin) {
+	memset(dx, 0, (size_t)nin * sizeof(float));
+	for (long o = 0; o < nout; o++) {
+		const int j = idx[o];
+		dx[j] = x[j] <= 0.0f ? 0.0f : dy[o];
+	}
 }
 
 // nn_lstm_cell: one step of torch.nn.LSTM for rows examples. gates holds

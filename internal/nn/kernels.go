@@ -61,12 +61,6 @@ func biasAct(y, bias []float32, act activation) {
 	C.nn_bias_act_cols(fptr(y), fptr(bias), C.long(len(y)/n), C.long(n), C.int(act))
 }
 
-// chanBiasAct sets y[o, p] = act(y[o, p] + bias[o]) for planes of hw values.
-func chanBiasAct(y, bias []float32, hw int, act activation) {
-	_ = y[len(bias)*hw-1]
-	C.nn_bias_act_rows(fptr(y), fptr(bias), C.long(len(bias)), C.long(hw), C.int(act))
-}
-
 // actBackward sets dz = dy ⊙ act'(·), the derivative written through the
 // activation's output y: relu' = [y > 0] (torch's threshold_backward),
 // tanh' = 1 − y².

@@ -168,6 +168,10 @@ func buildCNN(spec ArchSpec, in Input, rng *rand.Rand) Model {
 		c, h, w = o, cv.ho, cv.wo
 		if spec.Pool > 1 {
 			p := newMaxPool(c, h, w, spec.Pool)
+			// The pool applies ReLU's backward as it routes the
+			// gradient (one pass over the conv's output fewer).
+			p.reluIn = act == actReLU
+			cv.actDone = p.reluIn
 			m.layers = append(m.layers, p)
 			h, w = p.ho, p.wo
 		}

@@ -176,7 +176,7 @@ func (l *conv2d) backwardNorms(dy []float32, b int, needDx bool, sq []float64, p
 	ckk, hw := l.c*l.k*l.k, l.ho*l.wo
 	in, out := l.inSize(), l.outSize()
 	l.dz = grow(l.dz, b*out)
-	if l.act != actNone {
+	if l.act != actNone && !l.actDone {
 		actBackward(l.dz, dy[:b*out], l.y, l.act)
 	} else {
 		copy(l.dz, dy[:b*out])

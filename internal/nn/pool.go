@@ -11,10 +11,15 @@ import (
 // maxPool is p×p max-pooling with stride p, floor mode, NCHW —
 // torch.nn.MaxPool2d(p). Ties go to the first maximum in row-major window
 // order and a NaN is the maximum, as PyTorch's CPU kernel picks them.
+//
+// With reluIn its input is a ReLU's output (a conv2d's with actDone) and
+// backward returns the gradient before that ReLU, in the same pass.
 type maxPool struct {
 	c, h, w, p int
 	ho, wo     int
-	idx        []int32 // for each output, the index of its maximum in the batch's input
+	reluIn     bool
+	idx        []int32   // for each output, the index of its maximum in the batch's input
+	x          []float32 // input of the last forward, not owned (reluIn)
 	y, dx      []float32
 }
 
@@ -31,6 +36,7 @@ func (l *maxPool) forward(x []float32, b int) []float32 {
 		panic("nn: max-pool input over 2³¹ values")
 	}
 	_ = x[b*in-1]
+	l.x = x[:b*in]
 	l.y = grow(l.y, b*out)
 	l.idx = growInt32(l.idx, b*out)
 	C.nn_maxpool(fptr(l.y), (*C.int)(unsafe.Pointer(unsafe.SliceData(l.idx))), fptr(x),
@@ -46,8 +52,12 @@ func (l *maxPool) backward(dy []float32, b int, needDx bool) []float32 {
 	in, out := l.inSize(), l.outSize()
 	_ = dy[b*out-1]
 	l.dx = grow(l.dx, b*in)
-	C.nn_maxpool_backward(fptr(l.dx), (*C.int)(unsafe.Pointer(unsafe.SliceData(l.idx))), fptr(dy),
-		C.long(b*out), C.long(b*in))
+	idx := (*C.int)(unsafe.Pointer(unsafe.SliceData(l.idx)))
+	if l.reluIn {
+		C.nn_maxpool_backward_relu(fptr(l.dx), idx, fptr(dy), fptr(l.x), C.long(b*out), C.long(b*in))
+	} else {
+		C.nn_maxpool_backward(fptr(l.dx), idx, fptr(dy), C.long(b*out), C.long(b*in))
+	}
 	return l.dx
 }
 
