@@ -430,14 +430,12 @@ CLONES void nn_maxpool_backward(float *dx, const int *idx, const float *dy, long
 
 // nn_maxpool_backward_relu is nn_maxpool_backward followed by ReLU's
 // backward through the pool's input x = relu(·) (nn_act_backward): a
-// maximum where x ≤ 0 gets 0, as does every other input.
-CLONES void nn_maxpool_backward_relu(float *dx, const int *idx, const float *dy, const float *x, long nout,
+// maximum where x ≤ 0 gets 0, as does every other input. y is the pool's
+// output, y[o] = x[idx[o]], read in order rather than x at random.
+CLONES void nn_maxpool_backward_relu(float *dx, const int *idx, const float *dy, const float *y, long nout,
 	long nin) {
 	memset(dx, 0, (size_t)nin * sizeof(float));
-	for (long o = 0; o < nout; o++) {
-		const int j = idx[o];
-		dx[j] = x[j] <= 0.0f ? 0.0f : dy[o];
-	}
+	for (long o = 0; o < nout; o++) dx[idx[o]] = y[o] <= 0.0f ? 0.0f : dy[o];
 }
 
 // nn_lstm_cell: one step of torch.nn.LSTM for rows examples. gates holds

@@ -17,7 +17,7 @@ void nn_col2im(float *dx, const float *dcols, long c, long h, long w, long k);
 void nn_col2im_path(float *dx, const float *dcols, long c, long h, long w, long k, int path);
 void nn_maxpool(float *y, int *idx, const float *x, long planes, long h, long w, long p);
 void nn_maxpool_backward(float *dx, const int *idx, const float *dy, long nout, long nin);
-void nn_maxpool_backward_relu(float *dx, const int *idx, const float *dy, const float *x, long nout, long nin);
+void nn_maxpool_backward_relu(float *dx, const int *idx, const float *dy, const float *y, long nout, long nin);
 void nn_conv_forward(float *y, float *cols, const float *x, const float *wt, const float *bias, long b, long c,
 	long h, long w, long o, long k, int act);
 void nn_conv_backward_w(float *dw, float *db, float *cols, const float *x, const float *dz, long b, long c, long h,

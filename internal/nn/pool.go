@@ -18,8 +18,7 @@ type maxPool struct {
 	c, h, w, p int
 	ho, wo     int
 	reluIn     bool
-	idx        []int32   // for each output, the index of its maximum in the batch's input
-	x          []float32 // input of the last forward, not owned (reluIn)
+	idx        []int32 // for each output, the index of its maximum in the batch's input
 	y, dx      []float32
 }
 
@@ -36,7 +35,6 @@ func (l *maxPool) forward(x []float32, b int) []float32 {
 		panic("nn: max-pool input over 2³¹ values")
 	}
 	_ = x[b*in-1]
-	l.x = x[:b*in]
 	l.y = grow(l.y, b*out)
 	l.idx = growInt32(l.idx, b*out)
 	C.nn_maxpool(fptr(l.y), (*C.int)(unsafe.Pointer(unsafe.SliceData(l.idx))), fptr(x),
@@ -53,9 +51,10 @@ func (l *maxPool) backward(dy []float32, b int, needDx bool) []float32 {
 	_ = dy[b*out-1]
 	l.dx = grow(l.dx, b*in)
 	idx := (*C.int)(unsafe.Pointer(unsafe.SliceData(l.idx)))
-	if l.reluIn {
-		C.nn_maxpool_backward_relu(fptr(l.dx), idx, fptr(dy), fptr(l.x), C.long(b*out), C.long(b*in))
-	} else {
+	switch {
+	case l.reluIn:
+		C.nn_maxpool_backward_relu(fptr(l.dx), idx, fptr(dy), fptr(l.y), C.long(b*out), C.long(b*in))
+	default:
 		C.nn_maxpool_backward(fptr(l.dx), idx, fptr(dy), C.long(b*out), C.long(b*in))
 	}
 	return l.dx
