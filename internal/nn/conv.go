@@ -26,6 +26,10 @@ type conv2d struct {
 	cols, y       []float32 // one example's columns; the output
 	dz, dcols, dx []float32
 	dwi, dbi      []float32 // one example's gradients (backwardNorms)
+	// dws holds every example's weight gradient from backwardNorms, b rows
+	// of O·C·k·k, for backwardWeighted; nil when that would pass
+	// maxKeptGrads.
+	dws []float32
 }
 
 func newConv2d(ps *paramSet, name string, c, h, w, o, k int, act activation) *conv2d {

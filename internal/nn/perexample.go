@@ -162,16 +162,22 @@ var (
 
 func (l *conv2d) nparams() int { return 2 }
 
+// maxKeptGrads is the most float32s a convolution keeps of its examples'
+// weight gradients between backwardNorms and backwardWeighted (64 MiB);
+// beyond it backwardWeighted forms them again.
+const maxKeptGrads = 16 << 20
+
 // backwardNorms of a convolution forms each example's weight gradient,
-// dW_i = dz_i·cols_iᵀ (O × C·k·k), one at a time in a scratch matrix, and
-// takes its squared norm; db_i is the row sums of dz_i. This per-example
-// accumulation costs one more pass of the weight-gradient GEMMs (every
-// example's GEMM is already separate, as in backward); ghost clipping's
-// ‖dW_i‖² = ⟨cols_iᵀcols_i, dz_iᵀdz_i⟩ (Li et al. 2021) would cost
-// T²·(C·k·k + O) per example for T = Ho·Wo output pixels against
-// T·O·C·k·k here, more at every layer of the cnn (T = 576 and 64 on MNIST
-// with C·k·k = 25 and 200, O = 8 and 16). It keeps dz for
-// backwardWeighted.
+// dW_i = dz_i·cols_iᵀ (O × C·k·k), one at a time, and takes its squared
+// norm; db_i is the row sums of dz_i. Ghost clipping's ‖dW_i‖² =
+// ⟨cols_iᵀcols_i, dz_iᵀdz_i⟩ (Li et al. 2021) would cost T²·(C·k·k + O)
+// per example for T = Ho·Wo output pixels against T·O·C·k·k here, more at
+// every layer of the cnn (T = 576 and 64 on MNIST with C·k·k = 25 and 200,
+// O = 8 and 16). It keeps dz, and the b gradients dW_i in l.dws (b·O·C·k·k
+// floats, 3.3 MB for the cnn's second layer at batch 256) unless that
+// passes maxKeptGrads: backwardWeighted then sums them instead of forming
+// them again with im2col and a GEMM per example, the cost that made a
+// per-example cnn step 1.3–1.5 plain steps.
 func (l *conv2d) backwardNorms(dy []float32, b int, needDx bool, sq []float64, p0, P int) []float32 {
 	ckk, hw := l.c*l.k*l.k, l.ho*l.wo
 	in, out := l.inSize(), l.outSize()
@@ -181,14 +187,24 @@ func (l *conv2d) backwardNorms(dy []float32, b int, needDx bool, sq []float64, p
 	} else {
 		copy(l.dz, dy[:b*out])
 	}
+	keep := b*l.o*ckk <= maxKeptGrads
+	if keep {
+		l.dws = grow(l.dws, b*l.o*ckk)
+	} else {
+		l.dws = nil
+	}
 	l.dwi = grow(l.dwi, l.o*ckk)
 	l.dbi = grow(l.dbi, l.o)
 	var s [1]float64
 	for i := 0; i < b; i++ {
 		dzi := l.dz[i*out : (i+1)*out]
+		dwi := l.dwi
+		if keep {
+			dwi = l.dws[i*l.o*ckk : (i+1)*l.o*ckk]
+		}
 		l.im2col(l.cols, l.x[i*in:(i+1)*in])
-		sgemm(false, true, l.o, ckk, hw, 1, dzi, hw, l.cols, hw, 0, l.dwi, ckk)
-		rowSumSq(s[:], l.dwi, len(l.dwi))
+		sgemm(false, true, l.o, ckk, hw, 1, dzi, hw, l.cols, hw, 0, dwi, ckk)
+		rowSumSq(s[:], dwi, len(dwi))
 		sq[i*P+p0] += s[0]
 		clear(l.dbi)
 		rowSumAdd(l.dbi, dzi, hw)
@@ -202,20 +218,33 @@ func (l *conv2d) backwardNorms(dy []float32, b int, needDx bool, sq []float64, p
 }
 
 // backwardWeighted: dW = Σ_i w_W,i·dz_i·cols_iᵀ, db = Σ_i w_b,i·rowsum(dz_i),
-// in backward's order, so weights 1 give backward's gradients bit for bit.
+// in backward's order. The kept dW_i are summed, unless every weight is 1
+// (nothing clipped): then backward's own GEMMs run again, since OpenBLAS
+// adding a product into C (β = 1) rounds differently from adding the
+// product formed alone, and weights 1 must give backward's gradients bit
+// for bit (a DP step that clips nothing and adds no noise is the plain
+// step).
 func (l *conv2d) backwardWeighted(w []float32, b, p0, P int) {
 	ckk, hw := l.c*l.k*l.k, l.ho*l.wo
 	in, out := l.inSize(), l.outSize()
 	clear(l.b.G)
 	l.dbi = grow(l.dbi, l.o)
+	kept := false
+	for i := 0; i < b && l.dws != nil && !kept; i++ {
+		kept = w[i*P+p0] != 1
+	}
 	for i := 0; i < b; i++ {
 		dzi := l.dz[i*out : (i+1)*out]
-		beta := float32(1)
-		if i == 0 {
-			beta = 0
+		if kept {
+			axpyInto(l.wt.G, l.dws[i*l.o*ckk:(i+1)*l.o*ckk], w[i*P+p0], i == 0)
+		} else {
+			beta := float32(1)
+			if i == 0 {
+				beta = 0
+			}
+			l.im2col(l.cols, l.x[i*in:(i+1)*in])
+			sgemm(false, true, l.o, ckk, hw, w[i*P+p0], dzi, hw, l.cols, hw, beta, l.wt.G, ckk)
 		}
-		l.im2col(l.cols, l.x[i*in:(i+1)*in])
-		sgemm(false, true, l.o, ckk, hw, w[i*P+p0], dzi, hw, l.cols, hw, beta, l.wt.G, ckk)
 		if wb := w[i*P+p0+1]; wb == 1 {
 			rowSumAdd(l.b.G, dzi, hw)
 		} else {
@@ -225,6 +254,21 @@ func (l *conv2d) backwardWeighted(w []float32, b, p0, P int) {
 				l.b.G[o] += wb * v
 			}
 		}
+	}
+}
+
+// axpyInto sets dst = a·x when first, else dst += a·x, each product
+// rounded to float32 before the sum.
+func axpyInto(dst, x []float32, a float32, first bool) {
+	x = x[:len(dst)]
+	if first {
+		for j, v := range x {
+			dst[j] = a * v
+		}
+		return
+	}
+	for j, v := range x {
+		dst[j] += a * v
 	}
 }
 
