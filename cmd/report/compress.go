@@ -7,6 +7,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -71,11 +72,6 @@ func (rep *paper) deployedFigure(dc deployedCost) *figure {
 		if !logX {
 			margin(&p.X, 0.05)
 		}
-		if wl.ChanceKnown {
-			ln, _ := plotter.NewLine(xy{[]float64{p.X.Min, p.X.Max}, []float64{wl.Chance, wl.Chance}})
-			ln.LineStyle = draw.LineStyle{Color: lightGrey, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(2), vg.Points(2)}}
-			p.Add(ln)
-		}
 		if front := pn.Frontier; len(front) > 0 {
 			var ring xy
 			for _, i := range front {
@@ -90,9 +86,14 @@ func (rep *paper) deployedFigure(dc deployedCost) *figure {
 		var labelSeries []int
 		for si := range rep.Series {
 			var e rangeErr
-			for _, pt := range pn.Points {
-				if pt.Setting.Series == si {
-					e.add(pt.Cost, pt.Acc, pt.CostLo, pt.CostHi, pt.AccLo, pt.AccHi)
+			for i, pt := range pn.Points {
+				if pt.Setting.Series != si {
+					continue
+				}
+				e.add(pt.Cost, pt.Acc, pt.CostLo, pt.CostHi, pt.AccLo, pt.AccHi)
+				// Labels on the frontier and on the uncompressed settings
+				// only: a label per point would bury the points.
+				if slices.Contains(pn.Frontier, i) || pt.Setting.Config.Prune == nil && pt.Setting.Config.Quantize == nil {
 					labels.XYs = append(labels.XYs, plotter.XY{X: pt.Cost, Y: pt.Acc})
 					labels.Labels = append(labels.Labels, deployedLabel(pt))
 					labelSeries = append(labelSeries, si)
@@ -112,7 +113,16 @@ func (rep *paper) deployedFigure(dc deployedCost) *figure {
 			p.Add(sc)
 			info.Series[rep.Series[si].Name] = e.Len()
 		}
+		// y as computed below, so that unclutter's steps (in accuracy on
+		// a [0, 1] axis) are steps of this zoomed axis.
+		ylo, yhi := deployedYRange(pn.Points)
+		for i := range labels.XYs {
+			labels.XYs[i].Y = (labels.XYs[i].Y - ylo) / (yhi - ylo)
+		}
 		unclutter(labels.XYs, logX, p.X.Min, p.X.Max)
+		for i := range labels.XYs {
+			labels.XYs[i].Y = ylo + labels.XYs[i].Y*(yhi-ylo)
+		}
 		if len(labels.Labels) > 0 {
 			lb, _ := plotter.NewLabels(labels)
 			for i := range lb.TextStyle {
@@ -123,11 +133,9 @@ func (rep *paper) deployedFigure(dc deployedCost) *figure {
 			p.Add(lb)
 			info.Labels = labels.Labels
 		}
-		p.Y.Min, p.Y.Max = 0, 1
-		if wl.ChanceKnown {
-			p.Y.Min = math.Max(0, wl.Chance-0.05)
-		}
-		margin(&p.Y, 0.03)
+		// y: the accuracies drawn, not [chance, 1]: compression moves
+		// accuracy by points, which a full axis would flatten.
+		p.Y.Min, p.Y.Max = deployedYRange(pn.Points)
 		panels = append(panels, p)
 		f.Info = append(f.Info, info)
 	}
@@ -140,18 +148,43 @@ func (rep *paper) deployedFigure(dc deployedCost) *figure {
 	f.Panels = panelGrid(panels, 3)
 	f.Width = vg.Points(float64(160 + 300*min(3, max(1, len(panels)))))
 	f.Height = vg.Points(float64(40 + 260*len(f.Panels)))
-	f.Caption = fmt.Sprintf("Final test accuracy of the model as deployed (pruned, and quantised where the setting says so: its last evaluations measure the quantised weights) against %s, one point per setting, labelled by what sets it apart from the others of its panel (prune, quantize, lr …). x: the median over seeds; horizontal extent: their range (seeds of one setting mostly share it). y: the mean over seeds (a diverged seed counts as chance); vertical bar: the lowest to the highest seed. Grey rings: the frontier beyond noise, as in the accuracy-versus-FLOPs figure (settings above chance + 10%% that no other beats by more than the seeds' spread). One panel per architecture.", dc.what)
+	f.Caption = fmt.Sprintf("Final test accuracy of the model as deployed (pruned, and quantised where the setting says so: its last evaluations measure the quantised weights) against %s, one point per setting; the settings on the frontier and the uncompressed ones are labelled by their sparsity (s0.9; dense: not pruned), its quantisation (int8; nothing for float32) and any other axis that sets it apart. x: the median over seeds; horizontal extent: their range (seeds of one setting mostly share it). y, zoomed to the accuracies drawn: the mean over seeds (a diverged seed counts as chance); vertical bar: the lowest to the highest seed. Grey rings: the frontier beyond noise, as in the accuracy-versus-FLOPs figure (settings above chance + 10%% that no other beats by more than the seeds' spread). One panel per architecture.", dc.what)
 	return f
 }
 
-// deployedLabel names a point by its setting's extra axes ("prune=…
-// quantize=…"; "dense" when it has none) and its failed seeds.
-func deployedLabel(pt report.CostPoint) string {
-	s := pt.Setting.Extra
-	if s == "" {
-		s = "dense"
+// deployedYRange is the y axis of a deployed-cost panel: the accuracies
+// drawn and 0.02 either side, within [0, 1], and room below for labels
+// moved down; [0, 1] without points.
+func deployedYRange(pts []report.CostPoint) (lo, hi float64) {
+	if len(pts) == 0 {
+		return 0, 1
 	}
-	s = strings.NewReplacer("prune=none", "unpruned", "quantize=none", "float32", "prune=", "", "quantize=", "").Replace(s)
+	lo, hi = 1, 0
+	for _, pt := range pts {
+		lo, hi = math.Min(lo, pt.AccLo), math.Max(hi, pt.AccHi)
+	}
+	lo, hi = math.Max(0, lo-0.02), math.Min(1, hi+0.02)
+	return math.Max(0, lo-0.15*(hi-lo)), hi
+}
+
+// deployedLabel names a point by its sparsity ("s0.9"; "dense"), its
+// quantisation ("int8"; nothing for float32) and any other axis that sets
+// its setting apart (lr aside), and its failed seeds.
+func deployedLabel(pt report.CostPoint) string {
+	c := pt.Setting.Config
+	parts := []string{"dense"}
+	if c.Prune != nil {
+		parts[0] = "s" + fmtNum(c.Prune.Sparsity)
+	}
+	if c.Quantize != nil {
+		parts = append(parts, c.Quantize.String())
+	}
+	for _, kv := range strings.Fields(pt.Setting.Extra) {
+		if !strings.HasPrefix(kv, "prune=") && !strings.HasPrefix(kv, "quantize=") {
+			parts = append(parts, kv)
+		}
+	}
+	s := strings.Join(parts, " ")
 	if pt.Failed > 0 {
 		s += fmt.Sprintf(": %d/%d failed", pt.Failed, pt.Ended)
 	}
