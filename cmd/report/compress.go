@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -189,4 +190,51 @@ func deployedLabel(pt report.CostPoint) string {
 		s += fmt.Sprintf(": %d/%d failed", pt.Failed, pt.Ended)
 	}
 	return s
+}
+
+// deployedTables returns the table of the deployed models' costs, or none
+// when no workload's settings differ in them (as deployedFigures).
+func (rep *paper) deployedTables() []*table {
+	if !rep.DeployedCostsVary() {
+		return nil
+	}
+	t := &table{
+		Name:  "table-compress",
+		Title: "Accuracy and the deployed model's cost",
+		Caption: "Per setting: seeds done of all; final test accuracy of the model as deployed, mean ± std over the seeds that ended (a diverged seed counts as chance); " +
+			"the median over those seeds of its non-zero parameters, its bytes and its inference FLOPs per example counting non-zero weights only (README, Pruning and quantisation). Bold: the one best accuracy per architecture.",
+		Header:    []string{"arch", "method", "threshold", "lr", "other", "done", rep.accLabel(false), "non-zero params", "bytes", "effective FLOPs"},
+		Right:     []bool{false, false, true, true, false, true, true, true, true, true},
+		Best:      []int{0, 0, 0, 0, 0, 0, 1, 0, 0, 0},
+		CSVHeader: []string{"arch", "dataset", "method", "options", "extra", "threshold", "lr", "done", "ended", "acc_mean", "acc_std", "nonzero_params", "model_bytes", "effective_flops"},
+	}
+	for _, s := range rep.Settings {
+		se := rep.Series[s.Series]
+		t.Runs += s.N
+		var nz, bytes, fl []float64
+		for _, r := range s.Runs {
+			if r.Ended() {
+				nz, bytes, fl = append(nz, r.NonzeroParams), append(bytes, r.ModelBytes), append(fl, r.EffectiveFLOPs)
+			}
+		}
+		med := func(x []float64) float64 {
+			if len(x) == 0 {
+				return math.NaN()
+			}
+			return report.Median(x)
+		}
+		cost := []float64{med(nz), med(bytes), med(fl)}
+		acc, accV := "–", math.NaN()
+		if s.Ended > 0 {
+			acc, accV = meanStd(s.AccMean, s.AccStd, s.Ended), round(s.AccMean, 3)
+		}
+		t.Rows = append(t.Rows, []string{rep.Workloads[s.Workload].Name, se.Name, fmtNum(s.Threshold), fmtNum(s.LR), deployedLabel(report.CostPoint{Setting: s}),
+			fmt.Sprintf("%d/%d", s.Done, s.N), acc, num(cost[0], 0), num(cost[1], 0), num(cost[2], 0)})
+		t.Value = append(t.Value, []float64{math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN(), accV, math.NaN(), math.NaN(), math.NaN()})
+		t.Group = append(t.Group, s.Workload)
+		t.CSVRows = append(t.CSVRows, []string{s.Arch, s.Dataset, se.Method, se.Options, s.Extra, raw(s.Threshold), raw(s.LR),
+			strconv.Itoa(s.Done), strconv.Itoa(s.Ended), raw(s.AccMean), raw(s.AccStd), raw(cost[0]), raw(cost[1]), raw(cost[2])})
+	}
+	t.markBest()
+	return []*table{t}
 }

@@ -91,4 +91,20 @@ func TestDeployedFigures(t *testing.T) {
 			os.WriteFile(dir+"/"+dc.name+".png", png, 0o644)
 		}
 	}
+	// The table: one row per setting with its median costs.
+	var tab *table
+	for _, tb := range rep.tables() {
+		if tb.Name == "table-compress" {
+			tab = tb
+		}
+	}
+	if tab == nil || len(tab.Rows) != 8 || tab.Runs != 16 {
+		t.Fatalf("table-compress %+v", tab)
+	}
+	want := map[string][3]string{"dense": {"10000", "40000", "20000"}, "s0.9 int8": {"750", "3000", "1500"}}
+	for _, row := range tab.Rows {
+		if w, ok := want[row[4]]; ok && (row[7] != w[0] || row[8] != w[1] || row[9] != w[2]) {
+			t.Errorf("row %q: costs %q, want %q", row[4], row[7:], w)
+		}
+	}
 }
