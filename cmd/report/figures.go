@@ -29,6 +29,7 @@ var (
 func (rep *paper) figures() []*figure {
 	var out []*figure
 	out = append(out, rep.costFigure("flops"), rep.costFigure("wall"))
+	out = append(out, rep.deployedFigures()...)
 	for w := range rep.Workloads {
 		for _, lr := range report.LRsOf(rep.SettingsOf(w)) {
 			out = append(out, rep.curveFigure(w, lr))

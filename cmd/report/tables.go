@@ -452,8 +452,11 @@ func (rep *paper) tables() []*table {
 	ts := []*table{rep.settingsTable(), rep.methodsTable(), rep.stabilityTable()}
 	if rep.Experiments != nil {
 		ts = []*table{rep.compareSettingsTable(), rep.compareMethodsTable(), rep.compareStabilityTable()}
-	} else if t := rep.privacyTable(); t != nil {
-		ts = append(ts, t)
+	} else {
+		if t := rep.privacyTable(); t != nil {
+			ts = append(ts, t)
+		}
+		ts = append(ts, rep.deployedTables()...)
 	}
 	for _, t := range ts {
 		t.Label = "tab:" + labelSafe(rep.Experiment) + "-" + strings.TrimPrefix(t.Name, "table-")

@@ -59,6 +59,11 @@ type RunSummary struct {
 	// NaN and "" for a run without DP, and Epsilon NaN until it ends.
 	Epsilon, NoiseMultiplier, Delta float64
 	Sampling                        string
+
+	// The costs of the model as deployed (issue 16): non-zero parameter
+	// values, storage in bytes, inference FLOPs per example counting
+	// non-zero weights only; NaN when unknown.
+	NonzeroParams, ModelBytes, EffectiveFLOPs float64
 }
 
 // summaryColumns are the run_summary columns RunSummary holds, in its order.
@@ -67,15 +72,16 @@ const summaryColumns = `s.run_id, s.experiment, s.config_hash, coalesce(s.settin
 	s.wall_seconds, s.train_flops, coalesce(s.steps, 0), s.test_acc, s.test_loss, s.train_acc, s.train_loss,
 	s.clip_fraction, s.max_grad_norm,
 	s.test_acc_tail, s.test_loss_tail, s.train_acc_tail, s.train_loss_tail, coalesce(s.tail_evals, 0),
-	s.epsilon, s.noise_multiplier, s.delta, coalesce(s.sampling, '')`
+	s.epsilon, s.noise_multiplier, s.delta, coalesce(s.sampling, ''),
+	s.nonzero_params, s.model_bytes, s.effective_flops`
 
 // scanSummary scans summaryColumns, then more.
 func scanSummary(rows *sql.Rows, r *RunSummary, more ...any) error {
-	var th, wall, flops, tacc, tloss, racc, rloss, frac, maxn, taccT, tlossT, raccT, rlossT, eps, sigma, delta sql.NullFloat64
+	var th, wall, flops, tacc, tloss, racc, rloss, frac, maxn, taccT, tlossT, raccT, rlossT, eps, sigma, delta, nz, bytes, eflops sql.NullFloat64
 	dst := []any{&r.ID, &r.Experiment, &r.ConfigHash, &r.SettingKey, &r.Arch, &r.Dataset, &r.Optimizer,
 		&r.Method, &th, &r.LR, &r.BatchSize, &r.Epochs, &r.Seed, &r.Status, &r.Error,
 		&wall, &flops, &r.Steps, &tacc, &tloss, &racc, &rloss, &frac, &maxn,
-		&taccT, &tlossT, &raccT, &rlossT, &r.TailEvals, &eps, &sigma, &delta, &r.Sampling}
+		&taccT, &tlossT, &raccT, &rlossT, &r.TailEvals, &eps, &sigma, &delta, &r.Sampling, &nz, &bytes, &eflops}
 	if err := rows.Scan(append(dst, more...)...); err != nil {
 		return err
 	}
@@ -84,6 +90,7 @@ func scanSummary(rows *sql.Rows, r *RunSummary, more ...any) error {
 	r.ClipFraction, r.MaxGradNorm = orNaN(frac), orNaN(maxn)
 	r.TestAccTail, r.TestLossTail, r.TrainAccTail, r.TrainLossTail = orNaN(taccT), orNaN(tlossT), orNaN(raccT), orNaN(rlossT)
 	r.Epsilon, r.NoiseMultiplier, r.Delta = orNaN(eps), orNaN(sigma), orNaN(delta)
+	r.NonzeroParams, r.ModelBytes, r.EffectiveFLOPs = orNaN(nz), orNaN(bytes), orNaN(eflops)
 	return nil
 }
 

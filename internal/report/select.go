@@ -94,7 +94,40 @@ const (
 	CostFLOPs CostKind = iota
 	// CostSeconds is the wall seconds until that evaluation.
 	CostSeconds
+	// CostParams, CostBytes and CostEffectiveFLOPs are costs of the model
+	// as deployed (pruned, quantised; README "Pruning and quantisation"),
+	// not of reaching the target: its non-zero parameter values, its
+	// storage in bytes and its inference FLOPs per example counting only
+	// non-zero weights. A run that ended has them, whatever its accuracy.
+	CostParams
+	CostBytes
+	CostEffectiveFLOPs
 )
+
+// Deployed reports whether kind is a cost of the model as deployed.
+func (kind CostKind) Deployed() bool { return kind >= CostParams }
+
+// DeployedCostsVary reports whether the settings of some workload differ in
+// the storage of their deployed models (pruned or quantised settings
+// beside dense ones): when they do not, the deployed costs separate
+// nothing and the report leaves their figures out.
+func (rep *Report) DeployedCostsVary() bool {
+	for w := range rep.Workloads {
+		seen := math.NaN()
+		for _, s := range rep.SettingsOf(w) {
+			for _, r := range s.Runs {
+				if !r.Ended() || math.IsNaN(r.ModelBytes) {
+					continue
+				}
+				if !math.IsNaN(seen) && r.ModelBytes != seen {
+					return true
+				}
+				seen = r.ModelBytes
+			}
+		}
+	}
+	return false
+}
 
 // CostPoint is one setting of the accuracy-versus-cost figure.
 type CostPoint struct {
@@ -137,8 +170,15 @@ func runCost(r *Run, kind CostKind) float64 {
 	if !r.Ended() {
 		return math.NaN()
 	}
-	if kind == CostSeconds {
+	switch kind {
+	case CostSeconds:
 		return r.SecondsToTarget
+	case CostParams:
+		return r.NonzeroParams
+	case CostBytes:
+		return r.ModelBytes
+	case CostEffectiveFLOPs:
+		return r.EffectiveFLOPs
 	}
 	if math.IsInf(r.StepsToTarget, 1) {
 		return r.StepsToTarget

@@ -41,6 +41,9 @@ type Run struct {
 	Wall    float64
 	FLOPs   float64
 	Epsilon float64 // ε spent, for a DP-SGD run (Edit sets its DP fields)
+	// The deployed model's costs (issue 16); 0 leaves them NULL.
+	NonzeroParams, ModelBytes int64
+	EffectiveFLOPs            float64
 }
 
 // Config returns the run's configuration: mnist (default) with 5,000
@@ -167,7 +170,8 @@ func WriteDB(tb testing.TB, path, experiment string, runs []Run) {
 				tb.Fatal(err)
 			}
 		}
-		if err := d.Finish(ctx, c.ID, c.Attempt, nil, r.Evals, record.Result{Status: r.Status, Error: r.Error, WallSeconds: r.Wall, TrainFLOPs: r.FLOPs, Steps: len(r.Steps), Epsilon: r.Epsilon}); err != nil {
+		if err := d.Finish(ctx, c.ID, c.Attempt, nil, r.Evals, record.Result{Status: r.Status, Error: r.Error, WallSeconds: r.Wall, TrainFLOPs: r.FLOPs, Steps: len(r.Steps), Epsilon: r.Epsilon,
+			NonzeroParams: r.NonzeroParams, ModelBytes: r.ModelBytes, EffectiveFLOPs: r.EffectiveFLOPs}); err != nil {
 			tb.Fatal(err)
 		}
 	}
