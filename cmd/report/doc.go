@@ -17,7 +17,10 @@
 // reports/NAME/). Several experiments (-experiment a,b) or databases (-db
 // a.db -db b.db, or -db a.db,b.db) are compared in one report into DIR
 // (default reports/a-vs-b/): the figures overlay them, the tables have a
-// group of columns per experiment (compare.go).
+// group of columns per experiment (compare.go). A grid with more than
+// report.MaxLRs learning rates or thresholds gets figures over ranges of
+// them, so that 10,000 runs give a few dozen figures (README, "Reports of
+// 10,000 runs").
 //
 // What the report shows (settings, statistics, the data of each figure and
 // table) is package internal/report; this command holds the flags, the

@@ -9,6 +9,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"cliplab/internal/report"
@@ -31,8 +32,9 @@ func (rep *paper) figures() []*figure {
 	out = append(out, rep.costFigure("flops"), rep.costFigure("wall"))
 	out = append(out, rep.deployedFigures()...)
 	for w := range rep.Workloads {
-		for _, lr := range report.LRsOf(rep.SettingsOf(w)) {
-			out = append(out, rep.curveFigure(w, lr))
+		sets := rep.CurveSets(w)
+		for _, cs := range sets {
+			out = append(out, rep.curveFigure(w, cs, len(report.LRsOf(rep.SettingsOf(w)))))
 		}
 	}
 	for w := range rep.Workloads {
@@ -111,6 +113,7 @@ func (rep *paper) costFigure(kind string) *figure {
 	}
 	used := map[int]bool{}
 	missed := false
+	var unlabelled []string
 	var panels []*plot.Plot
 	for _, pn := range rep.CostData(ck) {
 		wl := rep.Workloads[pn.Workload]
@@ -234,30 +237,37 @@ func (rep *paper) costFigure(kind string) *figure {
 				info.Series["not reached"] += n
 			}
 		}
-		for _, pt := range pn.Points {
-			labels.XYs = append(labels.XYs, plotter.XY{X: pt.Cost, Y: pt.Acc})
-			labels.Labels = append(labels.Labels, costLabel([]report.CostPoint{pt}, manyTh[pt.Setting.Series]))
-			labelSeries = append(labelSeries, pt.Setting.Series)
-		}
-		// In the strip, one label for a method's settings at about one
-		// accuracy (at chance, mostly).
-		var groups [][]report.CostPoint
-		for _, pt := range pn.Missed {
-			k := slices.IndexFunc(groups, func(g []report.CostPoint) bool {
-				return g[0].Setting.Series == pt.Setting.Series && math.Abs(g[0].Acc-pt.Acc) < 0.02
-			})
-			if k < 0 {
-				groups = append(groups, nil)
-				k = len(groups) - 1
+		// Labels name each setting's learning rate; with more settings
+		// than maxLabelled they would cover the data (and unclutter is
+		// quadratic), so the points stand alone and the caption says so.
+		if n := len(pn.Points) + len(pn.Missed); n > maxLabelled {
+			unlabelled = append(unlabelled, fmt.Sprintf("%s (%d settings)", wl.Name, n))
+		} else {
+			for _, pt := range pn.Points {
+				labels.XYs = append(labels.XYs, plotter.XY{X: pt.Cost, Y: pt.Acc})
+				labels.Labels = append(labels.Labels, costLabel([]report.CostPoint{pt}, manyTh[pt.Setting.Series]))
+				labelSeries = append(labelSeries, pt.Setting.Series)
 			}
-			groups[k] = append(groups[k], pt)
+			// In the strip, one label for a method's settings at about one
+			// accuracy (at chance, mostly).
+			var groups [][]report.CostPoint
+			for _, pt := range pn.Missed {
+				k := slices.IndexFunc(groups, func(g []report.CostPoint) bool {
+					return g[0].Setting.Series == pt.Setting.Series && math.Abs(g[0].Acc-pt.Acc) < 0.02
+				})
+				if k < 0 {
+					groups = append(groups, nil)
+					k = len(groups) - 1
+				}
+				groups[k] = append(groups[k], pt)
+			}
+			for _, g := range groups {
+				labels.XYs = append(labels.XYs, plotter.XY{X: stripX(g[0].Setting.Series), Y: g[0].Acc})
+				labels.Labels = append(labels.Labels, costLabel(g, manyTh[g[0].Setting.Series]))
+				labelSeries = append(labelSeries, g[0].Setting.Series)
+			}
+			unclutter(labels.XYs, logX, p.X.Min, p.X.Max)
 		}
-		for _, g := range groups {
-			labels.XYs = append(labels.XYs, plotter.XY{X: stripX(g[0].Setting.Series), Y: g[0].Acc})
-			labels.Labels = append(labels.Labels, costLabel(g, manyTh[g[0].Setting.Series]))
-			labelSeries = append(labelSeries, g[0].Setting.Series)
-		}
-		unclutter(labels.XYs, logX, p.X.Min, p.X.Max)
 		if len(labels.Labels) > 0 {
 			lb, _ := plotter.NewLabels(labels)
 			for i := range lb.TextStyle {
@@ -293,11 +303,18 @@ func (rep *paper) costFigure(kind string) *figure {
 		what = "wall-clock seconds (one core per run; on a shared machine they carry scheduling noise, which the seeds' range shows)"
 	}
 	f.Caption = fmt.Sprintf("Final test accuracy against the cost to first reach test accuracy %s in %s, one point per setting (method × threshold × lr), labelled with its learning rate (and threshold where a method has several). x: the median over seeds (a seed that never reaches %s counts as never); horizontal bar: the range of the seeds that reached it. y: the mean over seeds (a diverged seed counts as chance); vertical bar: the lowest to the highest seed, so it stays inside [0, 1]. Seeds that diverged or ended at chance are failures: a label says how many (\"2/3 failed\"), and a setting where at least half the seeds never reach %s is drawn right of the dotted line at \"not reached\", never as a cheap point. Grey rings: the frontier beyond noise, the settings above chance + 10%% that no other beats by more than the seeds' spread (a setting beats another on cost when its slowest seed is cheaper than the other's cheapest, on accuracy when its worst seed is above the other's best; it is beaten when the other beats it on one and it does not beat the other on the other); settings whose differences lie within that spread all stay on it. One panel per architecture.", tgt, what, tgt, tgt)
+	if len(unlabelled) > 0 {
+		f.Caption += fmt.Sprintf(" Panels with more than %d settings draw their points unlabelled (%s): table-settings gives each setting's learning rate and cost.", maxLabelled, strings.Join(unlabelled, ", "))
+	}
 	if !missed {
 		f.Caption = strings.Replace(f.Caption, ", and a setting where at least half the seeds never reach "+tgt+" is drawn right of the dotted line at \"not reached\", never as a cheap point", "; every setting had at least half its seeds reach "+tgt, 1)
 	}
 	return f
 }
+
+// maxLabelled is how many settings a panel of the accuracy-versus-cost
+// figure labels with their learning rates.
+const maxLabelled = 60
 
 // costLabel labels cost points of one series: their learning rates, their
 // thresholds when the method has several, and their failed seeds.
@@ -378,15 +395,17 @@ func (t stripTicks) Ticks(min, max float64) []plot.Tick {
 }
 
 // curveFigure: training loss and pre-clip gradient norm against step at one
-// workload and learning rate, for each method its best threshold there.
-func (rep *paper) curveFigure(w int, lr float64) *figure {
+// workload and learning rate (or range of them, when the workload has nLRs
+// > report.MaxLRs), for each method its best setting there.
+func (rep *paper) curveFigure(w int, cs report.CurveSet, nLRs int) *figure {
 	wl := rep.Workloads[w]
+	lr := cs.Bin.Name()
 	f := &figure{
-		Name:  fmt.Sprintf("fig-curves-%s-lr%s", fileSafe(wl.Name), fileSafe(fmtNum(lr))),
-		Title: fmt.Sprintf("Training curves: %s, lr = %s", wl.Name, fmtNum(lr)),
+		Name:  fmt.Sprintf("fig-curves-%s-lr%s", fileSafe(wl.Name), fileSafe(lr)),
+		Title: fmt.Sprintf("Training curves: %s, lr = %s", wl.Name, lr),
 	}
-	loss := newPlot(fmt.Sprintf("%s, lr=%s: training loss", wl.Name, fmtNum(lr)), "step", "")
-	norm := newPlot(fmt.Sprintf("%s, lr=%s: gradient norm before clipping", wl.Name, fmtNum(lr)), "step", "")
+	loss := newPlot(fmt.Sprintf("%s, lr=%s: training loss", wl.Name, lr), "step", "")
+	norm := newPlot(fmt.Sprintf("%s, lr=%s: gradient norm before clipping", wl.Name, lr), "step", "")
 	f.logYLabel(loss, "training loss (log scale)")
 	f.logYLabel(norm, "global L2 gradient norm (log scale)")
 	logAxis(&loss.Y)
@@ -394,19 +413,23 @@ func (rep *paper) curveFigure(w int, lr float64) *figure {
 	li := panelInfo{Title: loss.Title.Text, Series: map[string]int{}}
 	ni := panelInfo{Title: norm.Title.Text, Series: map[string]int{}}
 	l := newLegend()
-	anyDiverged := false
-	for si, s := range rep.BestAt(w, lr) {
+	anyDiverged, capped := false, false
+	for si, s := range cs.Best {
 		if s == nil {
 			continue
 		}
 		st := rep.style(si)
 		name := rep.SettingName(s)
+		if !cs.Bin.Single() {
+			name += " lr=" + strconv.FormatFloat(s.LR, 'g', 3, 64)
+		}
 		nruns := 0
-		for _, r := range s.Runs {
+		for _, r := range report.CurveSeeds(s) {
 			if r.Ended() {
 				nruns++
 			}
 		}
+		capped = capped || len(s.Runs) > report.MaxCurveSeeds
 		f.Runs += nruns
 		for k, p := range []*plot.Plot{loss, norm} {
 			info := []panelInfo{li, ni}[k]
@@ -463,6 +486,13 @@ func (rep *paper) curveFigure(w int, lr float64) *figure {
 	f.Legend = l
 	f.Width, f.Height = vg.Points(900), vg.Points(320)
 	f.Caption = fmt.Sprintf("Training loss and gradient norm before clipping against step (logged steps averaged into at most %d points a run) for each method at its best threshold by train-sample accuracy: mean over the seeds that finished with a band from the lowest to the highest; each diverged seed as a thin line ending in ×.", report.CurveBins)
+	if capped {
+		f.Caption += fmt.Sprintf(" A setting with more than %d seeds is drawn from its first %[1]d (by seed); the tables use them all.", report.MaxCurveSeeds)
+	}
+	if !cs.Bin.Single() {
+		f.Caption += fmt.Sprintf(" %s has %d learning rates, too many for a figure each: they are cut into %d ranges of equal width in log lr, and this figure draws the %d from %s to %s, each method at its best setting (threshold and learning rate, by train-sample accuracy) among them, its learning rate (3 significant digits) in the legend; table-settings lists every setting.",
+			wl.Name, nLRs, report.MaxLRs, len(cs.Bin.Values), fmtNum(cs.Bin.Lo()), fmtNum(cs.Bin.Hi()))
+	}
 	return f
 }
 
@@ -501,8 +531,8 @@ func withAlpha(c color.Color, a uint8) color.Color {
 func (rep *paper) divergenceFigure(w int) *figure {
 	wl := rep.Workloads[w]
 	ss := rep.SettingsOf(w)
-	lrs := report.LRsOf(ss)
-	rows, cells := rep.RowsOf(ss, lrs)
+	lrs := report.Bins(report.LRsOf(ss))
+	rows, cells := rep.BinnedRowsOf(ss, lrs)
 	nr := len(rows)
 	z := make([][]float64, nr)
 	hatched := make([][]float64, nr)
@@ -538,17 +568,14 @@ func (rep *paper) divergenceFigure(w int) *figure {
 			}
 		}
 	}
-	colNames := make([]string, len(lrs))
-	for j, lr := range lrs {
-		colNames[j] = fmtNum(lr)
-	}
+	colNames := binNames(lrs)
 	p, info := heatPanel(wl.Name+": seeds diverged (shade) and collapsed to chance (hatched)", "learning rate", "method, threshold", z, hatched, labels, names, colNames)
 	f.Panels = [][]*plot.Plot{{p}}
 	f.Info = []panelInfo{info}
 	f.ColorBar = fractionBar([]string{"fraction of seeds", "diverged"}, "collapsed to chance")
 	f.Width = vg.Points(float64(330 + 130*len(lrs)))
 	f.Height = vg.Points(float64(max(90+22*nr, 260)))
-	f.Caption = "Fraction of seeds that diverged (shade) for each method/threshold (rows) and learning rate (columns), and seeds that ended done but at chance, collapsed without a NaN (hatched, denser for a larger fraction): both are failures. Each cell gives the mean final test accuracy of the seeds that finished, diverged/ended, and the number at chance; grey: nothing ended yet."
+	f.Caption = "Fraction of seeds that diverged (shade) for each method/threshold (rows) and learning rate (columns), and seeds that ended done but at chance, collapsed without a NaN (hatched, denser for a larger fraction): both are failures. Each cell gives the mean final test accuracy of the seeds that finished, diverged/ended, and the number at chance; grey: nothing ended yet." + binNote(lrs)
 	return f
 }
 
@@ -566,10 +593,14 @@ func (rep *paper) thresholdFigure(w int) *figure {
 	}
 	f := &figure{Name: "fig-threshold-" + fileSafe(wl.Name), Title: "Threshold sensitivity: " + wl.Name}
 	var lrs []float64
+	lrName := map[float64]string{} // a line's learning rate, or range
+	binned := false
 	for _, pn := range td.Panels {
 		for _, ln := range pn.Lines {
 			if !slices.Contains(lrs, ln.LR) {
 				lrs = append(lrs, ln.LR)
+				lrName[ln.LR] = ln.Bin.Name()
+				binned = binned || !ln.Bin.Single()
 			}
 		}
 	}
@@ -595,7 +626,7 @@ func (rep *paper) thresholdFigure(w int) *figure {
 		f.Runs += pn.Runs
 		for _, ln := range pn.Lines {
 			st := lrStyle(slices.Index(lrs, ln.LR))
-			label := "lr=" + fmtNum(ln.LR)
+			label := "lr=" + lrName[ln.LR]
 			var a, g xyErr
 			for _, s := range ln.Settings {
 				a.x, a.y, a.e, a.clamp = append(a.x, s.Threshold), append(a.y, s.AccMean), append(a.e, s.AccStd), true
@@ -656,7 +687,7 @@ func (rep *paper) thresholdFigure(w int) *figure {
 		ln.LineStyle = st.line(vg.Points(1.3))
 		sc, _ := plotter.NewScatter(xy{[]float64{0}, []float64{0}})
 		sc.GlyphStyle = st.glyph(vg.Points(2.5))
-		l.Add("lr="+fmtNum(lr), ln, sc)
+		l.Add("lr="+lrName[lr], ln, sc)
 	}
 	if anyBase {
 		bl, _ := plotter.NewLine(xy{[]float64{0, 1}, []float64{0, 0}})
@@ -668,6 +699,9 @@ func (rep *paper) thresholdFigure(w int) *figure {
 	f.Width = vg.Points(900)
 	f.Height = vg.Points(float64(30 + 250*len(rows)))
 	f.Caption = "Final test accuracy and generalisation gap (train-sample minus test accuracy) against each method's threshold, in its own units (value c, norm c, λ, percentile, z: they are not comparable across methods), mean ± std over seeds (a diverged seed counts as chance in the accuracy and is left out of the gap); one line per learning rate, with no clipping at that learning rate as a thin dotted line in its colour."
+	if binned {
+		f.Caption += fmt.Sprintf(" %s has more than %d learning rates: a line is a range of equal width in log lr, holding at each threshold the best setting in the range by train-sample accuracy (and no clipping at its best learning rate in the range).", wl.Name, report.MaxLRs)
+	}
 	if len(td.Single) > 0 {
 		var one []string
 		for _, s := range td.Single {
@@ -794,13 +828,10 @@ const profileOffset = 0.012
 func (rep *paper) stabilityFigure(w int) *figure {
 	wl := rep.Workloads[w]
 	ss := rep.SettingsOf(w)
-	lrs := report.LRsOf(ss)
-	rows, cells := rep.RowsOf(ss, lrs)
+	lrs := report.Bins(report.LRsOf(ss))
+	rows, cells := rep.BinnedRowsOf(ss, lrs)
 	f := &figure{Name: "fig-stability-" + fileSafe(wl.Name), Title: "Stability range: " + wl.Name}
-	colNames := make([]string, len(lrs))
-	for j, lr := range lrs {
-		colNames[j] = fmtNum(lr)
-	}
+	colNames := binNames(lrs)
 	var panels []*plot.Plot
 	maxRows := 1
 	for si, se := range rep.Series {
@@ -819,7 +850,7 @@ func (rep *paper) stabilityFigure(w int) *figure {
 		hatched := make([][]float64, nr)
 		labels := make([][]string, nr)
 		names := make([]string, nr)
-		largest := math.NaN()
+		largest, _ := rep.LargestStable(w, si)
 		for i, k := range mine {
 			r := nr - 1 - i
 			names[r] = k.Th
@@ -842,9 +873,6 @@ func (rep *paper) stabilityFigure(w int) *figure {
 				z[r][j] = 1 - float64(s.Trained)/float64(s.Ended)
 				hatched[r][j] = float64(s.AtChance) / float64(s.Ended)
 				labels[r][j] = fmt.Sprintf("%d/%d", s.Trained, s.Ended)
-				if report.Stable(s) && !(largest >= s.LR) {
-					largest = s.LR
-				}
 			}
 		}
 		title := se.Name + ": no stable lr"
@@ -866,8 +894,31 @@ func (rep *paper) stabilityFigure(w int) *figure {
 	f.ColorBar = fractionBar([]string{"fraction of seeds", "that did not train"}, "collapsed to chance")
 	f.Width = vg.Points(float64(170 + nc*(130+60*len(lrs))))
 	f.Height = vg.Points(float64(max(len(f.Panels)*(100+28*maxRows), 260)))
-	f.Caption = "For each method, seeds that trained (finished above chance + 10% of the way to perfect accuracy) out of seeds that ended, per threshold (rows, in the method's units) and learning rate (columns); darker is worse, hatched where seeds collapsed to chance without a NaN (denser for more). A setting is stable when at least two thirds of its seeds train; each panel's title gives the largest stable learning rate."
+	f.Caption = "For each method, seeds that trained (finished above chance + 10% of the way to perfect accuracy) out of seeds that ended, per threshold (rows, in the method's units) and learning rate (columns); darker is worse, hatched where seeds collapsed to chance without a NaN (denser for more). A setting is stable when at least two thirds of its seeds train; each panel's title gives the largest stable learning rate." + binNote(lrs)
 	return f
+}
+
+// binNames names heat-map columns: a learning rate, or a range of them.
+func binNames(bins []report.Bin) []string {
+	out := make([]string, len(bins))
+	for j, b := range bins {
+		out[j] = b.Name()
+	}
+	return out
+}
+
+// binNote says, when bins are ranges, that a column pools the settings of
+// its range of learning rates; "" when each column is one learning rate.
+func binNote(bins []report.Bin) string {
+	n, single := 0, true
+	for _, b := range bins {
+		n += len(b.Values)
+		single = single && b.Single()
+	}
+	if single {
+		return ""
+	}
+	return fmt.Sprintf(" The %d learning rates are too many for a column each: a column is a range of equal width in log lr (%d ranges, empty ones left out) and a cell pools the seeds of the row's settings in that range; table-settings lists every setting.", n, report.MaxLRs)
 }
 
 // fileSafe maps a name to characters safe in a file name.

@@ -224,9 +224,10 @@ type Report struct {
 }
 
 // Load reads experiment from d and builds the report model, the final
-// accuracy of each run by metric.
+// accuracy of each run by metric, with the training curves of the runs
+// the curve figures draw (CurveRuns) only.
 func Load(ctx context.Context, d *db.DB, experiment string, target float64, metric Metric) (*Report, error) {
-	rs, err := d.RunSummaries(ctx, experiment)
+	rs, err := d.ReportSummaries(ctx, experiment)
 	if err != nil {
 		return nil, err
 	}
@@ -246,11 +247,18 @@ func Load(ctx context.Context, d *db.DB, experiment string, target float64, metr
 	if err != nil {
 		return nil, err
 	}
-	curves, err := d.ReportCurves(ctx, experiment, CurveBins)
+	rep, err := Build(experiment, target, metric, rs, cfgs, evals, nil)
 	if err != nil {
 		return nil, err
 	}
-	return Build(experiment, target, metric, rs, cfgs, evals, curves)
+	// Only the curves the figures draw: a few settings per learning rate
+	// (or range of them), not every logged step of the grid.
+	curves, err := d.ReportCurvesOf(ctx, experiment, rep.CurveRuns(), CurveBins)
+	if err != nil {
+		return nil, err
+	}
+	rep.attachCurves(curves)
+	return rep, nil
 }
 
 // Build is Load without the database: rs ordered by id, cfgs the
@@ -273,16 +281,6 @@ func Build(experiment string, target float64, metric Metric, rs []db.RunSummary,
 		rep.Runs = append(rep.Runs, r)
 		byID[r.ID] = r
 		rep.ByStatus[r.Status]++
-	}
-	for i := 0; i < len(curves); {
-		j := i
-		for j < len(curves) && curves[j].RunID == curves[i].RunID {
-			j++
-		}
-		if r := byID[curves[i].RunID]; r != nil {
-			r.Curve = curves[i:j:j]
-		}
-		i = j
 	}
 	firstAt := map[int64][2]float64{} // run → step, seconds of the first test eval ≥ target
 	for _, e := range evals {
@@ -347,7 +345,27 @@ func Build(experiment string, target float64, metric Metric, rs []db.RunSummary,
 	}
 	sort.Float64s(rep.TailFractions)
 	rep.aggregate()
+	rep.attachCurves(curves)
 	return rep, nil
+}
+
+// attachCurves gives each run its points of curves (ordered by run id then
+// bucket).
+func (rep *Report) attachCurves(curves []CurvePoint) {
+	byID := make(map[int64]*Run, len(rep.Runs))
+	for _, r := range rep.Runs {
+		byID[r.ID] = r
+	}
+	for i := 0; i < len(curves); {
+		j := i
+		for j < len(curves) && curves[j].RunID == curves[i].RunID {
+			j++
+		}
+		if r := byID[curves[i].RunID]; r != nil {
+			r.Curve = curves[i:j:j]
+		}
+		i = j
+	}
 }
 
 // aggregate computes every setting's statistics.

@@ -281,8 +281,8 @@ func NoisyPareto(ps []CostPoint, cand []int) []int {
 	return out
 }
 
-// SeedCurve averages a setting's done seeds (diverged ones are drawn on
-// their own) bucket by bucket: the mean of get over the seeds that have a
+// SeedCurve averages a setting's done seeds among CurveSeeds (diverged ones
+// are drawn on their own) bucket by bucket: the mean of get over the seeds that have a
 // finite positive value there, the lowest and the highest; x is the largest
 // step of the bucket among the seeds.
 func SeedCurve(s *Setting, get func(CurvePoint) float64) (mean XY, lo, hi []float64) {
@@ -291,7 +291,7 @@ func SeedCurve(s *Setting, get func(CurvePoint) float64) (mean XY, lo, hi []floa
 		n, step     int
 	}
 	var buckets []acc
-	for _, r := range s.Runs {
+	for _, r := range CurveSeeds(s) {
 		if r.Outcome < AtChance {
 			continue
 		}
@@ -322,12 +322,13 @@ func SeedCurve(s *Setting, get func(CurvePoint) float64) (mean XY, lo, hi []floa
 	return mean, lo, hi
 }
 
-// DivergedCurves returns the curve of each diverged seed of s (its finite
+// DivergedCurves returns the curve of each diverged seed of s among
+// CurveSeeds (its finite
 // positive values of get), in seed order; seeds with no such value are left
 // out.
 func DivergedCurves(s *Setting, get func(CurvePoint) float64) []XY {
 	var out []XY
-	for _, r := range s.Runs {
+	for _, r := range CurveSeeds(s) {
 		if r.Outcome != Diverged {
 			continue
 		}
@@ -388,7 +389,11 @@ func (rep *Report) RowName(k RowKey) string {
 // (series and extra axes) at one learning rate, its settings in threshold
 // order, with method none at that learning rate as its baseline.
 type ThresholdLine struct {
-	LR       float64
+	LR float64 // the learning rate, the lowest of Bin
+	// Bin is the line's learning rates: one, or a range when the workload
+	// has more than MaxLRs; then the line holds at each threshold the best
+	// setting in the range (by validation), and Base the best of none.
+	Bin      Bin
 	Settings []*Setting
 	Base     *Setting // method none at this lr (the first with an ended seed), or nil
 }
@@ -427,6 +432,12 @@ func (rep *Report) ThresholdData(w int) ThresholdData {
 		lr         float64
 	}
 	base := map[baseKey]*Setting{} // method none of the same experiment
+	bins := Bins(LRsOf(ss))
+	binOf := func(lr float64) Bin {
+		i := sort.Search(len(bins), func(i int) bool { return bins[i].Hi() >= lr })
+		return bins[i]
+	}
+	single := len(bins) == 0 || bins[len(bins)-1].Single()
 	type key struct {
 		series int
 		extra  string
@@ -438,7 +449,8 @@ func (rep *Report) ThresholdData(w int) ThresholdData {
 			continue
 		}
 		if s.Method == "none" {
-			if k := (baseKey{rep.Series[s.Series].Experiment, s.LR}); base[k] == nil {
+			k := baseKey{rep.Series[s.Series].Experiment, binOf(s.LR).Lo()}
+			if b := base[k]; b == nil || !single && Better(s, b) {
 				base[k] = s
 			}
 			continue
@@ -467,13 +479,26 @@ func (rep *Report) ThresholdData(w int) ThresholdData {
 			continue
 		}
 		pn := ThresholdPanel{Series: k.series, Extra: k.extra, Thresholds: ths}
-		for _, lr := range LRsOf(group) {
-			ln := ThresholdLine{LR: lr, Base: base[baseKey{rep.Series[k.series].Experiment, lr}]}
+		for _, b := range bins {
+			ln := ThresholdLine{LR: b.Lo(), Bin: b, Base: base[baseKey{rep.Series[k.series].Experiment, b.Lo()}]}
+			best := map[float64]*Setting{} // by threshold, for a range of lrs
 			for _, s := range group {
-				if s.LR == lr {
+				if !b.Has(s.LR) {
+					continue
+				}
+				if b.Single() {
 					ln.Settings = append(ln.Settings, s)
 					pn.Runs += s.Ended
+				} else if cur := best[s.Threshold]; cur == nil || Better(s, cur) {
+					best[s.Threshold] = s
 				}
+			}
+			for _, s := range best {
+				ln.Settings = append(ln.Settings, s)
+				pn.Runs += s.Ended
+			}
+			if len(ln.Settings) == 0 {
+				continue
 			}
 			sort.SliceStable(ln.Settings, func(i, j int) bool { return ln.Settings[i].Threshold < ln.Settings[j].Threshold })
 			if ln.Base != nil {

@@ -122,29 +122,10 @@ func WriteDB(tb testing.TB, path, experiment string, runs []Run) {
 		tb.Fatal(err)
 	}
 	defer d.Close()
-	g := db.Grid{Experiment: experiment, Source: []byte("name: " + experiment)}
+	keys := addGrid(tb, d, experiment, runs)
 	byKey := map[string]Run{}
-	var cfgs []config.Config
-	for _, r := range runs {
-		c := r.Config()
-		if err := c.Validate(); err != nil {
-			tb.Fatalf("%s: %v", c.Label(), err)
-		}
-		cfgs = append(cfgs, c)
-		byKey[c.Key()] = r
-		_, tailFrom := c.Tail()
-		g.Runs = append(g.Runs, db.NewRun{Key: c.Key(), ConfigJSON: c.Canonical(), SettingKey: c.SettingKey(), Arch: c.ArchName, Dataset: c.Dataset,
-			Optimizer: c.Optimizer.Name, Method: c.Clip.Method, Threshold: c.Clip.Threshold, HasThreshold: c.Clip.Method != "none",
-			LR: c.LR, BatchSize: c.BatchSize, Epochs: c.Epochs, Seed: c.Seed, TailFrom: tailFrom})
-		if c.DP != nil {
-			dp := db.NewRunOf(c)
-			n := &g.Runs[len(g.Runs)-1]
-			n.Private, n.NoiseMultiplier, n.Delta, n.Sampling = dp.Private, dp.NoiseMultiplier, dp.Delta, dp.Sampling
-		}
-	}
-	g.Hash = config.GridHash(cfgs)
-	if _, err := d.AddGrid(ctx, g, false); err != nil {
-		tb.Fatal(err)
+	for i, r := range runs {
+		byKey[keys[i]] = r
 	}
 	claims := 0
 	for _, r := range runs {
@@ -174,6 +155,58 @@ func WriteDB(tb testing.TB, path, experiment string, runs []Run) {
 			NonzeroParams: r.NonzeroParams, ModelBytes: r.ModelBytes, EffectiveFLOPs: r.EffectiveFLOPs}); err != nil {
 			tb.Fatal(err)
 		}
+	}
+}
+
+// addGrid adds runs to d as experiment's grid and returns their keys.
+func addGrid(tb testing.TB, d *db.DB, experiment string, runs []Run) []string {
+	tb.Helper()
+	g := db.Grid{Experiment: experiment, Source: []byte("name: " + experiment)}
+	var cfgs []config.Config
+	keys := make([]string, len(runs))
+	for i, r := range runs {
+		c := r.Config()
+		if err := c.Validate(); err != nil {
+			tb.Fatalf("%s: %v", c.Label(), err)
+		}
+		cfgs = append(cfgs, c)
+		keys[i] = c.Key()
+		_, tailFrom := c.Tail()
+		g.Runs = append(g.Runs, db.NewRun{Key: keys[i], ConfigJSON: c.Canonical(), SettingKey: c.SettingKey(), Arch: c.ArchName, Dataset: c.Dataset,
+			Optimizer: c.Optimizer.Name, Method: c.Clip.Method, Threshold: c.Clip.Threshold, HasThreshold: c.Clip.Method != "none",
+			LR: c.LR, BatchSize: c.BatchSize, Epochs: c.Epochs, Seed: c.Seed, TailFrom: tailFrom})
+		if c.DP != nil {
+			dp := db.NewRunOf(c)
+			n := &g.Runs[len(g.Runs)-1]
+			n.Private, n.NoiseMultiplier, n.Delta, n.Sampling = dp.Private, dp.NoiseMultiplier, dp.Delta, dp.Sampling
+		}
+	}
+	g.Hash = config.GridHash(cfgs)
+	if _, err := d.AddGrid(context.Background(), g, false); err != nil {
+		tb.Fatal(err)
+	}
+	return keys
+}
+
+// WriteSynth writes runs (their configurations only) as experiment into
+// the database at path, each finished with Synth(run, steps, "") in one
+// transaction (db.Load), one run in memory at a time: how the scale
+// benchmark builds 10,000 runs × 2,000 steps quickly.
+func WriteSynth(tb testing.TB, path, experiment string, runs []Run, steps int) {
+	tb.Helper()
+	d, err := db.Open(path, db.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer d.Close()
+	keys := addGrid(tb, d, experiment, runs)
+	err = d.Load(context.Background(), experiment, len(runs), func(i int) db.Finished {
+		r := Synth(runs[i], steps, "")
+		return db.Finished{Key: keys[i], Steps: r.Steps, Evals: r.Evals,
+			Result: record.Result{Status: r.Status, Error: r.Error, WallSeconds: r.Wall, TrainFLOPs: r.FLOPs, Steps: len(r.Steps)}}
+	})
+	if err != nil {
+		tb.Fatal(err)
 	}
 }
 
