@@ -20,7 +20,12 @@ writing JSON on stdout:
           "no_decay" (a list of bias, norm, embedding: minGPT's parameter
           groups, found here by module type, without weight decay) and
           "schedule" (as below, with "n" its run length), stepped after each
-          optimizer step.
+          optimizer step. A transformer request may give "seq_labels" (b·steps
+          class ids, -1 where there is no target) in place of "labels": the
+          model then gives logits at every position, "out" is (b, steps,
+          outputs), and the loss is F.cross_entropy(logits.view(-1, V),
+          targets.view(-1), ignore_index=-1), the mean over the targets (the
+          copy task).
   schedule: a list of {"lr", "warmup" (steps W), "decay" (none | cosine |
           linear), "min_lr", "n"}; for each, the lr of steps 1..n from
           torch.optim.lr_scheduler: SequentialLR of LinearLR (start_factor
@@ -184,6 +189,7 @@ class GPT(nn.Module):
             h=nn.ModuleList([Block(d, spec["heads"], spec["d_ff"], approx) for _ in range(spec["layers"])]),
             ln_f=nn.LayerNorm(d)))
         self.tied, self.outputs = spec.get("tied", False), outputs
+        self.all_positions = False  # logits at every position (seq_labels)
         if not self.tied:
             self.lm_head = nn.Linear(d, outputs, bias=False)
 
@@ -192,7 +198,9 @@ class GPT(nn.Module):
         x = t.wte(idx) + t.wpe(torch.arange(idx.shape[1]))
         for block in t.h:
             x = block(x)
-        x = t.ln_f(x)[:, -1]
+        x = t.ln_f(x)
+        if not self.all_positions:
+            x = x[:, -1]
         w = t.wte.weight[:self.outputs] if self.tied else self.lm_head.weight
         return x @ w.T
 
@@ -409,6 +417,12 @@ def check(req):
     if "targets" in req:
         target = torch.tensor(req["targets"], dtype=torch.float32).reshape(b, -1)
         loss_fn = nn.MSELoss()
+    elif "seq_labels" in req:
+        model.all_positions = True
+        target = torch.tensor(req["seq_labels"]).reshape(b, steps)
+
+        def loss_fn(logits, targets):
+            return nn.functional.cross_entropy(logits.view(-1, logits.shape[-1]), targets.view(-1), ignore_index=-1)
     else:
         target = torch.tensor(req["labels"])
         loss_fn = nn.CrossEntropyLoss()

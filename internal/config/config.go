@@ -23,7 +23,10 @@ type DataSpec struct {
 	// TrainEvalSize is the fixed sample of the training set measured at
 	// each evaluation (train accuracy, for the generalisation gap).
 	TrainEvalSize int `json:"train_eval_size"`
-	SeqLen        int `json:"seq_len,omitempty"` // sequence datasets: the nominal length T
+	SeqLen        int `json:"seq_len,omitempty"` // sequence datasets: the nominal length T; copy: the symbols copied
+	// Vocab is the copy task's number of symbols; zero for the other
+	// datasets, and so absent from their keys.
+	Vocab int `json:"vocab,omitempty"`
 	// The modular task (Power et al. 2022): the modulus p, the operation
 	// (+ - * /) and the fraction of the equations that train; TrainSize and
 	// TestSize are the sizes of that split (data.ModularSplit). Zero for the

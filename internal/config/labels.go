@@ -11,7 +11,7 @@ import (
 // Axes are the names of the grid's axes, in the order a table shows them
 // (AxisValue formats a configuration's value on each).
 var Axes = []string{
-	"arch", "seq_len", "generator", "modulus", "operation", "train_fraction", "train_size", "test_size", "train_eval_size",
+	"arch", "seq_len", "vocab", "generator", "modulus", "operation", "train_fraction", "train_size", "test_size", "train_eval_size",
 	"optimizer", "batch_size", "epochs", "eval_every", "log_every", "divergence_loss", "drop_last", "tail_fraction", "spike_z",
 	"noise_multiplier", "target_epsilon", "delta", "sampling",
 	"prune", "quantize", "lr", "lr_schedule", "clip", "seed",
@@ -26,6 +26,8 @@ func (c Config) AxisValue(axis string) string {
 		return c.ArchName
 	case "seq_len":
 		return strconv.Itoa(c.Data.SeqLen)
+	case "vocab":
+		return strconv.Itoa(c.Data.Vocab)
 	case "generator":
 		if c.Data.Generator == "" {
 			return data.Generators[0]

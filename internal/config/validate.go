@@ -37,7 +37,14 @@ type DatasetInfo struct {
 	// and DefTest are 0), and data: takes modulus, operation and
 	// train_fraction.
 	Modular bool
+	// Copy: data: takes seq_len (default data.DefaultCopySeqLen, from
+	// data.MinCopySeqLen) and vocab (default data.DefaultCopyVocab), the
+	// copy task's sequence length and number of symbols.
+	Copy bool
 }
+
+// TakesSeqLen reports whether the dataset reads data.seq_len.
+func (i DatasetInfo) TakesSeqLen() bool { return i.Sequences || i.Copy }
 
 // Dataset returns the facts of the dataset called name.
 func Dataset(name string) (DatasetInfo, bool) {
@@ -46,10 +53,11 @@ func Dataset(name string) (DatasetInfo, bool) {
 }
 
 var datasets = map[string]DatasetInfo{
-	"mnist":          {mnistTrain, mnistTest, mnistTrain, mnistTest, false, false},
-	"addition":       {maxSynthetic, maxSynthetic, 10000, 1000, true, false},
-	"temporal-order": {maxSynthetic, maxSynthetic, 10000, 1000, true, false},
-	"modular":        {maxEquations, maxEquations, 0, 0, false, true},
+	"mnist":          {mnistTrain, mnistTest, mnistTrain, mnistTest, false, false, false},
+	"addition":       {maxSynthetic, maxSynthetic, 10000, 1000, true, false, false},
+	"temporal-order": {maxSynthetic, maxSynthetic, 10000, 1000, true, false, false},
+	"modular":        {maxEquations, maxEquations, 0, 0, false, true, false},
+	"copy":           {data.MaxCopyExamples, data.MaxCopyExamples, data.DefaultCopyTrain, data.DefaultCopyTest, false, false, true},
 }
 
 // IntRange is where integer field (a train:, data: or grid: field name)
@@ -72,7 +80,12 @@ func IntRange(ds, field string) (lo, hi int64) {
 	case "train_eval_size":
 		return 1, int64(info.MaxTrain) // data.Load wants at least 1
 	case "seq_len":
+		if info.Copy {
+			return data.MinCopySeqLen, data.MaxCopySeqLen
+		}
 		return MinSeqLen, MaxSeqLen
+	case "vocab":
+		return data.MinCopyVocab, data.MaxCopyVocab
 	case "modulus":
 		return data.MinModulus, data.MaxModulus
 	case "seed":
@@ -104,7 +117,7 @@ const NameRule = "1 to 64 letters, digits, '.', '_' or '-', starting with a lett
 // in pascanur/trainingRNNs), so their inputs have no fixed number of steps.
 // Token tasks (Vocab > 0) have a fixed length.
 func inputOf(s data.Shape) nn.Input {
-	in := nn.Input{C: s.C, H: s.H, W: s.W, Feature: s.Features, Vocab: s.Vocab, Outputs: s.Outputs}
+	in := nn.Input{C: s.C, H: s.H, W: s.W, Feature: s.Features, Vocab: s.Vocab, OutSteps: s.OutSteps, Outputs: s.Outputs}
 	if s.Vocab > 0 {
 		in.Steps = s.Steps
 	}
@@ -112,9 +125,9 @@ func inputOf(s data.Shape) nn.Input {
 }
 
 // Fits reports whether arch a takes the inputs of dataset ds with the
-// sizes d (the sequence length, the modulus).
+// sizes d (the sequence length, the modulus, the vocabulary).
 func Fits(a nn.ArchSpec, ds string, d DataSpec) error {
-	shape, err := data.ShapeFor(ds, data.Options{SeqLen: d.SeqLen, Modulus: d.Modulus})
+	shape, err := data.ShapeFor(ds, data.Options{SeqLen: d.SeqLen, Modulus: d.Modulus, Vocab: d.Vocab})
 	if err != nil {
 		return err
 	}
@@ -146,11 +159,18 @@ func (c Config) Validate() error {
 	if c.Seed > math.MaxInt64 {
 		return fmt.Errorf("seed: must be ≤ %d, got %d", int64(math.MaxInt64), c.Seed)
 	}
-	switch {
-	case info.Sequences && (c.Data.SeqLen < MinSeqLen || c.Data.SeqLen > MaxSeqLen):
-		return fmt.Errorf("data.seq_len: must be from %d to %d, got %d", MinSeqLen, MaxSeqLen, c.Data.SeqLen)
-	case !info.Sequences && c.Data.SeqLen != 0:
+	switch lo, hi := IntRange(c.Dataset, "seq_len"); {
+	case info.TakesSeqLen() && (int64(c.Data.SeqLen) < lo || int64(c.Data.SeqLen) > hi):
+		return fmt.Errorf("data.seq_len: must be from %d to %d, got %d", lo, hi, c.Data.SeqLen)
+	case !info.TakesSeqLen() && c.Data.SeqLen != 0:
 		return fmt.Errorf("data.seq_len: dataset %s takes no seq_len", c.Dataset)
+	}
+	if info.Copy {
+		if err := data.CopyCheck(c.Data.SeqLen, c.Data.Vocab); err != nil {
+			return fmt.Errorf("data.%w", err)
+		}
+	} else if c.Data.Vocab != 0 {
+		return fmt.Errorf("data.vocab: dataset %s takes no vocab", c.Dataset)
 	}
 	switch g := c.Data.Generator; {
 	case g == data.Generators[0]:

@@ -13,7 +13,7 @@ import (
 // copy what must outlive the next call that fills it.
 type Batch struct {
 	X       []float32 // B×C×H×W (images) or B×Steps×Features (sequences), row-major
-	Labels  []int     // classification: B labels in [0, Outputs); empty for regression
+	Labels  []int     // classification: B labels in [0, Outputs) (B×OutSteps with Shape.OutSteps > 1); empty for regression
 	Targets []float32 // regression: B×Outputs; empty for classification
 	B       int       // examples in this batch
 	Steps   int       // this batch's sequence length L; 0 for images
@@ -36,6 +36,9 @@ type Options struct {
 	Modulus       int
 	Operation     string
 	TrainFraction float64
+	// Vocab is the copy task's number of symbols (SeqLen is its sequence
+	// length); the other datasets ignore it.
+	Vocab int
 }
 
 // The evaluation splits, as the database's evals.split column names them.
@@ -109,6 +112,8 @@ func Load(name string, o Options) (Dataset, error) {
 		return newSeqSet(name, o)
 	case "modular":
 		return newModSet(o)
+	case "copy":
+		return newCopySet(o)
 	}
 	return nil, fmt.Errorf("data: unknown dataset %q (allowed: %s)", name, strings.Join(Names, ", "))
 }
@@ -147,6 +152,29 @@ func checkSizes(name string, o Options, maxTrain, maxTest int) error {
 	return check("TrainEvalSize", o.TrainEvalSize, o.TrainSize, "at most TrainSize")
 }
 
+// epochOrder is the order of a fixed training set in the current epoch:
+// the mnist shuffle of (seed, epoch), drawn when the epoch changes.
+type epochOrder struct {
+	perm  []int32
+	epoch int // the epoch perm is for; -1 before the first
+	pcg   rand.PCG
+}
+
+func newEpochOrder(n int) epochOrder { return epochOrder{perm: make([]int32, n), epoch: -1} }
+
+// batch returns the examples [lo, hi) of epoch's order; it panics for a
+// negative epoch.
+func (o *epochOrder) batch(seed uint64, epoch, lo, hi int) []int32 {
+	if epoch < 0 {
+		panic(fmt.Sprintf("data: epoch %d, want at least 0", epoch))
+	}
+	if o.epoch != epoch {
+		shuffle(o.perm, &o.pcg, seed, epoch)
+		o.epoch = epoch
+	}
+	return o.perm[lo:hi]
+}
+
 // numBatches returns ⌈n/b⌉; it panics if b < 1.
 func numBatches(n, b int) int {
 	if b < 1 {
@@ -180,7 +208,9 @@ const (
 	streamShuffle uint64 = iota + 1
 	streamTrain
 	streamTest
-	streamSplit // the modular task's train/test split
+	streamSplit     // the modular task's train/test split
+	streamCopyTrain // the copy task's training examples
+	streamCopyTest  // the copy task's test examples
 )
 
 // splitmix64 is the finaliser of Steele, Lea & Flood's SplitMix64 (2014),

@@ -95,6 +95,18 @@
 // the train evaluation split is the first TrainEvalSize training equations
 // in split order, the test split every test equation.
 //
+// copy: reproduce a random token sequence after a delimiter. Example j of
+// a split is n = SeqLen symbols drawn uniformly from [0, Vocab) by the PCG
+// of (Seed, the split's stream, j), then the delimiter (token Vocab) and n
+// blanks (token Vocab+1): 2n+1 float32 ids (Shape.Vocab Vocab+2, Features
+// 1). The labels are the n symbols, one per blank (Shape.OutSteps n,
+// Outputs Vocab; Batch.Labels B×n). The training set is examples 0 …
+// TrainSize−1 of the train stream, visited in the mnist shuffle of (Seed,
+// epoch); the train evaluation split its first TrainEvalSize in index
+// order; the test split TestSize examples of the test stream, drawn
+// independently of the training set (a test sequence equals a training one
+// with probability about TrainSize/Vocab^n).
+//
 // # Determinism
 //
 // Every random draw comes from a math/rand/v2 PCG seeded from the run's

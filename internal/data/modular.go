@@ -115,10 +115,9 @@ type modSet struct {
 	o         Options
 	shape     Shape
 	p, nb, b0 int
-	train     []int32 // training equations, in split order
-	test      []int32 // test equations, in split order
-	perm      []int32 // this epoch's order of the training equations
-	permEpoch int
+	train     []int32    // training equations, in split order
+	test      []int32    // test equations, in split order
+	order     epochOrder // this epoch's order of the training equations
 	pcg       rand.PCG
 }
 
@@ -136,7 +135,7 @@ func newModSet(o Options) (*modSet, error) {
 	if err := checkSizes("modular", o, nTrain, nTest); err != nil {
 		return nil, err
 	}
-	s := &modSet{o: o, p: o.Modulus, nb: o.Modulus, permEpoch: -1}
+	s := &modSet{o: o, p: o.Modulus, nb: o.Modulus}
 	if o.Operation == "/" {
 		s.nb, s.b0 = o.Modulus-1, 1
 	}
@@ -154,7 +153,7 @@ func newModSet(o Options) (*modSet, error) {
 		all[i], all[j] = all[j], all[i]
 	}
 	s.train, s.test = all[:nTrain], all[nTrain:]
-	s.perm = make([]int32, nTrain)
+	s.order = newEpochOrder(nTrain)
 	return s, nil
 }
 
@@ -165,16 +164,9 @@ func (s *modSet) NumTrainBatches(b int) int { return numBatches(s.o.TrainSize, b
 // TrainBatch takes batch i of epoch epoch's shuffle of the training
 // equations (the same Fisher–Yates shuffle of (seed, epoch) as mnist).
 func (s *modSet) TrainBatch(dst *Batch, epoch, i, b int) {
-	if epoch < 0 {
-		panic(fmt.Sprintf("data: epoch %d, want at least 0", epoch))
-	}
 	lo, hi := span(s.o.TrainSize, i, b)
-	if s.permEpoch != epoch {
-		shuffle(s.perm, &s.pcg, s.o.Seed, epoch)
-		s.permEpoch = epoch
-	}
 	s.size(dst, hi-lo)
-	for k, j := range s.perm[lo:hi] {
+	for k, j := range s.order.batch(s.o.Seed, epoch, lo, hi) {
 		s.write(dst, k, s.train[j])
 	}
 }

@@ -22,20 +22,30 @@ type Shape struct {
 	Steps, Features int
 	// Token sequences (Features 1): the ids lie in [0, Vocab); 0 for
 	// other inputs.
-	Vocab   int
-	Outputs int // classes, or regression outputs
-	Task    Task
+	Vocab int
+	// OutSteps is the number of positions with an output, the last
+	// OutSteps of the sequence (the copy task: one per symbol copied); 0
+	// for one output per example.
+	OutSteps int
+	Outputs  int // classes, or regression outputs (per output position)
+	Task     Task
 }
 
 // Names are the datasets Load knows.
-var Names = []string{"mnist", "addition", "temporal-order", "modular"}
+var Names = []string{"mnist", "addition", "temporal-order", "modular", "copy"}
 
 // ShapeFor returns the example shape of dataset name with options o: the
 // sequence length of addition and temporal-order, the modulus of modular
-// (p+2 tokens, p classes); the other options are not read.
+// (p+2 tokens, p classes), the sequence length and vocabulary of copy
+// (vocab+2 tokens: the symbols, the delimiter and the blank; vocab classes
+// at each of the last seq_len of 2·seq_len+1 positions); the other options
+// are not read.
 func ShapeFor(name string, o Options) (Shape, error) {
-	if name == "modular" {
+	switch name {
+	case "modular":
 		return Shape{Steps: ModularSteps, Features: 1, Vocab: o.Modulus + 2, Outputs: o.Modulus, Task: Classify}, nil
+	case "copy":
+		return Shape{Steps: CopySteps(o.SeqLen), Features: 1, Vocab: o.Vocab + 2, OutSteps: o.SeqLen, Outputs: o.Vocab, Task: Classify}, nil
 	}
 	return ShapeOf(name, o.SeqLen)
 }
@@ -50,8 +60,8 @@ func ShapeOf(name string, T int) (Shape, error) {
 		return Shape{Steps: T, Features: 2, Outputs: 1, Task: Regress}, nil
 	case "temporal-order":
 		return Shape{Steps: T, Features: 6, Outputs: 4, Task: Classify}, nil
-	case "modular":
-		return Shape{}, fmt.Errorf("dataset: modular: the shape depends on the modulus; use ShapeFor")
+	case "modular", "copy":
+		return Shape{}, fmt.Errorf("dataset: %s: the shape depends on its data options; use ShapeFor", name)
 	}
 	return Shape{}, fmt.Errorf("dataset: unknown dataset %q (allowed: %s)", name, strings.Join(Names, ", "))
 }

@@ -156,7 +156,7 @@ func TestMigrationCreatesRunAxes(t *testing.T) {
 func TestRunAxesColumns(t *testing.T) {
 	cols, have := viewColumns(t, mustOpen(t), "run_axes")
 	want := []string{"run_id", "experiment", "setting_key",
-		"train_size", "test_size", "train_eval_size", "seq_len", "modulus", "operation", "train_fraction",
+		"train_size", "test_size", "train_eval_size", "seq_len", "vocab", "modulus", "operation", "train_fraction",
 		"arch_type", "hidden", "activation", "channels", "kernel", "pool", "cell",
 		"layers", "d_model", "heads", "d_ff", "context", "tied", "init", "approximate",
 		"optimizer_momentum", "optimizer_nesterov", "optimizer_dampening", "optimizer_beta1", "optimizer_beta2",

@@ -140,6 +140,9 @@ ALTER TABLE runs ADD COLUMN nonzero_params INTEGER; -- parameter values that are
 ALTER TABLE runs ADD COLUMN model_bytes INTEGER;    -- storage: per tensor the smaller of dense and bitmap-sparse, at the stored bits
 ALTER TABLE runs ADD COLUMN effective_flops REAL;   -- inference FLOPs of one example counting only non-zero weights
 `,
+	// 9: run_axes gains vocab (issue 12's copy task, data.vocab); Open
+	// rebuilds the view after a migration; nothing else changes.
+	`-- 9: run_axes with vocab`,
 }
 
 // derived are the runs columns computed from a run's configuration, which

@@ -6,7 +6,7 @@
 //
 //	name: mnist-clipping          # required; unique per database
 //	description: free text        # optional
-//	dataset: mnist                # required: mnist | addition | temporal-order | modular
+//	dataset: mnist                # required: mnist | addition | temporal-order | modular | copy
 //	data: {train_size: 60000, test_size: 10000}
 //	train:
 //	  epochs: 1
@@ -43,8 +43,9 @@
 //   - train_size: training examples per epoch. mnist: 1 to 60000, default
 //     60000 (the first train_size images of the training set). addition,
 //     temporal-order: 1 to 10,000,000, default 10000 generated sequences.
+//     copy: 1 to 10,000,000, default 10000.
 //   - test_size: examples in each test evaluation. mnist: 1 to 10000,
-//     default 10000. Synthetic: default 1000.
+//     default 10000. Synthetic and copy: default 1000.
 //   - train_eval_size: the fixed sample of the training set measured at
 //     each evaluation (train accuracy, for the generalisation gap), 1 to
 //     train_size. Default: min(test_size, train_size).
@@ -53,7 +54,19 @@
 //     batch's length is drawn from [T, 1.1T), so an mlp does not fit).
 //     Required for those datasets: there is no length to assume. mnist does
 //     not use it: under data: it is ignored with a warning (the example of
-//     issue 4 gives it), as a grid axis it is an error.
+//     issue 4 gives it), as a grid axis it is an error. copy: the symbols
+//     to reproduce, 1 to 4096, default 10.
+//   - vocab: the copy task only: the number of symbols, 2 to 65536,
+//     default 10. An example is seq_len symbols drawn uniformly from
+//     [0, vocab), the delimiter (token vocab) and seq_len blanks (token
+//     vocab+1), 2·seq_len+1 tokens; the model predicts the symbols at the
+//     blanks, the loss is the mean cross-entropy over those positions and
+//     the accuracy the fraction of sequences copied exactly (chance
+//     vocab^−seq_len). The training set is train_size fixed sequences of
+//     the seed, visited in a fresh shuffle each epoch; the test set
+//     test_size others, drawn independently (so with a small vocab^seq_len
+//     some may equal training sequences). Only a transformer fits it, with
+//     context ≥ 2·seq_len+1.
 //   - generator: how addition and temporal-order draw their sequences:
 //     cliplab (default) or pascanu, which draws every batch bit for bit as
 //     Pascanu et al.'s (2013) addition.py and tempOrder.py do on numpy's
@@ -171,12 +184,14 @@
 //     0.95; biases zero). On mnist it reads the image row by row.
 //   - transformer: a GPT-2 decoder as nanoGPT builds it, classifying the
 //     last position: layers, d_model, heads (dividing d_model), context
-//     (positions, at least the task's tokens: 4 for modular), all required;
+//     (positions, at least the task's tokens: 4 for modular, 2·seq_len+1
+//     for copy), all required;
 //     d_ff (default 4·d_model), tied (the head is the token embedding's
 //     first rows; default false), init (torch, gpt2; default torch: gpt2 is
 //     N(0, 0.02) with the residual projections scaled by 1/√(2·layers)),
 //     approximate (GELU: none, the exact erf form, default; tanh). It reads
-//     token datasets only (modular).
+//     token datasets only (modular, copy: context at least 2·seq_len+1,
+//     logits at each of the last seq_len positions).
 //
 // Every arch the grid uses must fit the dataset (nn.ArchSpec.Fits): a cnn
 // needs images, its convolutions and pools must leave a pixel, an mlp needs
@@ -226,7 +241,7 @@
 // A list of entries; an entry drops every combination that matches all of
 // its fields. A field's value may be a list, which matches any of its
 // values: `{arch: cnn, lr: [1.0, 3.0]}`. The fields are the axes (arch,
-// seq_len, generator, modulus, operation, train_fraction, train_size, test_size,
+// seq_len, vocab, generator, modulus, operation, train_fraction, train_size, test_size,
 // train_eval_size, optimizer, batch_size, epochs, eval_every, log_every,
 // divergence_loss, drop_last, tail_fraction, spike_z, prune, quantize, lr, lr_schedule, seed), method, threshold (never matches method
 // none), and the clip options (norm_type, variant, eps, …; an option
@@ -278,7 +293,7 @@
 //
 // Expand resolves each combination to a config.Config: every field explicit,
 // defaults filled in, arch, optimizer and clip specs normalized. Its order
-// is an odometer over seed, arch, seq_len, generator, modulus, operation,
+// is an odometer over seed, arch, seq_len, vocab, generator, modulus, operation,
 // train_fraction, train_size, test_size, train_eval_size, optimizer,
 // batch_size, epochs, eval_every, log_every, divergence_loss, drop_last,
 // tail_fraction, spike_z, prune, quantize, lr, lr_schedule, clip (seed slowest, so a grid stopped halfway has every configuration of the

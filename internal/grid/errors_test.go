@@ -46,9 +46,9 @@ func TestErrors(t *testing.T) {
 		{"missing name", mark + strings.Replace(base, "name: t\n", "", 1), "name: missing: an experiment needs name, dataset, archs and grid"},
 		{"bad name", edit("name: t", "name: "+mark+"'my grid'"), `name: "my grid": use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit`},
 		{"unknown dataset", edit("dataset: mnist", "dataset: "+mark+"cifar"),
-			`dataset: unknown dataset "cifar" (allowed: mnist, addition, temporal-order, modular)`},
+			`dataset: unknown dataset "cifar" (allowed: mnist, addition, temporal-order, modular, copy)`},
 		{"unknown data field", edit("test_size: 500", mark+"test_sz: 500"),
-			"data.test_sz: unknown field (allowed: train_size, test_size, train_eval_size, seq_len, generator, modulus, operation, train_fraction)"},
+			"data.test_sz: unknown field (allowed: train_size, test_size, train_eval_size, seq_len, vocab, generator, modulus, operation, train_fraction)"},
 		{"mnist train_size too big", edit("train_size: 1000", "train_size: "+mark+"70000"),
 			"data.train_size: must be from 1 to 60000, got 70000 (MNIST has 60000 training and 10000 test images)"},
 		{"mnist test_size too big", edit("test_size: 500", "test_size: "+mark+"10001"),
@@ -92,7 +92,7 @@ func TestErrors(t *testing.T) {
 		{"unknown arch in grid", edit("arch: [mlp2]", "arch: [mlp2, "+mark+"mlp3]"),
 			`grid.arch[1]: unknown arch "mlp3" (defined under archs: mlp2)`},
 		{"unknown grid axis", edit("  seed: [1]\n", "  seed: [1]\n  "+mark+"width: [1]\n"),
-			"grid.width: unknown field (allowed: arch, seed, clip, epochs, batch_size, optimizer, eval_every, log_every, divergence_loss, lr, lr_schedule, drop_last, tail_fraction, spike_z, prune, quantize, noise_multiplier, target_epsilon, delta, sampling, train_size, test_size, train_eval_size, seq_len, generator, modulus, operation, train_fraction)"},
+			"grid.width: unknown field (allowed: arch, seed, clip, epochs, batch_size, optimizer, eval_every, log_every, divergence_loss, lr, lr_schedule, drop_last, tail_fraction, spike_z, prune, quantize, noise_multiplier, target_epsilon, delta, sampling, train_size, test_size, train_eval_size, seq_len, vocab, generator, modulus, operation, train_fraction)"},
 		{"missing clip axis", strings.Replace(edit("  clip: [none]\n", ""), "  arch:", "  "+mark+"arch:", 1),
 			"grid.clip: missing: the grid needs arch, seed and clip axes"},
 		{"missing lr", strings.Replace(edit("  lr: [0.1]\n", ""), "  arch:", "  "+mark+"arch:", 1),
@@ -195,7 +195,7 @@ func TestErrors(t *testing.T) {
 		{"no_decay without weight decay", base + "train: {optimizer: {name: sgd, no_decay: " + mark + "[bias]}}\n",
 			"train.optimizer.no_decay: does not apply with the other settings of this entry and would be dropped; leave it out"},
 		{"exclude unknown field", base + "exclude:\n  - {arch: mlp2, " + mark + "width: 3}\n",
-			"exclude[0].width: unknown field (allowed: arch, seq_len, generator, modulus, operation, train_fraction, train_size, test_size, train_eval_size, optimizer, batch_size, epochs, eval_every, log_every, divergence_loss, drop_last, tail_fraction, spike_z, noise_multiplier, target_epsilon, delta, sampling, prune, quantize, lr, lr_schedule, seed, method, threshold, "},
+			"exclude[0].width: unknown field (allowed: arch, seq_len, vocab, generator, modulus, operation, train_fraction, train_size, test_size, train_eval_size, optimizer, batch_size, epochs, eval_every, log_every, divergence_loss, drop_last, tail_fraction, spike_z, noise_multiplier, target_epsilon, delta, sampling, prune, quantize, lr, lr_schedule, seed, method, threshold, "},
 		{"exclude unknown arch", base + "exclude:\n  - {arch: " + mark + "mlp9}\n", `exclude[0].arch: unknown arch "mlp9" (defined under archs: mlp2)`},
 		{"exclude unknown method", base + "exclude:\n  - {method: [none, " + mark + "clamp]}\n", `exclude[0].method[1]: unknown clip method "clamp" (allowed: none, value, norm`},
 		{"exclude empty entry", base + "exclude:\n  - " + mark + "{}\n", "exclude[0]: an empty entry would exclude every configuration"},
@@ -268,6 +268,83 @@ func TestModularErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			checkError(t, tc.src, tc.want)
 		})
+	}
+}
+
+// copyBase is a small valid copy-task file with a transformer.
+const copyBase = `name: t
+dataset: copy
+data: {seq_len: 4, vocab: 6, train_size: 100, test_size: 20}
+archs:
+  gpt: {type: transformer, layers: 1, d_model: 8, heads: 2, context: 9}
+  lstm: {type: rnn, cell: lstm, hidden: 8}
+train: {batch_size: 10, optimizer: adamw}
+grid:
+  arch: [gpt]
+  lr: [0.001]
+  seed: [1]
+  clip: [none]
+`
+
+// TestCopyErrors: the copy task's bad input, each at the value to change
+// (issue 12).
+func TestCopyErrors(t *testing.T) {
+	cp := func(old, new string) string {
+		if !strings.Contains(copyBase, old) {
+			t.Fatalf("copyBase lacks %q", old)
+		}
+		return strings.Replace(copyBase, old, new, 1)
+	}
+	if _, err := loadSource("x.yaml", []byte(copyBase)); err != nil {
+		t.Fatalf("the base file: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		src  string
+		want string
+	}{
+		{"context shorter than 2·seq_len+1", strings.Replace(cp("context: 9", "context: 8"), "arch: [gpt]", "arch: ["+mark+"gpt]", 1),
+			"grid.arch[0]: arch gpt (line 5) does not fit dataset copy: context: 8 positions are fewer than the task's 9 tokens per sequence"},
+		{"a longer seq_len on an axis", cp("seq_len: 4, ", "") + "  seq_len: [4, 5]\n",
+			"does not fit dataset copy: context: 9 positions are fewer than the task's 11 tokens per sequence"},
+		{"vocab 1", cp("vocab: 6", "vocab: "+mark+"1"), "data.vocab: must be from 2 to 65536, got 1"},
+		{"vocab too big", cp("vocab: 6", "vocab: "+mark+"65537"), "data.vocab: must be from 2 to 65536, got 65537"},
+		{"vocab not a number", cp("vocab: 6", "vocab: "+mark+"ten"), `data.vocab: expected a whole number, got string "ten"`},
+		{"vocab on an axis", cp("vocab: 6, ", "") + "  vocab: [4, " + mark + "0]\n", "grid.vocab[1]: must be from 2 to 65536, got 0"},
+		{"seq_len 0", cp("seq_len: 4", "seq_len: "+mark+"0"), "data.seq_len: must be from 1 to 4096, got 0"},
+		{"seq_len too long", cp("seq_len: 4", "seq_len: "+mark+"4097"), "data.seq_len: must be from 1 to 4096, got 4097"},
+		{"lstm on copy", cp("arch: [gpt]", "arch: ["+mark+"lstm]"),
+			"grid.arch[0]: arch lstm (line 6) does not fit dataset copy: type: arch type rnn (rnn: tanh or lstm cell) gives one output per example"},
+		{"modulus with copy", cp("vocab: 6,", "vocab: 6, "+mark+"modulus: 7,"), "data.modulus: dataset copy takes no modulus (only modular does)"},
+		{"generator with copy", cp("vocab: 6,", "vocab: 6, generator: "+mark+"pascanu,"), "data.generator: dataset copy takes no generator"},
+		{"vocab with modular", strings.Replace(modBase, "modulus: 11,", mark+"vocab: 4, modulus: 11,", 1), "data.vocab: dataset modular takes no vocab (only copy does)"},
+		{"vocab with mnist", edit("test_size: 500}", "test_size: 500, "+mark+"vocab: 7}"), "data.vocab: dataset mnist takes no vocab (only copy does)"},
+		{"batch larger than train_size", cp("train_size: 100", "train_size: 5"), "batch_size"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(tc.src, mark) {
+				_, err := loadSource("x.yaml", []byte(tc.src))
+				if err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("error %v, want one containing %q", err, tc.want)
+				}
+				return
+			}
+			checkError(t, tc.src, tc.want)
+		})
+	}
+}
+
+// TestCopyDefaults: a copy file without data: takes seq_len 10, vocab 10,
+// train_size 10000 and test_size 1000 (the grid doc's defaults).
+func TestCopyDefaults(t *testing.T) {
+	src := strings.Replace(strings.Replace(copyBase, "data: {seq_len: 4, vocab: 6, train_size: 100, test_size: 20}\n", "", 1), "context: 9", "context: 21", 1)
+	cfgs, err := loadSource("x.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := cfgs[0].Data
+	if d.SeqLen != 10 || d.Vocab != 10 || d.TrainSize != 10000 || d.TestSize != 1000 || d.TrainEvalSize != 1000 {
+		t.Errorf("data %+v, want seq_len 10, vocab 10, train_size 10000, test_size 1000, train_eval_size 1000", d)
 	}
 }
 

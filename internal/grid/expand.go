@@ -22,7 +22,7 @@ var MaxConfigs = 100_000
 // Expand returns the grid's configurations: the product of its axes, minus
 // the combinations an exclude entry matches, every one resolved and
 // validated. The order is stable: an odometer over the axes seed, arch,
-// seq_len, generator, modulus, operation, train_fraction, train_size, test_size,
+// seq_len, vocab, generator, modulus, operation, train_fraction, train_size, test_size,
 // train_eval_size, optimizer, batch_size, epochs, eval_every, log_every,
 // divergence_loss, drop_last, tail_fraction, spike_z, prune, quantize, lr, lr_schedule, clip — seed slowest,
 // clip fastest — with each axis's values in file order (a clip entry's

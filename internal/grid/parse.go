@@ -84,7 +84,7 @@ func (x *exclude) matches(c *config.Config) bool {
 // Sections and the fields each holds.
 var (
 	topKeys  = []string{"name", "description", "dataset", "data", "train", "archs", "grid", "exclude"}
-	dataKeys = []string{"train_size", "test_size", "train_eval_size", "seq_len", "generator", "modulus", "operation", "train_fraction"}
+	dataKeys = []string{"train_size", "test_size", "train_eval_size", "seq_len", "vocab", "generator", "modulus", "operation", "train_fraction"}
 	// modularKeys are the data: fields of the modular task only.
 	modularKeys = []string{"modulus", "operation", "train_fraction"}
 	trainKeys   = []string{"epochs", "batch_size", "optimizer", "eval_every", "log_every", "divergence_loss", "lr", "lr_schedule", "drop_last", "tail_fraction", "spike_z",
@@ -246,6 +246,9 @@ func (p *parser) experiment(e *Experiment, root *yaml.Node) {
 	if info.Modular {
 		e.base.Data.Modulus, e.base.Data.Operation, e.base.Data.TrainFraction = data.DefaultModulus, data.DefaultOperation, data.DefaultTrainFraction
 	}
+	if info.Copy {
+		e.base.Data.SeqLen, e.base.Data.Vocab = data.DefaultCopySeqLen, data.DefaultCopyVocab
+	}
 
 	if kv, ok := sec["archs"]; ok {
 		p.archSection(e, kv.val)
@@ -307,7 +310,7 @@ func (p *parser) experiment(e *Experiment, root *yaml.Node) {
 		if !ok {
 			continue
 		}
-		if name == "seq_len" && !info.Sequences && from[name] == "data" {
+		if name == "seq_len" && !info.TakesSeqLen() && from[name] == "data" {
 			// The example gives seq_len with mnist: data: holds
 			// fields per dataset, and those a dataset does not use are
 			// ignored (a grid axis over one is an error: it repeats runs).
@@ -325,6 +328,10 @@ func (p *parser) experiment(e *Experiment, root *yaml.Node) {
 		}
 		if !info.Modular && contains(modularKeys, name) {
 			p.errAt(f.keyNode, from[name]+"."+name, "dataset %s takes no %s (only modular does)", ds, name)
+			continue
+		}
+		if !info.Copy && name == "vocab" {
+			p.errAt(f.keyNode, from[name]+"."+name, "dataset %s takes no %s (only copy does)", ds, name)
 			continue
 		}
 		if a := p.axis(name, from[name], f); a != nil {
@@ -639,8 +646,8 @@ func (p *parser) value(name string, n *yaml.Node, field string) (axisVal, bool) 
 		v.set = func(c *config.Config) { c.Data.Generator = s }
 		return v, true
 	case "seq_len":
-		if info, _ := config.Dataset(p.dataset); !info.Sequences {
-			p.errAt(n, field, "dataset %s takes no seq_len (only the sequence datasets addition and temporal-order do), so an axis over it would repeat every run", p.dataset)
+		if info, _ := config.Dataset(p.dataset); !info.TakesSeqLen() {
+			p.errAt(n, field, "dataset %s takes no seq_len (only the sequence datasets addition and temporal-order, and copy, do), so an axis over it would repeat every run", p.dataset)
 			return v, false
 		}
 	}
@@ -677,6 +684,8 @@ func (p *parser) value(name string, n *yaml.Node, field string) (axisVal, bool) 
 		v.set = func(c *config.Config) { c.Data.SeqLen = i }
 	case "modulus":
 		v.set = func(c *config.Config) { c.Data.Modulus = i }
+	case "vocab":
+		v.set = func(c *config.Config) { c.Data.Vocab = i }
 	default:
 		panic("grid: no setter for " + name)
 	}
@@ -1067,13 +1076,13 @@ func (p *parser) keptClipOptions(m *clipalgo.Method, given map[string]*yaml.Node
 func (p *parser) fitsAll(e *Experiment) {
 	var archAxis *axis
 	// The data sizes a model's shape depends on: every sequence length
-	// and every modulus of the grid.
+	// and every modulus and vocabulary of the grid.
 	sizes := []config.DataSpec{e.base.Data}
 	for _, a := range e.axes {
 		switch a.name {
 		case "arch":
 			archAxis = a
-		case "seq_len", "modulus":
+		case "seq_len", "modulus", "vocab":
 			var next []config.DataSpec
 			for _, d := range sizes {
 				for _, v := range a.vals {

@@ -1,5 +1,5 @@
 // The transformer architecture: a GPT-2 decoder as nanoGPT builds it, with
-// a classifier on the last position.
+// a classifier on the last position (or on each of the last OutSteps).
 
 package nn
 
@@ -11,7 +11,8 @@ import (
 
 // gpt is nanoGPT's GPT: token and position embeddings, Layers pre-LN
 // blocks, a final layer norm ln_f and a head without bias, applied to the
-// last position of each sequence only (what the loss sees). Outputs is the
+// last k positions of each sequence only (what the loss sees: k is
+// Input.OutSteps, at least 1), giving (B, k, Outputs) logits. Outputs is the
 // number of classes; a tied head is the first Outputs rows of wte (class c
 // is token c), as nanoGPT's weight tying with the unused rows dropped.
 type gpt struct {
@@ -22,16 +23,17 @@ type gpt struct {
 	head   *Param // lm_head.weight (Outputs, D), or wte when tied
 	tied   bool
 	d, out int
+	k      int // output positions per sequence, the last k
 
-	last, logits []float32 // (B, D) last positions, (B, Outputs)
-	dlast, dh    []float32 // (B, D), (N, D)
+	last, logits []float32 // (B·k, D) last positions, (B·k, Outputs)
+	dlast, dh    []float32 // (B·k, D), (N, D)
 	B, T         int
 }
 
 // buildTransformer: parameters in the order of nanoGPT's state_dict
 // (transformer.wte, .wpe, .h.i.*, .ln_f, lm_head), initialised by spec.Init.
 func buildTransformer(spec ArchSpec, in Input, rng *rand.Rand) Model {
-	m := &gpt{d: spec.DModel, out: in.Outputs, tied: spec.Tied}
+	m := &gpt{d: spec.DModel, out: in.Outputs, tied: spec.Tied, k: max(1, in.OutSteps)}
 	m.emb = newEmbedding(&m.ps, "transformer", in.Vocab, spec.Context, spec.DModel)
 	for i := range spec.Layers {
 		m.blocks = append(m.blocks, newBlock(&m.ps, "transformer.h."+strconv.Itoa(i), spec.DModel, spec.Heads, spec.DFF, spec.Approximate == "tanh"))
@@ -103,38 +105,45 @@ func (m *gpt) initGPT2(rng *rand.Rand) {
 
 func (m *gpt) Params() []*Param { return m.ps.list }
 
-// Forward reads b sequences of steps token ids (float32 values); it panics
-// if steps exceeds the context or a token is out of range.
+// Forward reads b sequences of steps token ids (float32 values) and
+// returns the logits of their last k positions, (b, k, Outputs); it panics
+// if steps exceeds the context or is below k, or a token is out of range.
 func (m *gpt) Forward(x []float32, b, steps int) []float32 {
-	T, D := steps, m.d
+	T, D, k := steps, m.d, m.k
+	if T < k {
+		panic("nn: sequence shorter than the output positions")
+	}
 	m.B, m.T = b, T
 	h := m.emb.forward(x, b, T)
 	for _, l := range m.blocks {
 		h = l.forward(h, b, T)
 	}
-	m.last = grow(m.last, b*D)
+	rows := b * k
+	m.last = grow(m.last, rows*D)
 	for i := 0; i < b; i++ {
-		copy(m.last[i*D:(i+1)*D], h[((i+1)*T-1)*D:(i+1)*T*D])
+		copy(m.last[i*k*D:(i+1)*k*D], h[((i+1)*T-k)*D:(i+1)*T*D])
 	}
-	f := m.lnF.forward(m.last, b)
-	m.logits = grow(m.logits, b*m.out)
-	sgemm(false, true, b, m.out, D, 1, f, D, m.head.W, D, 0, m.logits, m.out)
+	f := m.lnF.forward(m.last, rows)
+	m.logits = grow(m.logits, rows*m.out)
+	sgemm(false, true, rows, m.out, D, 1, f, D, m.head.W, D, 0, m.logits, m.out)
 	return m.logits
 }
 
+// Backward takes dL/dlogits, (B, k, Outputs).
 func (m *gpt) Backward(dout []float32) {
-	B, T, D := m.B, m.T, m.d
-	m.dlast = grow(m.dlast, B*D)
-	sgemm(false, false, B, D, m.out, 1, dout, m.out, m.head.W, D, 0, m.dlast, D)
+	B, T, D, k := m.B, m.T, m.d, m.k
+	rows := B * k
+	m.dlast = grow(m.dlast, rows*D)
+	sgemm(false, false, rows, D, m.out, 1, dout, m.out, m.head.W, D, 0, m.dlast, D)
 	headG := m.head.G[:m.out*D]
 	if !m.tied {
-		sgemm(true, false, m.out, D, B, 1, dout, m.out, m.lnF.y, D, 0, headG, D)
+		sgemm(true, false, m.out, D, rows, 1, dout, m.out, m.lnF.y, D, 0, headG, D)
 	}
 	dl := m.lnF.backward(m.dlast)
 	m.dh = grow(m.dh, B*T*D)
 	clear(m.dh)
 	for i := 0; i < B; i++ {
-		copy(m.dh[((i+1)*T-1)*D:(i+1)*T*D], dl[i*D:(i+1)*D])
+		copy(m.dh[((i+1)*T-k)*D:(i+1)*T*D], dl[i*k*D:(i+1)*k*D])
 	}
 	d := m.dh
 	for i := len(m.blocks) - 1; i >= 0; i-- {
@@ -143,15 +152,16 @@ func (m *gpt) Backward(dout []float32) {
 	m.emb.backward(d)
 	if m.tied {
 		// The head's gradient adds to the embedding's, after it.
-		sgemm(true, false, m.out, D, B, 1, dout, m.out, m.lnF.y, D, 1, headG, D)
+		sgemm(true, false, m.out, D, rows, 1, dout, m.out, m.lnF.y, D, 1, headG, D)
 	}
 }
 
-// FLOPs: every block at full length, ln_f and the head on the B last
+// FLOPs: every block at full length, ln_f and the head on the B·k last
 // positions (2 per multiply-add forward, for the head's gradient and for
 // dx), the embeddings.
 func (m *gpt) FLOPs(b, steps int) int64 {
-	f := m.emb.flops(b, steps) + m.lnF.flops(b) + 3*2*int64(b)*int64(m.d)*int64(m.out)
+	rows := b * m.k
+	f := m.emb.flops(b, steps) + m.lnF.flops(rows) + 3*2*int64(rows)*int64(m.d)*int64(m.out)
 	for _, l := range m.blocks {
 		f += l.flops(b, steps)
 	}

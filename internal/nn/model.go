@@ -19,7 +19,8 @@ type Model interface {
 	// Forward runs a batch of b examples (image: b×C×H×W; sequence:
 	// b×steps×features, steps may differ between calls; steps is ignored
 	// for image inputs) and returns the outputs b×Outputs (logits or
-	// regression values). The returned slice is owned by the model and valid
+	// regression values), or b×OutSteps×Outputs for a transformer built
+	// with Input.OutSteps > 1. The returned slice is owned by the model and valid
 	// until the next Forward; x must not change until Backward has run.
 	// The model keeps every activation of the largest batch it has seen
 	// (forward only, per MNIST example: the cnn about 34 KB, the rnn 18 KB,
@@ -27,7 +28,7 @@ type Model interface {
 	// test set at once. Forward panics if x is
 	// shorter than the batch or a sequence has fewer than one step.
 	Forward(x []float32, b, steps int) []float32
-	// Backward takes dL/dout (b×Outputs) of the last Forward and overwrites
+	// Backward takes dL/dout (shaped as Forward's outputs) of the last Forward and overwrites
 	// every Param.G.
 	Backward(dout []float32)
 	// FLOPs of one forward+backward for a batch of b (and steps), counted

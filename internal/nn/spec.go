@@ -53,8 +53,12 @@ type Input struct {
 	Steps, Feature int
 	// Token sequences: ids in [0, Vocab), one per step (Feature 1), given to
 	// Forward as float32 values; 0 for other inputs.
-	Vocab   int
-	Outputs int // classes, or regression outputs (MSE)
+	Vocab int
+	// OutSteps is the number of positions with outputs, the last OutSteps
+	// of each sequence (the copy task: one per symbol to reproduce); 0 for
+	// one output per example. Only a transformer has more than one.
+	OutSteps int
+	Outputs  int // classes, or regression outputs (MSE), per output position
 }
 
 // Normalize returns a with defaults filled in for its type.
@@ -186,6 +190,11 @@ func (a ArchSpec) Validate() error {
 // one pixel), an rnn reads images row by row or sequences step by step, a
 // transformer reads token sequences no longer than its context.
 func (a ArchSpec) Fits(in Input) error {
+	if in.OutSteps > 1 && a.Type != "transformer" {
+		// The rnn and lstm read token ids as one float feature, with no
+		// embedding, and have one head on their last hidden state.
+		return fmt.Errorf("type: arch type %s (rnn: tanh or lstm cell) gives one output per example, from its last step, and reads token ids as a float feature without an embedding; this task needs an output at each of its last %d positions: use a transformer", a.Type, in.OutSteps)
+	}
 	switch a.Type {
 	case "mlp":
 		// Sequence batches vary in length (data: T ≤ L < 1.1T), so an mlp
@@ -196,6 +205,9 @@ func (a ArchSpec) Fits(in Input) error {
 	case "transformer":
 		if in.Vocab == 0 {
 			return fmt.Errorf("type: a transformer reads token sequences, not images or feature vectors; use a token dataset (modular, copy)")
+		}
+		if in.OutSteps > in.Steps {
+			return fmt.Errorf("%w: %d output positions in sequences of %d", ErrInput, in.OutSteps, in.Steps)
 		}
 		if in.Steps > a.Context {
 			return fmt.Errorf("context: %d positions are fewer than the task's %d tokens per sequence", a.Context, in.Steps)

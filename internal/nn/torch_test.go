@@ -52,6 +52,7 @@ type torchCheckReq struct {
 	Steps      int                  `json:"steps"`
 	X          []float32            `json:"x"`
 	Labels     []int                `json:"labels,omitempty"`
+	SeqLabels  []int                `json:"seq_labels,omitempty"` // b·steps targets, -1 where none
 	Targets    []float32            `json:"targets,omitempty"`
 	Params     map[string][]float32 `json:"params"`
 	Optimizer  OptimSpec            `json:"optimizer"`

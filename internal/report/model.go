@@ -46,8 +46,14 @@ const (
 //     P(|m − ½| < 0.2) = 1 − 2·P(m < 0.3) = 1 − 2·2·0.09 = 0.64.
 //   - modular: the answer is one of the d.Modulus residues → 1/p (Power
 //     et al. 2022); unknown without a modulus.
+//   - copy: every one of seq_len symbols must be right, each one of vocab
+//     → vocab^−seq_len; unknown without a vocabulary.
 func Chance(dataset string, d config.DataSpec) (float64, bool) {
 	switch dataset {
+	case "copy":
+		if d.Vocab > 0 {
+			return math.Pow(float64(d.Vocab), -float64(d.SeqLen)), true
+		}
 	case "modular":
 		if d.Modulus > 0 {
 			return 1 / float64(d.Modulus), true

@@ -45,7 +45,7 @@ const EvalBatch = 500
 
 // Input returns the model input shape of a dataset shape.
 func Input(s data.Shape) nn.Input {
-	return nn.Input{C: s.C, H: s.H, W: s.W, Steps: s.Steps, Feature: s.Features, Vocab: s.Vocab, Outputs: s.Outputs}
+	return nn.Input{C: s.C, H: s.H, W: s.W, Steps: s.Steps, Feature: s.Features, Vocab: s.Vocab, OutSteps: s.OutSteps, Outputs: s.Outputs}
 }
 
 // DataOptions returns the data.Options of a configuration.
@@ -53,7 +53,7 @@ func DataOptions(c config.Config, dir string) data.Options {
 	return data.Options{Dir: dir, TrainSize: c.Data.TrainSize, TestSize: c.Data.TestSize,
 		TrainEvalSize: c.Data.TrainEvalSize, SeqLen: c.Data.SeqLen, Seed: c.Seed,
 		Modulus: c.Data.Modulus, Operation: c.Data.Operation, TrainFraction: c.Data.TrainFraction,
-		Generator: c.Data.Generator}
+		Generator: c.Data.Generator, Vocab: c.Data.Vocab}
 }
 
 // Run trains configuration c on ds (loaded with DataOptions(c, …)) and
