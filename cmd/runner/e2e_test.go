@@ -31,7 +31,16 @@ import (
 // binDir holds the binaries built for this test run; TestMain removes it.
 var binDir string
 
+// testMainEnv makes this test binary the runner: runner run -workers N
+// starts N worker processes of os.Executable(), which in a test is this
+// binary.
+const testMainEnv = "CLIPLAB_RUNNER_TEST_MAIN"
+
 func TestMain(m *testing.M) {
+	if os.Getenv(testMainEnv) == "1" {
+		main()
+	}
+	os.Setenv(testMainEnv, "1") // for the worker processes of in-process runs
 	// In-process benchmarks train: OpenBLAS on the CPU's kernels, one thread.
 	if err := nn.EnsureBLAS(); err != nil {
 		fmt.Fprintf(os.Stderr, "runner test: WARNING: %v\n", err)
@@ -364,7 +373,13 @@ func referenceDB(t *testing.T, file string) string {
 // (timings aside).
 func sameResults(t *testing.T, file, path string) {
 	t.Helper()
-	want, got := snapshot(t, t.Context(), referenceDB(t, file)), snapshot(t, t.Context(), path)
+	sameResultsAs(t, referenceDB(t, file), file, path)
+}
+
+// sameResultsAs is sameResults against the database ref of file.
+func sameResultsAs(t *testing.T, ref, file, path string) {
+	t.Helper()
+	want, got := snapshot(t, t.Context(), ref), snapshot(t, t.Context(), path)
 	exps := map[string]bool{} // the experiment of file, and no other in path
 	for _, w := range want {
 		exps[strings.Fields(w.summary)[0]] = true

@@ -11,6 +11,7 @@ import (
 	"cliplab/internal/data"
 	"cliplab/internal/db"
 	"cliplab/internal/grid"
+	"cliplab/internal/worker"
 )
 
 // benchGrid is a small grid: 8 runs of about 0.1 s each (mlp2, 94 steps on 6,000 images).
@@ -50,14 +51,24 @@ func benchConfigs(b *testing.B) (*grid.Experiment, []config.Config) {
 	return exp, cfgs
 }
 
-// BenchmarkGrid trains benchGrid on 1 and on 2 workers, each iteration on
-// a fresh database (issue 4: the goal is a speed-up of at least 1.9 on two
-// cores). Compare the two with benchstat or by their ns/op.
+// BenchmarkGrid trains benchGrid on 1 worker, on 2 workers as runner run
+// trains them (one worker process each), and on 2 workers as goroutines of
+// this process (worker.Run, runner run's way before issue 13 section 6),
+// each iteration on a fresh database (issue 4: the goal is a speed-up of
+// at least 1.9 on two cores). Compare them with benchstat or by their
+// ns/op, from one run on one machine.
 func BenchmarkGrid(b *testing.B) {
 	dir := benchMNIST(b)
 	exp, cfgs := benchConfigs(b)
-	for _, workers := range []int{1, 2} {
-		b.Run(map[int]string{1: "workers=1", 2: "workers=2"}[workers], func(b *testing.B) {
+	for _, v := range []struct {
+		name       string
+		workers    int
+		goroutines bool
+	}{{"workers=1", 1, false}, {"workers=2", 2, false}, {"goroutines=2", 2, true}} {
+		b.Run(v.name, func(b *testing.B) {
+			// worker.Run raises GOMAXPROCS for its workers; each variant
+			// starts from the same.
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 			for b.Loop() {
 				b.StopTimer()
 				d, err := db.Open(filepath.Join(b.TempDir(), "runs.db"), db.Options{})
@@ -68,8 +79,13 @@ func BenchmarkGrid(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.StartTimer()
-				f := runFlags{workers: workers, dataDir: dir, progress: "none"}
-				if err := trainAll(context.Background(), d, exp.Name, f, io.Discard, io.Discard); err != nil {
+				if v.goroutines {
+					err = worker.Run(context.Background(), d, exp.Name, worker.Options{Workers: v.workers, DataDir: dir})
+				} else {
+					f := runFlags{workers: v.workers, dataDir: dir, progress: "none"}
+					err = trainAll(context.Background(), d, exp.Name, f, io.Discard, io.Discard)
+				}
+				if err != nil {
 					b.Fatal(err)
 				}
 				b.StopTimer()

@@ -40,6 +40,7 @@ commands:
   bench            steps per second of cliplab and PyTorch on this machine
   privacy          ε that DP-SGD spends (-noise σ), or σ for a target ε (-epsilon)
   version          cliplab's version, VCS revision and Go version
+  worker           (internal) one worker process of run -workers N
 
 Flags go before or after the arguments. runner <command> -h lists a
 command's flags.

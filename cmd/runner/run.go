@@ -53,7 +53,7 @@ const minStale = 10 * time.Second
 func runFlagSet(f *runFlags, stderr io.Writer) *flag.FlagSet {
 	fs := newFlagSet("run", runUsage, stderr)
 	fs.StringVar(&f.db, "db", "runs.db", "SQLite `file` of results (created if missing)")
-	fs.IntVar(&f.workers, "workers", runtime.NumCPU(), "runs trained at once, one goroutine each")
+	fs.IntVar(&f.workers, "workers", runtime.NumCPU(), "runs trained at once; two or more: one worker process each")
 	fs.BoolVar(&f.retryFailed, "retry-failed", false, "train again the runs that failed")
 	fs.BoolVar(&f.extend, "extend", false, "add this grid's new configurations to an experiment stored with another grid")
 	fs.DurationVar(&f.stale, "stale", 2*time.Minute, "take over a running run of another process whose heartbeat is older than this (at least 10s)")
@@ -208,15 +208,20 @@ func gridOf(exp *grid.Experiment, cfgs []config.Config) db.Grid {
 }
 
 // trainAll trains the runs of experiment with f.workers workers (package
-// worker), showing progress on stderr, then prints where the experiment
-// stands on stdout.
+// worker): one in this process, or, for two or more, one worker process
+// each (trainProcs); it shows progress on stderr, then prints where the
+// experiment stands on stdout.
 func trainAll(ctx context.Context, d *db.DB, experiment string, f runFlags, stdout, stderr io.Writer) error {
 	prog, err := newProgress(ctx, d, experiment, f.progress, stderr)
 	if err != nil {
 		return err
 	}
-	err = worker.Run(ctx, d, experiment, worker.Options{Workers: f.workers, Stale: f.stale,
-		Exclusive: f.exclusive, DataDir: f.dataDir, Observer: prog})
+	if f.workers > 1 {
+		err = trainProcs(ctx, d, experiment, f, prog, stderr)
+	} else {
+		err = worker.Run(ctx, d, experiment, worker.Options{Workers: 1, Stale: f.stale,
+			Exclusive: f.exclusive, DataDir: f.dataDir, Observer: prog})
+	}
 	prog.close()
 	if err != nil {
 		return err

@@ -77,10 +77,7 @@ func LoadMNIST(dir string) (*MNIST, error) {
 	if dir == "" {
 		dir = DefaultMNISTDir
 	}
-	key, err := filepath.Abs(dir)
-	if err != nil {
-		key = filepath.Clean(dir)
-	}
+	key := cacheKey(dir)
 	mnistCache.Lock()
 	defer mnistCache.Unlock()
 	if m, ok := mnistCache.m[key]; ok {

@@ -11,9 +11,13 @@
 // Claims. A worker is named host/pid/start#slot (ID): a run held by a
 // worker of this host whose process no longer runs (IsDead) is taken over at
 // once; one held by another host's worker waits until its heartbeat is
-// older than Options.Stale. Every metric write checks, in its transaction,
-// that the run is still held by the same attempt (db.ErrLostClaim), so a
-// worker presumed dead cannot mix its rows into a newer attempt.
+// older than Options.Stale; with Options.Exclusive (runner slurm's tasks),
+// any other holder is taken over at once unless its process is Related
+// (runner run -workers N: the runner and the N-1 worker processes it
+// starts, a zombie counting as dead). Every metric write checks, in its
+// transaction, that the run is still held by the same attempt
+// (db.ErrLostClaim), so a worker presumed dead cannot mix its rows into a
+// newer attempt.
 //
 // Interrupt. When the context is cancelled (Ctrl-C), each run in flight
 // finishes its step, writes its metrics so far and is recorded as

@@ -28,7 +28,8 @@ type Options struct {
 	Stale time.Duration
 	// Exclusive: no other process uses the database, so a run held by
 	// another worker name is an earlier, dead incarnation of this one and is
-	// taken over at once (runner slurm's tasks).
+	// taken over at once (runner slurm's tasks), unless its process is a
+	// live Related one (runner run's worker processes).
 	Exclusive bool
 	DataDir   string   // the MNIST files (data.Options.Dir)
 	Observer  Observer // told of each run started and ended; may be nil
@@ -113,8 +114,9 @@ func Run(ctx context.Context, d *db.DB, experiment string, o Options) error {
 			isDead := IsDead
 			if o.Exclusive {
 				// No other process uses this file: whoever else holds a run
-				// is an earlier incarnation of this one, and dead.
-				isDead = func(w string) bool { return !strings.HasPrefix(w, me+"#") }
+				// is an earlier incarnation of this one, and dead, unless it
+				// is one of the worker processes of this one's runner.
+				isDead = func(w string) bool { return !strings.HasPrefix(w, me+"#") && !Related(w) }
 			}
 			own := func(w string) bool { return strings.HasPrefix(w, me+"#") }
 			co := db.ClaimOptions{Worker: fmt.Sprintf("%s#%d", me, slot), StaleAfter: o.Stale, IsDead: isDead, Own: own,

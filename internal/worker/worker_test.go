@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -381,5 +382,76 @@ func TestNoSelfTakeover(t *testing.T) {
 	}
 	if got, want := query(t, d, "SELECT status, attempt, count(*) AS n FROM runs GROUP BY status, attempt"), fmt.Sprintf("status=done attempt=1 n=%d ", n); len(got) != 1 || got[0] != want {
 		t.Errorf("runs by status and attempt %q, want %q", got, want)
+	}
+}
+
+// TestIsDeadZombie: a process that has exited but was not reaped (a zombie,
+// as the worker processes of a runner killed with -9 stay where no init
+// reaps orphans) is dead.
+func TestIsDeadZombie(t *testing.T) {
+	cmd := exec.Command("sleep", "0")
+	if err := cmd.Start(); err != nil {
+		t.Skip(err)
+	}
+	defer cmd.Wait()
+	pid := cmd.Process.Pid
+	st, ok := procStat(pid)
+	if !ok {
+		t.Fatalf("no /proc/%d/stat", pid)
+	}
+	host, _ := os.Hostname()
+	name := fmt.Sprintf("%s/%d/%s#0", host, pid, st.start)
+	for st.state != "Z" {
+		time.Sleep(10 * time.Millisecond)
+		if st, ok = procStat(pid); !ok {
+			t.Fatalf("/proc/%d/stat went away before Wait", pid)
+		}
+	}
+	if !IsDead(name) {
+		t.Errorf("IsDead(%q) = false for a zombie", name)
+	}
+}
+
+const (
+	siblingEnv = "CLIPLAB_WORKER_TEST_SIBLING" // TestMain: the name to ask IsSibling about
+	parentEnv  = "CLIPLAB_WORKER_TEST_PARENT"
+)
+
+// initName is the worker name process 1 would have.
+func initName() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/1/%s#0", host, procStart(1))
+}
+
+// TestRelated: a child of this test finds another child of it (its
+// sibling) and this test process (its parent) related, and process 1 not;
+// this process finds its child related, and itself and process 1 not.
+func TestRelated(t *testing.T) {
+	if procStart(1) == "" {
+		t.Skip("no /proc/1/stat")
+	}
+	other := exec.Command("sleep", "60")
+	if err := other.Start(); err != nil {
+		t.Skip(err)
+	}
+	defer func() { other.Process.Kill(); other.Wait() }()
+	host, _ := os.Hostname()
+	name := fmt.Sprintf("%s/%d/%s#0", host, other.Process.Pid, procStart(other.Process.Pid))
+	child := exec.Command(os.Args[0])
+	child.Env = append(os.Environ(), siblingEnv+"="+name, parentEnv+"="+ID()+"#0")
+	out, err := child.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(out)); got != "true true false" {
+		t.Errorf("a child: Related of its sibling, its parent, process 1: %s, want true true false", got)
+	}
+	for _, tc := range []struct {
+		name string
+		want bool
+	}{{name, true}, {ID() + "#0", false}, {initName(), false}} {
+		if got := Related(tc.name); got != tc.want {
+			t.Errorf("Related(%q) = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
