@@ -60,29 +60,8 @@ func (rep *paper) deployedFigure(dc deployedCost) *figure {
 		p := newPlot(wl.Name, dc.xaxis, rep.accLabel(true))
 		info := panelInfo{Title: wl.Name, Series: map[string]int{}}
 		f.Runs += pn.Runs
-		lo, hi := pn.Lo, pn.Hi
-		if len(pn.Points) == 0 {
-			lo, hi = 1, 10
-		}
-		logX := hi > 10*lo
-		if logX {
-			logAxis(&p.X)
-		}
-		p.X.Min, p.X.Max = lo, hi
-		padRange(&p.X, logX)
-		if !logX {
-			margin(&p.X, 0.05)
-		}
-		if front := pn.Frontier; len(front) > 0 {
-			var ring xy
-			for _, i := range front {
-				ring.x, ring.y = append(ring.x, pn.Points[i].Cost), append(ring.y, pn.Points[i].Acc)
-			}
-			sc, _ := plotter.NewScatter(ring)
-			sc.GlyphStyle = draw.GlyphStyle{Color: frontStyle.Color, Radius: vg.Points(6.5), Shape: draw.CircleGlyph{}}
-			p.Add(sc)
-			info.Series["frontier"] = len(front)
-		}
+		logX := costAxis(p, pn)
+		addFrontier(p, pn, info)
 		var labels plotter.XYLabels
 		var labelSeries []int
 		for si := range rep.Series {

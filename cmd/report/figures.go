@@ -120,19 +120,7 @@ func (rep *paper) costFigure(kind string) *figure {
 		p := newPlot(wl.Name, xlabel, rep.accLabel(true))
 		info := panelInfo{Title: wl.Name, Series: map[string]int{}}
 		f.Runs += pn.Runs
-		lo, hi := pn.Lo, pn.Hi
-		if len(pn.Points) == 0 {
-			lo, hi = 1, 10
-		}
-		logX := hi > 10*lo
-		if logX {
-			logAxis(&p.X)
-		}
-		p.X.Min, p.X.Max = lo, hi
-		padRange(&p.X, logX)
-		if !logX {
-			margin(&p.X, 0.05)
-		}
+		logX := costAxis(p, pn)
 		// The strip of settings that never reached the target, right of a
 		// dotted divider: half a decade (log) or a fifth of the range
 		// beyond the data.
@@ -161,16 +149,7 @@ func (rep *paper) costFigure(kind string) *figure {
 		}
 		// The frontier: rings on the settings no other beats by more
 		// than the seeds' spread.
-		if front := pn.Frontier; len(front) > 0 {
-			var ring xy
-			for _, i := range front {
-				ring.x, ring.y = append(ring.x, pn.Points[i].Cost), append(ring.y, pn.Points[i].Acc)
-			}
-			sc, _ := plotter.NewScatter(ring)
-			sc.GlyphStyle = draw.GlyphStyle{Color: frontStyle.Color, Radius: vg.Points(6.5), Shape: draw.CircleGlyph{}}
-			p.Add(sc)
-			info.Series["frontier"] = len(front)
-		}
+		addFrontier(p, pn, info)
 		// Where the missed settings sit in the strip: spread by series so
 		// that methods at one accuracy do not cover each other.
 		var missedSeries []int
@@ -494,6 +473,41 @@ func (rep *paper) curveFigure(w int, cs report.CurveSet, nLRs int) *figure {
 			wl.Name, nLRs, report.MaxLRs, len(cs.Bin.Values), fmtNum(cs.Bin.Lo()), fmtNum(cs.Bin.Hi()))
 	}
 	return f
+}
+
+// costAxis sets p's x axis to the costs of panel pn (1 to 10 for a panel
+// without points), logarithmic when they span more than a decade; it
+// returns whether it is.
+func costAxis(p *plot.Plot, pn report.CostPanel) bool {
+	lo, hi := pn.Lo, pn.Hi
+	if len(pn.Points) == 0 {
+		lo, hi = 1, 10
+	}
+	logX := hi > 10*lo
+	if logX {
+		logAxis(&p.X)
+	}
+	p.X.Min, p.X.Max = lo, hi
+	padRange(&p.X, logX)
+	if !logX {
+		margin(&p.X, 0.05)
+	}
+	return logX
+}
+
+// addFrontier rings pn's frontier settings on p and counts them in info.
+func addFrontier(p *plot.Plot, pn report.CostPanel, info panelInfo) {
+	if len(pn.Frontier) == 0 {
+		return
+	}
+	var ring xy
+	for _, i := range pn.Frontier {
+		ring.x, ring.y = append(ring.x, pn.Points[i].Cost), append(ring.y, pn.Points[i].Acc)
+	}
+	sc, _ := plotter.NewScatter(ring)
+	sc.GlyphStyle = draw.GlyphStyle{Color: frontStyle.Color, Radius: vg.Points(6.5), Shape: draw.CircleGlyph{}}
+	p.Add(sc)
+	info.Series["frontier"] = len(pn.Frontier)
 }
 
 // bandPolygon returns the polygon between lo and hi over x, nil for fewer

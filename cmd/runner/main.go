@@ -49,7 +49,8 @@ command's flags.
 func main() {
 	// First: it may re-execute the process with OpenBLAS told the CPU's
 	// kernels (internal/nn/ensure.go).
-	if err := nn.EnsureBLAS(); err != nil {
+	// A worker process (run -workers N) is started by a runner that said it already.
+	if err := nn.EnsureBLAS(); err != nil && !(len(os.Args) > 1 && os.Args[1] == workerCommand) {
 		fmt.Fprintf(os.Stderr, "runner: WARNING: %v; training runs slower than this CPU allows (Haswell kernels about 1.7×, Prescott 2.5–4.6×)\n", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -787,18 +787,8 @@ func (p *parser) schedule(n *yaml.Node, field string) (nn.Schedule, bool) {
 	if !ok {
 		return raw, false
 	}
-	given := map[string]*yaml.Node{}
-	before := len(p.errs)
-	for _, kv := range pairs {
-		opt, known := config.ScheduleFields[kv.key]
-		if !known {
-			p.errAt(kv.keyNode, join(field, kv.key), "unknown field %q (allowed: %s)", kv.key, strings.Join(config.ScheduleKeys, ", "))
-			continue
-		}
-		given[kv.key] = kv.val
-		readOption(&p.checker, &raw, opt, kv.val, join(field, kv.key))
-	}
-	if len(p.errs) > before {
+	given, ok := readFields(&p.checker, pairs, config.ScheduleFields, config.ScheduleKeys, &raw, field)
+	if !ok {
 		return raw, false
 	}
 	if raw.Decay == "none" {
@@ -823,18 +813,8 @@ func (p *parser) prune(n *yaml.Node, field string) (*compress.Prune, bool) {
 		return nil, false
 	}
 	var raw compress.Prune
-	given := map[string]*yaml.Node{}
-	before := len(p.errs)
-	for _, kv := range pairs {
-		opt, known := config.PruneFields[kv.key]
-		if !known {
-			p.errAt(kv.keyNode, join(field, kv.key), "unknown field %q (allowed: %s)", kv.key, strings.Join(config.PruneKeys, ", "))
-			continue
-		}
-		given[kv.key] = kv.val
-		readOption(&p.checker, &raw, opt, kv.val, join(field, kv.key))
-	}
-	if len(p.errs) > before {
+	given, ok := readFields(&p.checker, pairs, config.PruneFields, config.PruneKeys, &raw, field)
+	if !ok {
 		return nil, false
 	}
 	if given["sparsity"] == nil {
@@ -877,17 +857,7 @@ func (p *parser) quantize(n *yaml.Node, field string) (*compress.Quantize, bool)
 		if !ok {
 			return nil, false
 		}
-		before := len(p.errs)
-		for _, kv := range pairs {
-			opt, known := config.QuantizeFields[kv.key]
-			if !known {
-				p.errAt(kv.keyNode, join(field, kv.key), "unknown field %q (allowed: %s)", kv.key, strings.Join(config.QuantizeKeys, ", "))
-				continue
-			}
-			given[kv.key] = kv.val
-			readOption(&p.checker, &raw, opt, kv.val, join(field, kv.key))
-		}
-		if len(p.errs) > before {
+		if given, ok = readFields(&p.checker, pairs, config.QuantizeFields, config.QuantizeKeys, &raw, field); !ok {
 			return nil, false
 		}
 		if given["bits"] == nil {

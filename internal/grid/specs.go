@@ -97,6 +97,24 @@ func readOption[S any](c *checker, s *S, opt config.Field[S], n *yaml.Node, fiel
 	panic(fmt.Sprintf("grid: option of unexpected type %T", opt.Ptr(s)))
 }
 
+// readFields reads the pairs of a mapping into raw by table, whose keys
+// (for the message) are keys: an unknown key is an error at it. It returns
+// the nodes given, by key, and whether every pair read without error.
+func readFields[S any](c *checker, pairs []pair, table map[string]config.Field[S], keys []string, raw *S, field string) (map[string]*yaml.Node, bool) {
+	given := map[string]*yaml.Node{}
+	before := len(c.errs)
+	for _, kv := range pairs {
+		opt, known := table[kv.key]
+		if !known {
+			c.errAt(kv.keyNode, join(field, kv.key), "unknown field %q (allowed: %s)", kv.key, strings.Join(keys, ", "))
+			continue
+		}
+		given[kv.key] = kv.val
+		readOption(c, raw, opt, kv.val, join(field, kv.key))
+	}
+	return given, len(c.errs) == before
+}
+
 // resolveSpec returns raw normalized, after checking that the result
 // validates and that Normalize replaced no value the file gave (both
 // reported at their field, or at n). On failure it returns raw, false.
