@@ -393,6 +393,7 @@ func (rep *paper) curveFigure(w int, cs report.CurveSet, nLRs int) *figure {
 	ni := panelInfo{Title: norm.Title.Text, Series: map[string]int{}}
 	l := newLegend()
 	anyDiverged, capped := false, false
+	var spikeZ []float64 // spike_z of each setting with marks
 	for si, s := range cs.Best {
 		if s == nil {
 			continue
@@ -423,6 +424,9 @@ func (rep *paper) curveFigure(w int, cs report.CurveSet, nLRs int) *figure {
 				p.Add(band)
 			}
 			addLine(p, info.Series, name, st, xy{mean.X, mean.Y}, max(1, mean.Len()/10))
+			if k == 0 && addSpikeMarks(p, info.Series, name, st, s) > 0 {
+				spikeZ = append(spikeZ, s.Config.Spike())
+			}
 			// Diverged seeds: each its own thin line, ending in a cross.
 			var ends xy
 			for _, c := range report.DivergedCurves(s, get) {
@@ -456,6 +460,7 @@ func (rep *paper) curveFigure(w int, cs report.CurveSet, nLRs int) *figure {
 		ln.LineStyle = draw.LineStyle{Color: color.Black, Width: vg.Points(0.7)}
 		l.Add("diverged seed", ln, sc)
 	}
+	spikeText := spikeLegend(l, spikeZ)
 	padRange(&loss.X, false)
 	padRange(&norm.X, false)
 	padRange(&loss.Y, true)
@@ -464,7 +469,7 @@ func (rep *paper) curveFigure(w int, cs report.CurveSet, nLRs int) *figure {
 	f.Info = []panelInfo{li, ni}
 	f.Legend = l
 	f.Width, f.Height = vg.Points(900), vg.Points(320)
-	f.Caption = fmt.Sprintf("Training loss and gradient norm before clipping against step (logged steps averaged into at most %d points a run) for each method at its best threshold by train-sample accuracy: mean over the seeds that finished with a band from the lowest to the highest; each diverged seed as a thin line ending in ×.", report.CurveBins)
+	f.Caption = fmt.Sprintf("Training loss and gradient norm before clipping against step (logged steps averaged into at most %d points a run) for each method at its best threshold by train-sample accuracy: mean over the seeds that finished with a band from the lowest to the highest; each diverged seed as a thin line ending in ×.", report.CurveBins) + spikeText
 	if capped {
 		f.Caption += fmt.Sprintf(" A setting with more than %d seeds is drawn from its first %[1]d (by seed); the tables use them all.", report.MaxCurveSeeds)
 	}

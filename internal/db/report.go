@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -290,6 +291,15 @@ type CurvePoint struct {
 	// NonFinite is how many logged values of loss or grad norm in the bucket
 	// were NULL (NaN) or infinite: a diverging run's last bucket has some.
 	NonFinite int
+	// Spikes are the bucket's logged steps flagged as loss spikes
+	// (steps.spike = 1), by step; nil when none (or not recorded: NULL).
+	Spikes []Spike
+}
+
+// Spike is one logged step flagged as a loss spike and its loss.
+type Spike struct {
+	Step int
+	Loss float64
 }
 
 // ReportCurves returns the training curves of the runs of experiment, cut
@@ -346,7 +356,8 @@ SELECT s.run_id, (s.step - 1) / w.width AS bucket, max(s.step),
 	avg(CASE WHEN abs(s.loss) < 1e308 THEN s.loss END),
 	avg(CASE WHEN abs(s.grad_norm) < 1e308 THEN s.grad_norm END),
 	avg(s.clip_fraction),
-	sum(CASE WHEN abs(s.loss) < 1e308 AND abs(s.grad_norm) < 1e308 THEN 0 ELSE 1 END)
+	sum(CASE WHEN abs(s.loss) < 1e308 AND abs(s.grad_norm) < 1e308 THEN 0 ELSE 1 END),
+	group_concat(CASE WHEN s.spike = 1 AND abs(s.loss) < 1e308 THEN printf('%d %!.17g', s.step, s.loss) END, ',')
 FROM steps s JOIN w ON s.run_id = w.id
 GROUP BY s.run_id, bucket
 ORDER BY s.run_id, bucket`
@@ -359,15 +370,39 @@ ORDER BY s.run_id, bucket`
 	for rows.Next() {
 		var p CurvePoint
 		var loss, norm, frac sql.NullFloat64
-		if err := rows.Scan(&p.RunID, &p.Bucket, &p.Step, &loss, &norm, &frac, &p.NonFinite); err != nil {
+		var spikes sql.NullString
+		if err := rows.Scan(&p.RunID, &p.Bucket, &p.Step, &loss, &norm, &frac, &p.NonFinite, &spikes); err != nil {
 			return nil, fmt.Errorf("read curves of %s: %w", experiment, err)
 		}
 		p.Loss, p.GradNorm, p.ClipFraction = orNaN(loss), orNaN(norm), orNaN(frac)
+		if p.Spikes, err = parseSpikes(spikes.String); err != nil {
+			return nil, fmt.Errorf("read curves of %s: run %d: %w", experiment, p.RunID, err)
+		}
 		out = append(out, p)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read curves of %s: %w", experiment, err)
 	}
+	return out, nil
+}
+
+// parseSpikes reads reportCurves's "step loss,step loss" list (group_concat
+// has no defined order), sorted by step; "" gives nil.
+func parseSpikes(list string) ([]Spike, error) {
+	if list == "" {
+		return nil, nil
+	}
+	var out []Spike
+	for _, f := range strings.Split(list, ",") {
+		st, ls, ok := strings.Cut(f, " ")
+		step, err1 := strconv.Atoi(st)
+		loss, err2 := strconv.ParseFloat(ls, 64)
+		if !ok || err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("spike step %q: want step and loss", f)
+		}
+		out = append(out, Spike{Step: step, Loss: loss})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Step < out[j].Step })
 	return out, nil
 }
 

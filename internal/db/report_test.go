@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 	"time"
 )
@@ -145,10 +146,10 @@ func TestReportCurves(t *testing.T) {
 		// Run 2 diverged at step 4: one bucket 1–4 whose non-finite step 4 is
 		// left out of the means: loss (2+4+8)/3, norm (1+10+100)/3.
 		{3, []CurvePoint{
-			{ids[0], 0, 4, 2.5, 5, 0.5, 0},
-			{ids[0], 1, 8, 6.5, 13, 0.5, 0},
-			{ids[0], 2, 10, 9.5, 19, 0.5, 0},
-			{ids[1], 0, 4, 14.0 / 3, 37, 0, 1},
+			{ids[0], 0, 4, 2.5, 5, 0.5, 0, nil},
+			{ids[0], 1, 8, 6.5, 13, 0.5, 0, nil},
+			{ids[0], 2, 10, 9.5, 19, 0.5, 0, nil},
+			{ids[1], 0, 4, 14.0 / 3, 37, 0, 1, nil},
 		}},
 		// More bins than steps: one bucket per step.
 		{1000, nil},
@@ -178,5 +179,30 @@ func TestReportCurves(t *testing.T) {
 				t.Errorf("bins %d point %d = %+v, want %+v", tt.bins, i, g, w)
 			}
 		}
+	}
+}
+
+// ReportCurves carries each bucket's spike steps (steps.spike = 1) with
+// their losses, by step; a bucket or run without any, or with the flag
+// NULL (steps logged before it existed), has none.
+func TestReportCurvesSpikes(t *testing.T) {
+	d, ids := reportFixture(t)
+	if _, err := d.w.Exec("UPDATE steps SET spike = CASE WHEN step IN (7, 6) THEN 1 WHEN step = 2 THEN NULL ELSE 0 END WHERE run_id = ?", ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.ReportCurves(context.Background(), "e", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spikes := map[[2]int64][]Spike{}
+	for _, p := range got {
+		if p.Spikes != nil {
+			spikes[[2]int64{p.RunID, int64(p.Bucket)}] = p.Spikes
+		}
+	}
+	// Run 1's loss is its step (bucket 5–8 has mean 6.5).
+	want := []Spike{{6, 6}, {7, 7}}
+	if len(spikes) != 1 || !slices.Equal(spikes[[2]int64{ids[0], 1}], want) {
+		t.Errorf("spikes by run and bucket %v, want run %d bucket 1: %v", spikes, ids[0], want)
 	}
 }
