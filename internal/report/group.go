@@ -6,6 +6,7 @@ package report
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"cliplab/internal/clipalgo"
@@ -70,22 +71,27 @@ func (rep *Report) group(cfgs map[string]config.Config) error {
 		variant[k[0]]++
 	}
 
-	// Workloads: architecture × dataset, sorted by name.
-	wl := map[[2]string]int{}
-	var wkeys [][2]string
+	// Workloads: architecture × dataset × the values of the workload axes
+	// (WorkloadAxes: seq_len 20 and 50 are two problems, as two
+	// architectures are), sorted by architecture, dataset, then those values.
+	waxes := WorkloadAxes(rep.Settings)
+	wkeyOf := func(s *Setting) [3]string {
+		parts := make([]string, len(waxes))
+		for i, a := range waxes {
+			parts[i] = a + "=" + s.Config.AxisValue(a)
+		}
+		return [3]string{s.Arch, s.Dataset, strings.Join(parts, " ")}
+	}
+	wl := map[[3]string]int{}
+	var wkeys [][3]string
 	for _, s := range rep.Settings {
-		k := [2]string{s.Arch, s.Dataset}
+		k := wkeyOf(s)
 		if _, ok := wl[k]; !ok {
 			wl[k] = 0
 			wkeys = append(wkeys, k)
 		}
 	}
-	sort.Slice(wkeys, func(i, j int) bool {
-		if wkeys[i][0] != wkeys[j][0] {
-			return wkeys[i][0] < wkeys[j][0]
-		}
-		return wkeys[i][1] < wkeys[j][1]
-	})
+	sort.Slice(wkeys, func(i, j int) bool { return lessWorkload(wkeys[i], wkeys[j]) })
 	datasets := map[string]bool{}
 	for _, k := range wkeys {
 		datasets[k[1]] = true
@@ -96,9 +102,9 @@ func (rep *Report) group(cfgs map[string]config.Config) error {
 		p     float64
 		known bool
 	}
-	chances := map[[2]string]chance{}
+	chances := map[[3]string]chance{}
 	for _, s := range rep.Settings {
-		k := [2]string{s.Arch, s.Dataset}
+		k := wkeyOf(s)
 		p, ok := Chance(s.Dataset, s.Config.Data)
 		if prev, seen := chances[k]; seen && (prev.p != p || !prev.known) {
 			ok = false
@@ -108,26 +114,26 @@ func (rep *Report) group(cfgs map[string]config.Config) error {
 	for i, k := range wkeys {
 		wl[k] = i
 		ch, ok := chances[k].p, chances[k].known
-		name := k[0]
-		if len(datasets) > 1 {
-			name += " on " + k[1]
-		}
-		rep.Workloads = append(rep.Workloads, Workload{Arch: k[0], Dataset: k[1], Chance: ch, ChanceKnown: ok, Name: name})
+		rep.Workloads = append(rep.Workloads, Workload{Arch: k[0], Dataset: k[1], Extra: k[2], Chance: ch, ChanceKnown: ok,
+			Name: workloadName(k[0], k[1], k[2], len(datasets) > 1)})
 	}
 	for _, s := range rep.Settings {
 		s.Series = seriesOf[[2]string{s.Method, optOf[s]}]
-		s.Workload = wl[[2]string{s.Arch, s.Dataset}]
+		s.Workload = wl[wkeyOf(s)]
 	}
 
 	// Extra: settings that share every shown field (workload, series,
 	// threshold, lr) are told apart by the other axes on which they differ.
+	// The workload axes count here too, so that the tables, which name a
+	// setting by its architecture, still tell seq_len 20 from 50.
 	type shown struct {
-		w, series int
-		th, lr    string
+		arch, dataset string
+		series        int
+		th, lr        string
 	}
 	collide := map[shown][]*Setting{}
 	for _, s := range rep.Settings {
-		k := shown{s.Workload, s.Series, FmtNum(s.Threshold), FmtNum(s.LR)}
+		k := shown{s.Arch, s.Dataset, s.Series, FmtNum(s.Threshold), FmtNum(s.LR)}
 		collide[k] = append(collide[k], s)
 	}
 	for _, group := range collide {
@@ -170,6 +176,82 @@ func (rep *Report) group(cfgs map[string]config.Config) error {
 		s.Baseline = byKey[c.SettingKey()]
 	}
 	return nil
+}
+
+// workloadAxesSkip are the axes that never split workloads: those a setting
+// is named by (arch, lr, clip, seed), and those that figures of their own
+// draw as a dimension (the privacy figure's ε and σ, the deployed-cost
+// figures' pruning and quantisation), which a workload per value would
+// leave one point a panel.
+var workloadAxesSkip = map[string]bool{
+	"arch": true, "lr": true, "clip": true, "seed": true,
+	"noise_multiplier": true, "target_epsilon": true, "delta": true, "sampling": true,
+	"prune": true, "quantize": true,
+}
+
+// WorkloadAxes returns the axes (in the order of config.Axes) on which the
+// settings differ besides those of workloadAxesSkip: each value of them is
+// a workload of its own, as each architecture is, so that a best setting
+// per method is chosen per value and never folds one value into another
+// (Pascanu et al.'s seq_len 20 and 50).
+func WorkloadAxes(ss []*Setting) []string {
+	if len(ss) == 0 {
+		return nil
+	}
+	var out []string
+	for _, a := range config.Axes {
+		if workloadAxesSkip[a] {
+			continue
+		}
+		v := ss[0].Config.AxisValue(a)
+		for _, s := range ss[1:] {
+			if s.Config.AxisValue(a) != v {
+				out = append(out, a)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// lessWorkload orders workload keys (arch, dataset, extra axes) by
+// architecture, dataset, then the values of the extra axes, numbers as
+// numbers (seq_len=20 before seq_len=100).
+func lessWorkload(a, b [3]string) bool {
+	if a[0] != b[0] {
+		return a[0] < b[0]
+	}
+	if a[1] != b[1] {
+		return a[1] < b[1]
+	}
+	pa, pb := strings.Fields(a[2]), strings.Fields(b[2])
+	for i := range min(len(pa), len(pb)) {
+		if pa[i] == pb[i] {
+			continue
+		}
+		_, va, _ := strings.Cut(pa[i], "=")
+		_, vb, _ := strings.Cut(pb[i], "=")
+		x, errx := strconv.ParseFloat(va, 64)
+		y, erry := strconv.ParseFloat(vb, 64)
+		if errx == nil && erry == nil && x != y {
+			return x < y
+		}
+		return pa[i] < pb[i]
+	}
+	return len(pa) < len(pb)
+}
+
+// workloadName is "rnn", "rnn on copy" where the report has several
+// datasets, with the workload axes after it: "rnn seq_len=50".
+func workloadName(arch, dataset, extra string, datasets bool) string {
+	name := arch
+	if datasets {
+		name += " on " + dataset
+	}
+	if extra != "" {
+		name += " " + extra
+	}
+	return name
 }
 
 // sortSettings puts the settings in report order: workload, series, extra

@@ -68,13 +68,13 @@ func Merge(name string, reps []*Report, labels []string) *Report {
 
 	// Workloads: the union, sorted by architecture then dataset; a chance
 	// level that the experiments do not agree on is unknown.
-	type wkey struct{ arch, dataset string }
+	type wkey struct{ arch, dataset, extra string }
 	wls := map[wkey]Workload{}
 	var wkeys []wkey
 	datasets := map[string]bool{}
 	for _, r := range reps {
 		for _, w := range r.Workloads {
-			k := wkey{w.Arch, w.Dataset}
+			k := wkey{w.Arch, w.Dataset, w.Extra}
 			datasets[w.Dataset] = true
 			prev, seen := wls[k]
 			if !seen {
@@ -89,18 +89,12 @@ func Merge(name string, reps []*Report, labels []string) *Report {
 		}
 	}
 	sort.Slice(wkeys, func(i, j int) bool {
-		if wkeys[i].arch != wkeys[j].arch {
-			return wkeys[i].arch < wkeys[j].arch
-		}
-		return wkeys[i].dataset < wkeys[j].dataset
+		return lessWorkload([3]string{wkeys[i].arch, wkeys[i].dataset, wkeys[i].extra}, [3]string{wkeys[j].arch, wkeys[j].dataset, wkeys[j].extra})
 	})
 	wlOf := map[wkey]int{}
 	for i, k := range wkeys {
 		w := wls[k]
-		w.Name = k.arch
-		if len(datasets) > 1 {
-			w.Name += " on " + k.dataset
-		}
+		w.Name = workloadName(k.arch, k.dataset, k.extra, len(datasets) > 1)
 		out.Workloads = append(out.Workloads, w)
 		wlOf[k] = i
 	}
@@ -110,7 +104,7 @@ func Merge(name string, reps []*Report, labels []string) *Report {
 		for _, s := range r.Settings {
 			w := r.Workloads[s.Workload]
 			s.Series = seriesOf[from{e, s.Series}]
-			s.Workload = wlOf[wkey{w.Arch, w.Dataset}]
+			s.Workload = wlOf[wkey{w.Arch, w.Dataset, w.Extra}]
 			out.Settings = append(out.Settings, s)
 		}
 		out.Runs = append(out.Runs, r.Runs...)

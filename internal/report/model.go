@@ -163,9 +163,12 @@ type Series struct {
 // one problem of the performance profile.
 type Workload struct {
 	Arch, Dataset string
-	Chance        float64
-	ChanceKnown   bool
-	Name          string
+	// Extra is the values of the workload axes ("seq_len=50"; see
+	// WorkloadAxes), "" mostly.
+	Extra       string
+	Chance      float64
+	ChanceKnown bool
+	Name        string
 }
 
 // Setting is a configuration without its seed: the runs of the grid that
