@@ -356,7 +356,13 @@ def bench(req):
 
 
 def fast_dp_step(model, opt, x, y, clip, sigma):
-    """Returns DP-SGD's step (dp_flat) done the fast way, as Opacus's fast
+    """Returns fast_dp's step on the batch (x, y), divided by its size."""
+    step = fast_dp(model, opt, clip, sigma)
+    return lambda: step(x, y)
+
+
+def fast_dp(model, opt, clip, sigma, expected=None):
+    """Returns step(x, y): DP-SGD's step (dp_flat) done the fast way, as Opacus's fast
     gradient clipping and Li et al. 2021 do it: per-example gradient norms
     from what layer hooks keep (a Linear's ‖∇W_i‖² = ‖a_i‖²·‖δ_i‖², Goodfellow
     2015; a Conv2d's from each example's gradient, einsum of δ_i with the
@@ -364,7 +370,9 @@ def fast_dp_step(model, opt, x, y, clip, sigma):
     pass going only to the layers' outputs (torch.autograd.grad: no
     parameter gradients), then one backward of the loss reweighted by
     min(1, C/(‖g_i‖ + 1e-6)), N(0, σ²C²) added to the summed gradients and
-    the sum divided by the batch size (Opacus's DPOptimizer), then SGD."""
+    the sum divided by the batch size (Opacus's DPOptimizer: the expected
+    batch size qN when expected is given, as for Poisson batches), then SGD.
+    An empty batch (Poisson) steps on the noise alone."""
     layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
     if any(not isinstance(m, (nn.Linear, nn.Conv2d, nn.ReLU, nn.Tanh, nn.MaxPool2d, nn.Flatten, nn.Sequential))
            for m in model.modules()):
@@ -377,11 +385,16 @@ def fast_dp_step(model, opt, x, y, clip, sigma):
     for m in layers:
         m.register_forward_hook(keep)
     loss_fn = nn.CrossEntropyLoss(reduction="none")
-    b = x.shape[0]
     params = [p for p in model.parameters()]
 
-    def step():
+    def step(x, y):
+        b = x.shape[0]
         opt.zero_grad(set_to_none=True)
+        if b == 0:
+            for p in params:
+                p.grad = torch.zeros_like(p)
+            noise_and_step(expected)
+            return
         losses = loss_fn(model(x), y)
         outs = [saved[m][1] for m in layers]
         dzs = torch.autograd.grad(losses.sum(), outs, retain_graph=True)
@@ -399,10 +412,13 @@ def fast_dp_step(model, opt, x, y, clip, sigma):
                     sq += gw.pow(2).sum((1, 2)) + dzf.sum(2).pow(2).sum(1)
             factor = (clip / (sq.sqrt() + 1e-6)).clamp(max=1.0)
         (losses * factor).sum().backward()
+        noise_and_step(expected or b)
+
+    def noise_and_step(denom):
         with torch.no_grad():
             for p in params:
                 p.grad += torch.normal(0.0, sigma * clip, size=p.shape)
-                p.grad /= b
+                p.grad /= denom
         opt.step()
 
     return step
