@@ -176,16 +176,6 @@ func trainProcs(ctx context.Context, d *db.DB, experiment string, f runFlags, ob
 	if f.exclusive {
 		args = append(args, "-exclusive")
 	}
-	var extra []*os.File
-	if m, ok := data.CachedMNIST(f.dataDir); ok {
-		// Parsed here already (checkData): the children map this copy
-		// instead of parsing the files again.
-		if file, err := m.Share(); err == nil {
-			defer file.Close()
-			extra = []*os.File{file}
-			args = append(args, "-mnist-fd", "3")
-		}
-	}
 	if _, ok := stderr.(*os.File); !ok {
 		stderr = &lockedWriter{w: stderr} // the children's copiers write at once
 	}
@@ -196,6 +186,20 @@ func trainProcs(ctx context.Context, d *db.DB, experiment string, f runFlags, ob
 		// child has exited.
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
+		// The MNIST copy is written here, not before the worker of this
+		// process starts: writing it (55 MB) and starting the children
+		// overlap that worker's first run instead of delaying it.
+		var extra []*os.File
+		args := args
+		if m, ok := data.CachedMNIST(f.dataDir); ok {
+			// Parsed here already (checkData): the children map this copy
+			// instead of parsing the files again.
+			if file, err := m.Share(); err == nil {
+				defer file.Close()
+				extra = []*os.File{file}
+				args = append(args, "-mnist-fd", "3")
+			}
+		}
 		errc <- startAndWait(ctx, exe, args, extra, f.workers-1, obs, stderr)
 	}()
 	err = worker.Run(ctx, d, experiment, worker.Options{Workers: 1, Stale: f.stale,
