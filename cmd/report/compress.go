@@ -60,7 +60,7 @@ func (rep *paper) deployedFigure(dc deployedCost) *figure {
 		p := newPlot(wl.Name, dc.xaxis, rep.accLabel(true))
 		info := panelInfo{Title: wl.Name, Series: map[string]int{}}
 		f.Runs += pn.Runs
-		logX := costAxis(p, pn)
+		costAxis(p, pn)
 		addFrontier(p, pn, info)
 		var labels plotter.XYLabels
 		var labelSeries []int
@@ -93,24 +93,8 @@ func (rep *paper) deployedFigure(dc deployedCost) *figure {
 			p.Add(sc)
 			info.Series[rep.Series[si].Name] = e.Len()
 		}
-		// y as computed below, so that unclutter's steps (in accuracy on
-		// a [0, 1] axis) are steps of this zoomed axis.
-		ylo, yhi := deployedYRange(pn.Points)
-		for i := range labels.XYs {
-			labels.XYs[i].Y = (labels.XYs[i].Y - ylo) / (yhi - ylo)
-		}
-		unclutter(labels.XYs, logX, p.X.Min, p.X.Max)
-		for i := range labels.XYs {
-			labels.XYs[i].Y = ylo + labels.XYs[i].Y*(yhi-ylo)
-		}
 		if len(labels.Labels) > 0 {
-			lb, _ := plotter.NewLabels(labels)
-			for i := range lb.TextStyle {
-				lb.TextStyle[i].Font.Size = vg.Points(6.5)
-				lb.TextStyle[i].Color = rep.style(labelSeries[i]).Color
-			}
-			lb.Offset = vg.Point{X: vg.Points(4), Y: vg.Points(2)}
-			p.Add(lb)
+			rep.seriesLabels(f, p, labels.XYs, labels.Labels, labelSeries, "table-compress")
 			info.Labels = labels.Labels
 		}
 		// y: the accuracies drawn, not [chance, 1]: compression moves
@@ -134,7 +118,7 @@ func (rep *paper) deployedFigure(dc deployedCost) *figure {
 
 // deployedYRange is the y axis of a deployed-cost panel: the accuracies
 // drawn and 0.02 either side, within [0, 1], and room below for labels
-// moved down; [0, 1] without points.
+// placed under their points; [0, 1] without points.
 func deployedYRange(pts []report.CostPoint) (lo, hi float64) {
 	if len(pts) == 0 {
 		return 0, 1

@@ -217,7 +217,7 @@ func (rep *paper) costFigure(kind string) *figure {
 			}
 		}
 		// Labels name each setting's learning rate; with more settings
-		// than maxLabelled they would cover the data (and unclutter is
+		// than maxLabelled they would cover the data (and placing them is
 		// quadratic), so the points stand alone and the caption says so.
 		if n := len(pn.Points) + len(pn.Missed); n > maxLabelled {
 			unlabelled = append(unlabelled, fmt.Sprintf("%s (%d settings)", wl.Name, n))
@@ -245,16 +245,9 @@ func (rep *paper) costFigure(kind string) *figure {
 				labels.Labels = append(labels.Labels, costLabel(g, manyTh[g[0].Setting.Series]))
 				labelSeries = append(labelSeries, g[0].Setting.Series)
 			}
-			unclutter(labels.XYs, logX, p.X.Min, p.X.Max)
 		}
 		if len(labels.Labels) > 0 {
-			lb, _ := plotter.NewLabels(labels)
-			for i := range lb.TextStyle {
-				lb.TextStyle[i].Font.Size = vg.Points(6.5)
-				lb.TextStyle[i].Color = rep.style(labelSeries[i]).Color // which point a moved label belongs to
-			}
-			lb.Offset = vg.Point{X: vg.Points(4), Y: vg.Points(2)}
-			p.Add(lb)
+			rep.seriesLabels(f, p, labels.XYs, labels.Labels, labelSeries, "table-settings")
 			info.Labels = labels.Labels
 		}
 		p.Y.Min, p.Y.Max = 0, 1
@@ -315,29 +308,6 @@ func costLabel(pts []report.CostPoint, th bool) string {
 		out += fmt.Sprintf(": %d/%d failed", failed, ended)
 	}
 	return out
-}
-
-// unclutter moves labels down, a step at a time, off labels placed before
-// them at about the same place (within an eighth of the axis across, 0.035
-// in accuracy), so that settings at one cost stay legible.
-func unclutter(xys plotter.XYs, logX bool, min, max float64) {
-	across := func(x float64) float64 {
-		if logX {
-			return (math.Log10(x) - math.Log10(min)) / (math.Log10(max) - math.Log10(min))
-		}
-		return (x - min) / (max - min)
-	}
-	for i := range xys {
-		for moved := true; moved; {
-			moved = false
-			for j := 0; j < i; j++ {
-				if math.Abs(across(xys[i].X)-across(xys[j].X)) < 0.12 && math.Abs(xys[i].Y-xys[j].Y) < 0.035-1e-9 {
-					xys[i].Y = xys[j].Y - 0.035
-					moved = true
-				}
-			}
-		}
-	}
 }
 
 // rangeErr are points with error bars from given lows to highs.

@@ -288,9 +288,9 @@ func (rep *paper) index(figs []*figure, tabs []*table, files map[string][]byte) 
 	for _, f := range figs {
 		heading(3, f.Title)
 		png := f.Name + ".png"
-		fmt.Fprintf(&m, "![%s](%s)\n\n%s *%d runs.* [SVG](%s.svg) · [PDF](%s.pdf)\n\n", f.Title, png, f.Caption, f.Runs, f.Name, f.Name)
+		fmt.Fprintf(&m, "![%s](%s)\n\n%s *%d runs.* [SVG](%s.svg) · [PDF](%s.pdf)\n\n", f.Title, png, f.caption(), f.Runs, f.Name, f.Name)
 		fmt.Fprintf(&h, "<figure>\n<img alt=\"%s\" src=\"data:image/png;base64,%s\">\n<figcaption>%s <em>%d runs.</em> <a href=\"%s.svg\">SVG</a> · <a href=\"%s.pdf\">PDF</a></figcaption>\n</figure>\n",
-			esc(f.Title), base64.StdEncoding.EncodeToString(files[png]), esc(f.Caption), f.Runs, esc(f.Name), esc(f.Name))
+			esc(f.Title), base64.StdEncoding.EncodeToString(files[png]), esc(f.caption()), f.Runs, esc(f.Name), esc(f.Name))
 	}
 
 	heading(2, "Tables")

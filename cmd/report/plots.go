@@ -123,7 +123,10 @@ type figure struct {
 	// yLabels are the y labels of log axes, drawn by render (see
 	// logYLabel).
 	yLabels map[*plot.Plot]string
-	Info    []panelInfo // what was drawn, for tests
+	// labels are the point labels of its panels, which know once drawn
+	// how many they left out (see caption).
+	labels []*pointLabels
+	Info   []panelInfo // what was drawn, for tests
 }
 
 // panelInfo records what a panel shows, so that tests can check content
