@@ -108,6 +108,7 @@ var ArchFields = map[string]Field[nn.ArchSpec]{
 	"tied":        {KBool, func(s *nn.ArchSpec) any { return &s.Tied }},
 	"init":        {KString, func(s *nn.ArchSpec) any { return &s.Init }},
 	"approximate": {KString, func(s *nn.ArchSpec) any { return &s.Approximate }},
+	"trim":        {KBool, func(s *nn.ArchSpec) any { return &s.Trim }},
 }
 
 // ArchTypes are the arch types the file accepts.
@@ -117,7 +118,7 @@ var ArchAllowed = map[string][]string{
 	"mlp":         {"type", "hidden", "activation"},
 	"cnn":         {"type", "channels", "kernel", "pool", "hidden", "activation"},
 	"rnn":         {"type", "hidden", "cell", "init", "radius"},
-	"transformer": {"type", "layers", "d_model", "heads", "d_ff", "context", "tied", "init", "approximate"},
+	"transformer": {"type", "layers", "d_model", "heads", "d_ff", "context", "tied", "init", "approximate", "trim"},
 }
 
 // ValueText formats a value the way the file would write it.

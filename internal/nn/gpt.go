@@ -22,10 +22,12 @@ type gpt struct {
 	lnF    *layerNorm
 	head   *Param // lm_head.weight (Outputs, D), or wte when tied
 	tied   bool
+	trim   bool // the last block works on the last k positions only
 	d, out int
 	k      int // output positions per sequence, the last k
 
 	last, logits []float32 // (B·k, D) last positions, (B·k, Outputs)
+	lastBuf      []float32 // last's storage when not trimmed
 	dlast, dh    []float32 // (B·k, D), (N, D)
 	B, T         int
 }
@@ -37,6 +39,10 @@ func buildTransformer(spec ArchSpec, in Input, rng *rand.Rand) Model {
 	m.emb = newEmbedding(&m.ps, "transformer", in.Vocab, spec.Context, spec.DModel)
 	for i := range spec.Layers {
 		m.blocks = append(m.blocks, newBlock(&m.ps, "transformer.h."+strconv.Itoa(i), spec.DModel, spec.Heads, spec.DFF, spec.Approximate == "tanh"))
+	}
+	if spec.Trim {
+		m.trim = true
+		m.blocks[len(m.blocks)-1].k = m.k
 	}
 	m.lnF = newLayerNorm(&m.ps, "transformer.ln_f", spec.DModel)
 	if spec.Tied {
@@ -119,9 +125,11 @@ func (m *gpt) Forward(x []float32, b, steps int) []float32 {
 		h = l.forward(h, b, T)
 	}
 	rows := b * k
-	m.last = grow(m.last, rows*D)
-	for i := 0; i < b; i++ {
-		copy(m.last[i*k*D:(i+1)*k*D], h[((i+1)*T-k)*D:(i+1)*T*D])
+	if m.trim {
+		m.last = h[:rows*D] // the last block returned the last k positions
+	} else {
+		m.last = lastRows(m.lastBuf, h, b, T, k, D)
+		m.lastBuf = m.last
 	}
 	f := m.lnF.forward(m.last, rows)
 	m.logits = grow(m.logits, rows*m.out)
@@ -139,13 +147,15 @@ func (m *gpt) Backward(dout []float32) {
 	if !m.tied {
 		sgemm(true, false, m.out, D, rows, 1, dout, m.out, m.lnF.y, D, 0, headG, D)
 	}
-	dl := m.lnF.backward(m.dlast)
-	m.dh = grow(m.dh, B*T*D)
-	clear(m.dh)
-	for i := 0; i < B; i++ {
-		copy(m.dh[((i+1)*T-k)*D:(i+1)*T*D], dl[i*k*D:(i+1)*k*D])
+	d := m.lnF.backward(m.dlast)
+	if !m.trim {
+		m.dh = grow(m.dh, B*T*D)
+		clear(m.dh)
+		for i := 0; i < B; i++ {
+			copy(m.dh[((i+1)*T-k)*D:(i+1)*T*D], d[i*k*D:(i+1)*k*D])
+		}
+		d = m.dh
 	}
-	d := m.dh
 	for i := len(m.blocks) - 1; i >= 0; i-- {
 		d = m.blocks[i].backward(d)
 	}
@@ -156,7 +166,7 @@ func (m *gpt) Backward(dout []float32) {
 	}
 }
 
-// FLOPs: every block at full length, ln_f and the head on the B·k last
+// FLOPs: every block at full length (the last one trimmed when Trim), ln_f and the head on the B·k last
 // positions (2 per multiply-add forward, for the head's gradient and for
 // dx), the embeddings.
 func (m *gpt) FLOPs(b, steps int) int64 {

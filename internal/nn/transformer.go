@@ -142,6 +142,11 @@ func newAttention(ps *paramSet, name string, d, heads int) *attention {
 }
 
 func (l *attention) forward(x []float32, B, T int) []float32 {
+	return l.proj.forward(l.core(x, B, T), B*T)
+}
+
+// heads_ is the attention before c_proj: the heads side by side, (N, D).
+func (l *attention) core(x []float32, B, T int) []float32 {
 	D, H := l.d, l.heads
 	hd := D / H
 	l.B, l.T = B, T
@@ -163,15 +168,19 @@ func (l *attention) forward(x []float32, B, T int) []float32 {
 			sgemm(false, false, T, hd, T, 1, l.p[(b*H+h)*T*T:], T, v, 3*D, 0, l.y[b*T*D+h*hd:], D)
 		}
 	}
-	return l.proj.forward(l.y, B*T)
+	return l.y
 }
 
 // backward overwrites the parameter gradients from dout (N, D) and returns
 // dx, or nil when needDx is false.
 func (l *attention) backward(dout []float32, needDx bool) []float32 {
+	return l.headsBackward(l.proj.backward(dout, l.B*l.T, true), needDx)
+}
+
+// headsBackward is backward from dL/d(heads side by side), (N, D).
+func (l *attention) headsBackward(dy []float32, needDx bool) []float32 {
 	D, H, B, T := l.d, l.heads, l.B, l.T
 	hd := D / H
-	dy := l.proj.backward(dout, B*T, true)
 	qkv := l.cAttn.y
 	l.dqkv = grow(l.dqkv, B*T*3*D)
 	l.dp = grow(l.dp, T*T)
@@ -192,14 +201,14 @@ func (l *attention) backward(dout []float32, needDx bool) []float32 {
 	return l.cAttn.backward(l.dqkv, B*T, needDx)
 }
 
-// flops: the two projections (dense.flops), 2 per multiply-add of q·kᵀ and
+// flops: the two projections (dense.flops; c_proj on projRows rows), 2 per multiply-add of q·kᵀ and
 // p·v forward and of their four gradient products, about 5 per score for
 // the softmax and 4 for its gradient.
-func (l *attention) flops(B, T int, needDx bool) int64 {
+func (l *attention) flops(B, T, projRows int, needDx bool) int64 {
 	n := int64(B) * int64(T)
 	scores := int64(B) * int64(l.heads) * int64(T) * int64(T)
 	hd := int64(l.d / l.heads)
-	return l.cAttn.flops(int(n), needDx) + l.proj.flops(int(n), true) + 2*2*scores*hd + 4*2*scores*hd + 9*scores
+	return l.cAttn.flops(int(n), needDx) + l.proj.flops(projRows, true) + 2*2*scores*hd + 4*2*scores*hd + 9*scores
 }
 
 // mlp is nanoGPT's MLP: c_fc = Linear(D, F), GELU, c_proj = Linear(F, D).
@@ -247,12 +256,22 @@ func (l *mlp) flops(rows int, needDx bool) int64 {
 
 // block is nanoGPT's pre-LN Block:
 // x₁ = x + attn(ln_1(x)), y = x₁ + mlp(ln_2(x₁)).
+//
+// With k > 0 (the last block of a trimmed transformer) it computes y only
+// at the last k positions of each sequence, all that the head reads: the
+// attention's keys and values still come from every position, but c_proj,
+// the residual adds, ln_2 and the MLP run on B·k rows, and forward returns
+// (B·k, D). The same function as the full block; the float sums over rows
+// in the weight gradients differ, so results round differently.
 type block struct {
 	ln1, ln2 *layerNorm
 	attn     *attention
 	mlp      *mlp
+	k        int
 	x1, y    []float32
 	dx1, dx  []float32
+	xk, yk   []float32 // trimmed: x and the heads at the last k positions
+	dyh      []float32 // trimmed: dL/d(heads), (N, D), zero off the last k
 	B, T     int
 }
 
@@ -265,32 +284,76 @@ func newBlock(ps *paramSet, name string, d, heads, ff int, approx bool) *block {
 	}
 }
 
+// lastRows copies the last k of every T rows of src (B·T rows of d values)
+// into dst, (B·k, d).
+func lastRows(dst, src []float32, B, T, k, d int) []float32 {
+	dst = grow(dst, B*k*d)
+	for i := 0; i < B; i++ {
+		copy(dst[i*k*d:(i+1)*k*d], src[((i+1)*T-k)*d:(i+1)*T*d])
+	}
+	return dst
+}
+
 func (l *block) forward(x []float32, B, T int) []float32 {
 	n, d := B*T, l.ln1.d
 	l.B, l.T = B, T
 	x = x[:n*d]
-	a := l.attn.forward(l.ln1.forward(x, n), B, T)
-	l.x1 = grow(l.x1, n*d)
+	rows := n
+	var a []float32
+	if l.k > 0 {
+		rows = B * l.k
+		l.yk = lastRows(l.yk, l.attn.core(l.ln1.forward(x, n), B, T), B, T, l.k, d)
+		a = l.attn.proj.forward(l.yk, rows)
+		l.xk = lastRows(l.xk, x, B, T, l.k, d)
+		x = l.xk
+	} else {
+		a = l.attn.forward(l.ln1.forward(x, n), B, T)
+	}
+	l.x1 = grow(l.x1, rows*d)
 	add(l.x1, x, a)
-	m := l.mlp.forward(l.ln2.forward(l.x1, n), n)
-	l.y = grow(l.y, n*d)
+	m := l.mlp.forward(l.ln2.forward(l.x1, rows), rows)
+	l.y = grow(l.y, rows*d)
 	add(l.y, l.x1, m)
 	return l.y
 }
 
-// backward overwrites the parameter gradients from dy and returns dx.
+// backward overwrites the parameter gradients from dy (the shape forward
+// returned) and returns dx, (N, D).
 func (l *block) backward(dy []float32) []float32 {
-	n := l.B * l.T
-	dy = dy[:n*l.ln1.d]
+	B, T, d := l.B, l.T, l.ln1.d
+	n, rows := B*T, B*T
+	if l.k > 0 {
+		rows = B * l.k
+	}
+	dy = dy[:rows*d]
 	l.dx1 = grow(l.dx1, len(dy))
-	add(l.dx1, dy, l.ln2.backward(l.mlp.backward(dy, n, true)))
-	l.dx = grow(l.dx, len(dy))
-	add(l.dx, l.dx1, l.ln1.backward(l.attn.backward(l.dx1, true)))
+	add(l.dx1, dy, l.ln2.backward(l.mlp.backward(dy, rows, true)))
+	l.dx = grow(l.dx, n*d)
+	if l.k == 0 {
+		add(l.dx, l.dx1, l.ln1.backward(l.attn.backward(l.dx1, true)))
+		return l.dx
+	}
+	k := l.k
+	dyk := l.attn.proj.backward(l.dx1, rows, true)
+	l.dyh = grow(l.dyh, n*d)
+	clear(l.dyh)
+	for i := 0; i < B; i++ {
+		copy(l.dyh[((i+1)*T-k)*d:(i+1)*T*d], dyk[i*k*d:(i+1)*k*d])
+	}
+	copy(l.dx, l.ln1.backward(l.attn.headsBackward(l.dyh, true)))
+	for i := 0; i < B; i++ {
+		last := l.dx[((i+1)*T-k)*d : (i+1)*T*d]
+		add(last, last, l.dx1[i*k*d:(i+1)*k*d])
+	}
 	return l.dx
 }
 
-// flops: its layers and 1 per value for each residual add and its gradient.
+// flops: its layers and 1 per value for each residual add and its gradient
+// (trimmed: c_proj, ln_2, the MLP and the adds on B·k rows).
 func (l *block) flops(B, T int) int64 {
-	n := B * T
-	return l.ln1.flops(n) + l.attn.flops(B, T, true) + l.ln2.flops(n) + l.mlp.flops(n, true) + 4*int64(n)*int64(l.ln1.d)
+	n, rows := B*T, B*T
+	if l.k > 0 {
+		rows = B * l.k
+	}
+	return l.ln1.flops(n) + l.attn.flops(B, T, rows, true) + l.ln2.flops(rows) + l.mlp.flops(rows, true) + 4*int64(rows)*int64(l.ln1.d)
 }

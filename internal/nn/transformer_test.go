@@ -520,3 +520,92 @@ func TestTransformerSteps(t *testing.T) {
 		t.Errorf("loss did not fall on a fixed batch: %v", l1)
 	}
 }
+
+// TestBlockGradTrimmed: the trimmed block's gradients by finite
+// differences, its output only at the last k positions.
+func TestBlockGradTrimmed(t *testing.T) {
+	for _, k := range []int{1, 3} {
+		rng := rand.New(rand.NewPCG(1, 2))
+		const B, T, d, heads, ff = 2, 4, 8, 2, 12
+		var ps paramSet
+		l := newBlock(&ps, "transformer.h.0", d, heads, ff, false)
+		l.k = k
+		randParams(&ps, rng, 0.5)
+		x := randu(rng, B*T*d, 1)
+		r := randu(rng, B*k*d, 1)
+		f := func() float64 { return dot(l.forward(x, B, T), r) }
+		if n := len(l.forward(x, B, T)); n != B*k*d {
+			t.Fatalf("k=%d: output of %d values, want %d", k, n, B*k*d)
+		}
+		dx := append([]float32(nil), l.backward(r)...)
+		for _, p := range ps.list {
+			checkGrad(t, fmt.Sprintf("k=%d %s", k, p.Name), p.W, p.G, f)
+		}
+		checkGrad(t, fmt.Sprintf("k=%d x", k), x, dx, f)
+	}
+}
+
+// TestTransformerTrim: a trimmed transformer is the untrimmed one: the same
+// parameters from the same seed, logits and every gradient equal to float
+// rounding, over a few optimizer steps, with one and with three output
+// positions; and it allocates nothing per step.
+func TestTransformerTrim(t *testing.T) {
+	for _, k := range []int{1, 3} {
+		in := tokens
+		in.OutSteps = k
+		build := func(trim bool) (Model, Optimizer) {
+			m, err := Build(ArchSpec{Type: "transformer", Layers: 2, DModel: 32, Heads: 4, Context: 8, Trim: trim}, in, rand.New(rand.NewPCG(3, 4)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			opt, _ := NewOptimizer(OptimSpec{Name: "adamw"}, m.Params())
+			return m, opt
+		}
+		full, optF := build(false)
+		trim, optT := build(true)
+		rng := rand.New(rand.NewPCG(5, 6))
+		const b, T = 8, 5
+		x := randTokens(rng, b*T, in.Vocab)
+		labels := make([]int, b*k)
+		for i := range labels {
+			labels[i] = rng.IntN(in.Outputs)
+		}
+		dF := make([]float32, b*k*in.Outputs)
+		dT := make([]float32, b*k*in.Outputs)
+		close := func(what string, a, b []float32) {
+			t.Helper()
+			if len(a) != len(b) {
+				t.Fatalf("k=%d %s: %d values trimmed, %d untrimmed", k, what, len(b), len(a))
+			}
+			for i := range a {
+				if d := math.Abs(float64(a[i] - b[i])); d > 1e-5*(1+math.Abs(float64(a[i]))) {
+					t.Fatalf("k=%d %s[%d]: trimmed %v, untrimmed %v", k, what, i, b[i], a[i])
+				}
+			}
+		}
+		for step := range 4 {
+			lF, _ := SoftmaxCrossEntropy(dF, full.Forward(x, b, T), labels, b*k, in.Outputs)
+			lT, _ := SoftmaxCrossEntropy(dT, trim.Forward(x, b, T), labels, b*k, in.Outputs)
+			if math.Abs(lF-lT) > 1e-5 {
+				t.Fatalf("k=%d step %d: loss trimmed %v, untrimmed %v", k, step, lT, lF)
+			}
+			full.Backward(dF)
+			trim.Backward(dT)
+			for i, p := range full.Params() {
+				close(fmt.Sprintf("step %d grad %s", step, p.Name), p.G, trim.Params()[i].G)
+			}
+			optF.Step(3e-3)
+			optT.Step(3e-3)
+		}
+		if f, g := full.FLOPs(b, T), trim.FLOPs(b, T); g >= f {
+			t.Errorf("k=%d: trimmed FLOPs %d not below untrimmed %d", k, g, f)
+		}
+		allocs := testing.AllocsPerRun(5, func() {
+			SoftmaxCrossEntropy(dT, trim.Forward(x, b, T), labels, b*k, in.Outputs)
+			trim.Backward(dT)
+		})
+		if allocs != 0 {
+			t.Errorf("k=%d: %v allocations per trimmed step", k, allocs)
+		}
+	}
+}
