@@ -44,7 +44,7 @@ writing JSON on stdout:
           cross-entropy loss by a loop over the examples: "sq", the squared
           L2 norm of each example's gradient of each parameter (b rows in
           state_dict order), and "clipped", Σ_i min(1, clip/(‖g_i‖ + 1e-6))·g_i
-          per parameter, Opacus's flat clipping; "fast_clipped", the same
+          per parameter, Opacus's flat clipping; "fast_clipped" (mlp and cnn), the same
           sum as fast_dp_step (runner bench -dp's PyTorch step) forms it.
 
 Run with Debian's /usr/bin/python3 (python3-torch).
@@ -490,11 +490,14 @@ def dpcheck(req):
         factor = (req["clip"] / (norm + 1e-6)).clamp(max=1.0)
         for k in names:
             clipped[k] += factor * g[k]
-    # The same sum from fast_dp_step (runner bench -dp's PyTorch side) with
-    # σ = 0: its gradient is the sum divided by b, and lr 0 keeps the weights.
-    fast_dp_step(model, torch.optim.SGD(model.parameters(), lr=0.0), x, y, req["clip"], 0.0)()
-    return {"sq": sq, "clipped": {k: v.reshape(-1).tolist() for k, v in clipped.items()},
-            "fast_clipped": {k: (params[k].grad * b).reshape(-1).tolist() for k in names}}
+    res = {"sq": sq, "clipped": {k: v.reshape(-1).tolist() for k, v in clipped.items()}}
+    if req["arch"]["type"] in ("mlp", "cnn"):
+        # The same sum from fast_dp_step (runner bench -dp's PyTorch side) with
+        # σ = 0: its gradient is the sum divided by b, and lr 0 keeps the
+        # weights. It has no recurrent layers (nor does the bench).
+        fast_dp_step(model, torch.optim.SGD(model.parameters(), lr=0.0), x, y, req["clip"], 0.0)()
+        res["fast_clipped"] = {k: (params[k].grad * b).reshape(-1).tolist() for k in names}
+    return res
 
 
 def main():

@@ -50,6 +50,10 @@ func TestDPExpand(t *testing.T) {
 		t.Errorf("configurations share a DPSpec")
 	}
 
+	if rnn := mustLoad(t, dpEdit("arch: [mlp2]", "arch: [mlp2, rnn]")); len(rnn) != 4 {
+		t.Errorf("dp_flat on mlp2 and rnn: %d configurations, want 4", len(rnn))
+	}
+
 	mixed := mustLoad(t, dpEdit("clip: [{method: dp_flat, threshold: [0.5, 1]}]", "clip: [none, {method: dp_flat, threshold: 1}]"))
 	if len(mixed) != 2 || mixed[0].DP != nil || mixed[1].DP == nil {
 		t.Fatalf("mixed grid: %+v", mixed)
@@ -106,8 +110,10 @@ func TestDPErrors(t *testing.T) {
 			`train.sampling: "uniform" is not allowed (allowed: shuffle, poisson)`},
 		{"no sigma", dpEdit("train: {batch_size: 50, noise_multiplier: 1.0, lr: 0.1}", "train: {batch_size: 50, lr: 0.1}"),
 			""},
-		{"arch without per-example gradients", dpEdit("arch: [mlp2]", "arch: [mlp2, "+mark+"rnn]"),
-			"grid.arch[1]: arch rnn: method dp_flat needs per-example gradients: type: rnn has no per-example gradients yet"},
+		{"arch without per-example gradients", "name: t\ndataset: modular\ntrain: {batch_size: 50, noise_multiplier: 1.0, lr: 0.1}\n" +
+			"archs:\n  gpt: {type: transformer, layers: 1, d_model: 8, heads: 2, context: 4}\n" +
+			"grid:\n  arch: [" + mark + "gpt]\n  seed: [1]\n  clip: [{method: dp_flat, threshold: [0.5, 1]}]\n",
+			"grid.arch[0]: arch gpt: method dp_flat needs per-example gradients: type: transformer has no per-example gradients yet"},
 		{"quantile with too much sigma", strings.Replace(dpEdit("clip: [{method: dp_flat, threshold: [0.5, 1]}]", "clip: [{method: dp_quantile, threshold: 1, count_noise: 0.4}]"), "noise_multiplier: 1.0", "noise_multiplier: "+mark+"1.0", 1),
 			"train.noise_multiplier: method dp_quantile: count_noise: dp_quantile needs noise_multiplier σ < 2·count_noise (Andrew et al. 2021, Thm 1), got σ = 1 and count_noise = 0.4"},
 		{"none repeats over sigma", strings.Replace(strings.Replace(dpBase, "noise_multiplier: 1.0, ", "", 1), "  seed: [1]\n", "  seed: [1]\n  noise_multiplier: [1, "+mark+"2]\n", 1),

@@ -19,7 +19,8 @@ import "fmt"
 // 2023), so BackwardWeighted costs the weight GEMMs of one backward pass
 // and no propagation: a per-example step costs a plain step plus O(b·(D+O))
 // per layer. A convolution forms each example's weight gradient once more
-// (conv2d.backwardNorms says why not ghost clipping).
+// (conv2d.backwardNorms says why not ghost clipping), and so does a
+// recurrent layer (recurrentCore.norms).
 type PerExample interface {
 	Model
 	// BackwardNorms takes dL/dout of the last Forward (b×Outputs), like
@@ -35,16 +36,14 @@ type PerExample interface {
 }
 
 // PerExampleSupport reports whether architecture a (normalized) gives
-// per-example gradients (is a PerExample): an mlp and a cnn do; an rnn's
-// recurrent layers do not yet.
+// per-example gradients (is a PerExample): an mlp, a cnn and an rnn (tanh
+// or lstm) do; a transformer does not yet.
 func (a ArchSpec) PerExampleSupport() error {
 	switch a.Type {
-	case "mlp", "cnn":
+	case "mlp", "cnn", "rnn":
 		return nil
-	case "rnn":
-		return fmt.Errorf("type: rnn has no per-example gradients yet (its recurrent layer); use an mlp")
 	}
-	return fmt.Errorf("type: %s has no per-example gradients yet; use an mlp", a.Type)
+	return fmt.Errorf("type: %s has no per-example gradients yet; DP-SGD runs on mlp, cnn and rnn", a.Type)
 }
 
 // exampleLayer is a layer of a sequential model with per-example support.
@@ -279,3 +278,99 @@ func (l *maxPool) backwardNorms(dy []float32, b int, needDx bool, _ []float64, _
 }
 
 func (l *maxPool) backwardWeighted([]float32, int, int, int) {}
+
+var _ PerExample = (*recurrentModel)(nil)
+
+// BackwardNorms of the rnn: the head fc as any dense layer, then the
+// recurrent layer's backpropagation through time without its parameter
+// gradients, keeping da for BackwardWeighted.
+func (m *recurrentModel) BackwardNorms(dout []float32, sq []float64) {
+	P := len(m.ps.list)
+	sq = sq[:m.b*P]
+	clear(sq)
+	dh := m.fc.backwardNorms(dout, m.b, true, sq, P-2, P)
+	m.core.propagate(dh) // keeps da
+	m.core.core().norms(sq, 0, P)
+}
+
+func (m *recurrentModel) BackwardWeighted(w []float32) {
+	P := len(m.ps.list)
+	w = w[:m.b*P]
+	m.core.core().weighted(w, 0, P)
+	m.fc.backwardWeighted(w, m.b, P-2, P)
+}
+
+// norms adds the squared norms of each example's gradients of W_ih, W_hh,
+// b_ih and b_hh (parameters p0 … p0+3) to sq. An example's gradients are
+// sums over its steps, dW_ih,i = Σ_t da_{t,i}ᵀ·x_{t,i}, dW_hh,i =
+// Σ_{t≥1} da_{t,i}ᵀ·h_{t−1,i} and db_i = Σ_t da_{t,i}, not outer products,
+// so each example's weight gradients are formed, one GEMM over its T rows
+// (strided by B in the time-major layout) into a scratch matrix: T·G·(D+H)
+// multiply-adds an example, what the batch's weight gradients cost per
+// example. Ghost clipping's Gram matrices (Li et al. 2021) would cost
+// T²·(G+D) and T²·(G+H), more once T exceeds about D and H (MNIST rows: T =
+// D = 28 with H = 64 to 128 and G = H or 4H).
+func (l *recurrentCore) norms(sq []float64, p0, P int) {
+	D, H, G, b, T := l.d, l.h, l.g, l.b, l.T
+	l.dw = grow(l.dw, G*max(D, H))
+	l.sq1 = growF64(l.sq1, 1)
+	s := l.sq1
+	for i := 0; i < b; i++ {
+		sgemm(true, false, G, D, T, 1, l.da[i*G:], b*G, l.x[i*D:], b*D, 0, l.dw, D)
+		rowSumSq(s, l.dw[:G*D], G*D)
+		sq[i*P+p0] += s[0]
+		if T > 1 {
+			sgemm(true, false, G, H, T-1, 1, l.da[(b+i)*G:], b*G, l.hs[i*H:], b*H, 0, l.dw, H)
+			rowSumSq(s, l.dw[:G*H], G*H)
+			sq[i*P+p0+1] += s[0]
+		}
+		db := l.dw[:G]
+		copy(db, l.da[i*G:(i+1)*G])
+		for t := 1; t < T; t++ {
+			add(db, db, l.da[(t*b+i)*G:(t*b+i+1)*G])
+		}
+		rowSumSq(s, db, G)
+		sq[i*P+p0+2] += s[0]
+		sq[i*P+p0+3] += s[0]
+	}
+}
+
+// weighted sets the parameter gradients to the examples' gradients summed
+// with weights w: paramGrads of da with example i's rows scaled by its
+// weight for each parameter (by 1: paramGrads of da, bit for bit).
+func (l *recurrentCore) weighted(w []float32, p0, P int) {
+	G, b, T := l.g, l.b, l.T
+	l.daw = grow(l.daw, T*b*G)
+	scaled := -1 // the parameter whose weights l.daw holds
+	scale := func(p int) {
+		if scaled >= 0 {
+			same := true
+			for i := 0; i < b && same; i++ {
+				same = w[i*P+p0+p] == w[i*P+p0+scaled]
+			}
+			if same {
+				return
+			}
+		}
+		for t := 0; t < T; t++ {
+			for i := 0; i < b; i++ {
+				r := (t*b + i) * G
+				scaleInto(l.daw[r:r+G], l.da[r:r+G], w[i*P+p0+p])
+			}
+		}
+		scaled = p
+	}
+	H, D := l.h, l.d
+	scale(0)
+	sgemm(true, false, G, D, T*b, 1, l.daw, G, l.x, D, 0, l.wih.G, D)
+	scale(1)
+	if T > 1 {
+		sgemm(true, false, G, H, (T-1)*b, 1, l.daw[b*G:], G, l.hs, H, 0, l.whh.G, H)
+	} else {
+		clear(l.whh.G)
+	}
+	scale(2)
+	colSum(l.bih.G, l.daw)
+	scale(3)
+	colSum(l.bhh.G, l.daw)
+}

@@ -22,6 +22,10 @@ var perExampleCases = []struct {
 	{"cnn", cnn, mnist, 4},
 	{"cnn-tanh-nopool-hidden", ArchSpec{Type: "cnn", Channels: []int{3, 4}, Kernel: 3, Pool: 1, Hidden: []int{5}, Activation: "tanh"},
 		Input{C: 2, H: 7, W: 6, Outputs: 3}, 5},
+	{"rnn", ArchSpec{Type: "rnn", Hidden: []int{6}}, Input{C: 1, H: 4, W: 3, Outputs: 3}, 5},
+	{"rnn-one-step", ArchSpec{Type: "rnn", Hidden: []int{4}}, Input{C: 2, H: 1, W: 3, Outputs: 3}, 3},
+	{"lstm", ArchSpec{Type: "rnn", Hidden: []int{5}, Cell: "lstm"}, Input{C: 2, H: 5, W: 2, Outputs: 4}, 4},
+	{"rnn-mnist", ArchSpec{Type: "rnn", Hidden: []int{16}}, mnist, 3},
 }
 
 // perExampleBatch builds case tc's model from a fixed seed and a batch with
@@ -230,6 +234,9 @@ func TestPerExampleAgainstPyTorch(t *testing.T) {
 				for k, p := range ps {
 					g, w := pr.sq[i*P+k], want.Sq[i][k]
 					rel := math.Abs(g-w) / w
+					if w == 0 { // W_hh of a one-step rnn
+						rel = math.Abs(g)
+					}
 					worst = max(worst, rel)
 					if rel > 1e-5 {
 						t.Errorf("example %d %s: squared norm %.9g, PyTorch %.9g", i, p.Name, g, w)
@@ -258,6 +265,9 @@ func TestPerExampleAgainstPyTorch(t *testing.T) {
 				if diff > 1e-5*scale {
 					t.Errorf("%s: clipped sums differ by %g (scale %g)", p.Name, diff, scale)
 				}
+				if want.FastClipped == nil {
+					continue // bench_torch.py's fast DP step has no recurrent layers
+				}
 				fast := make([]float32, len(want.FastClipped[p.Name]))
 				for j, v := range want.FastClipped[p.Name] {
 					fast[j] = float32(v)
@@ -272,7 +282,8 @@ func TestPerExampleAgainstPyTorch(t *testing.T) {
 	}
 }
 
-// BenchmarkPerExampleStep is one SGD step of mlp2 and of the cnn at batch 256, plain
+// BenchmarkPerExampleStep is one SGD step of mlp2, the cnn, the rnn and the
+// LSTM (128 hidden, MNIST rows as steps) at batch 256, plain
 // (Forward, Backward) and per-example (Forward, BackwardNorms, flat clip
 // factors, BackwardWeighted): DP-SGD's step without its noise.
 func BenchmarkPerExampleStep(b *testing.B) {
@@ -280,7 +291,7 @@ func BenchmarkPerExampleStep(b *testing.B) {
 	for _, arch := range []struct {
 		name string
 		spec ArchSpec
-	}{{"mlp2", mlp2}, {"cnn", cnn}} {
+	}{{"mlp2", mlp2}, {"cnn", cnn}, {"rnn", rnn}, {"lstm", lstmRNN}} {
 		for _, private := range []bool{false, true} {
 			name := "plain"
 			if private {

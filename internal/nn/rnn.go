@@ -18,6 +18,11 @@ type recurrent interface {
 	forward(x []float32, T, b int) []float32
 	// backward takes dL/dh_T and overwrites every parameter gradient.
 	backward(dh []float32)
+	// propagate is backward without the parameter gradients: it returns
+	// da, the gradients of every step's pre-activations, (T·B, G), which
+	// core().paramGrads turns into them.
+	propagate(dh []float32) []float32
+	core() *recurrentCore
 	flops(b, T int) int64
 }
 
@@ -25,17 +30,20 @@ type recurrent interface {
 // parameters, with G = gates·H rows, and the last forward's input and
 // hidden states.
 type recurrentCore struct {
-	d, h               int
+	d, h, g            int // g = gates·h
 	wih, whh, bih, bhh *Param
 	x                  []float32 // input of the last forward (T·B, D), not owned
 	hs                 []float32 // h_1 … h_T, (T·B, H)
+	da                 []float32 // backward's pre-activation gradients (T·B, G)
+	daw, dw            []float32 // per-example: da reweighted, scratch
+	sq1                []float64 // per-example: one squared norm
 	T, b               int
 }
 
 func newRecurrentCore(ps *paramSet, name string, d, h, gates int) recurrentCore {
 	g := gates * h
 	return recurrentCore{
-		d: d, h: h,
+		d: d, h: h, g: g,
 		wih: ps.add(name+".weight_ih_l0", RecurrentWeight, g, d),
 		whh: ps.add(name+".weight_hh_l0", RecurrentWeight, g, h),
 		bih: ps.add(name+".bias_ih_l0", Bias, g),
@@ -46,8 +54,8 @@ func newRecurrentCore(ps *paramSet, name string, d, h, gates int) recurrentCore 
 // paramGrads sets the parameter gradients from da, the gradients of the
 // pre-activations of every step, (T·B, G): the recurrent weight sees
 // h_1 … h_{T−1} (h_0 is zero), both biases the same column sums.
-func (l *recurrentCore) paramGrads(da []float32, G int) {
-	H, b, T := l.h, l.b, l.T
+func (l *recurrentCore) paramGrads(da []float32) {
+	H, G, b, T := l.h, l.g, l.b, l.T
 	if T > 1 {
 		sgemm(true, false, G, H, (T-1)*b, 1, da[b*G:], G, l.hs, H, 0, l.whh.G, H)
 	} else {
@@ -66,7 +74,7 @@ func (l *recurrentCore) paramGrads(da []float32, G int) {
 // after it, so only the B×H×H products run step by step.
 type rnnTanh struct {
 	recurrentCore
-	da, dh []float32 // (T·B, H) pre-activation gradients, (B, H)
+	dh []float32 // (B, H)
 }
 
 func newRNNTanh(ps *paramSet, name string, d, h int) *rnnTanh {
@@ -113,7 +121,11 @@ func (l *rnnTanh) forward(x []float32, T, b int) []float32 {
 	return l.hs[(T-1)*bh : T*bh]
 }
 
-func (l *rnnTanh) backward(dhT []float32) {
+func (l *recurrentCore) core() *recurrentCore { return l }
+
+func (l *rnnTanh) backward(dhT []float32) { l.paramGrads(l.propagate(dhT)) }
+
+func (l *rnnTanh) propagate(dhT []float32) []float32 {
 	T, b, H := l.T, l.b, l.h
 	bh := b * H
 	l.da = grow(l.da, T*bh)
@@ -127,7 +139,7 @@ func (l *rnnTanh) backward(dhT []float32) {
 			sgemm(false, false, b, H, H, 1, da, H, l.whh.W, H, 0, dh, H)
 		}
 	}
-	l.paramGrads(l.da, H)
+	return l.da
 }
 
 // flops: 2 per multiply-add of the input projection, the recurrence and
@@ -147,9 +159,9 @@ func (l *rnnTanh) flops(b, T int) int64 {
 // c_t = f⊙c_{t−1} + i⊙g, h_t = o⊙tanh(c_t), with i, f, o sigmoids and g tanh.
 type lstm struct {
 	recurrentCore
-	gates      []float32 // activated gates (T·B, 4H)
-	cs, tc     []float32 // c_t, tanh(c_t): (T·B, H)
-	da, dh, dc []float32 // (T·B, 4H), (B, H), (B, H)
+	gates  []float32 // activated gates (T·B, 4H)
+	cs, tc []float32 // c_t, tanh(c_t): (T·B, H)
+	dh, dc []float32 // (B, H), (B, H)
 }
 
 func newLSTM(ps *paramSet, name string, d, h int) *lstm {
@@ -182,7 +194,9 @@ func (l *lstm) forward(x []float32, T, b int) []float32 {
 	return l.hs[(T-1)*bh : T*bh]
 }
 
-func (l *lstm) backward(dhT []float32) {
+func (l *lstm) backward(dhT []float32) { l.paramGrads(l.propagate(dhT)) }
+
+func (l *lstm) propagate(dhT []float32) []float32 {
 	T, b, H, G := l.T, l.b, l.h, 4*l.h
 	bh, bg := b*H, b*G
 	l.da = grow(l.da, T*bg)
@@ -201,7 +215,7 @@ func (l *lstm) backward(dhT []float32) {
 			sgemm(false, false, b, H, G, 1, l.da[t*bg:(t+1)*bg], G, l.whh.W, H, 0, dh, H)
 		}
 	}
-	l.paramGrads(l.da, G)
+	return l.da
 }
 
 // flops: as rnnTanh with four gates, plus about 10 element operations per

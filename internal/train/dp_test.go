@@ -20,6 +20,8 @@ data: {train_size: 640, test_size: 200, train_eval_size: 200}
 train: {epochs: 2, batch_size: 64, eval_every: 5, TRAIN}
 archs:
   mlp2: {type: mlp, hidden: [32, 16]}
+  rnn: {type: rnn, hidden: [16]}
+  lstm: {type: rnn, cell: lstm, hidden: [12]}
 grid:
   arch: [mlp2]
   lr: [0.1]
@@ -38,15 +40,22 @@ func dpConfigYAML(train, clip string) string {
 // row gradients are exactly 1, so the weight GEMM is Backward's).
 func TestDPNoNoiseNoClipIsPlain(t *testing.T) {
 	dir := mnistDir(t)
-	plain := parseConfig(t, dpConfigYAML("optimizer: sgd", "none"))
-	_, a := run(t, context.Background(), plain, dir)
-	for _, m := range []string{"dp_flat", "dp_per_layer", "dp_quantile"} {
-		t.Run(m, func(t *testing.T) { samePlain(t, dir, a, m) })
+	for _, arch := range []string{"mlp2", "rnn", "lstm"} {
+		plain := parseConfig(t, onArch(dpConfigYAML("optimizer: sgd", "none"), arch))
+		_, a := run(t, context.Background(), plain, dir)
+		for _, m := range []string{"dp_flat", "dp_per_layer", "dp_quantile"} {
+			t.Run(arch+"/"+m, func(t *testing.T) { samePlain(t, dir, a, m, arch) })
+		}
 	}
 }
 
-func samePlain(t *testing.T, dir string, a *recorder, method string) {
-	dp := parseConfig(t, dpConfigYAML("noise_multiplier: 0", "{method: "+method+", threshold: 1.0e6}"))
+// onArch sets a dpYAML grid's arch.
+func onArch(yaml, arch string) string {
+	return strings.Replace(yaml, "arch: [mlp2]", "arch: ["+arch+"]", 1)
+}
+
+func samePlain(t *testing.T, dir string, a *recorder, method, arch string) {
+	dp := parseConfig(t, onArch(dpConfigYAML("noise_multiplier: 0", "{method: "+method+", threshold: 1.0e6}"), arch))
 	res, b := run(t, context.Background(), dp, dir)
 	if res.Status != record.Done || !math.IsInf(res.Epsilon, 1) {
 		t.Fatalf("dp run: %+v, want done with ε = +Inf", res)
@@ -75,14 +84,21 @@ func samePlain(t *testing.T, dir string, a *recorder, method string) {
 // TestDPOneExampleIsNorm: with batches of one and σ = 0, dp_flat trains as
 // global-norm clipping (method norm) at the same threshold.
 func TestDPOneExampleIsNorm(t *testing.T) {
+	// Thresholds between the arch's smallest and largest gradient norms.
+	for arch, c := range map[string]string{"mlp2": "1.4", "rnn": "1.4", "lstm": "1.0"} {
+		t.Run(arch, func(t *testing.T) { oneExampleIsNorm(t, arch, c) })
+	}
+}
+
+func oneExampleIsNorm(t *testing.T, arch, c string) {
 	dir := mnistDir(t)
-	yaml := strings.Replace(dpYAML, "data: {train_size: 640, test_size: 200, train_eval_size: 200}", "data: {train_size: 40, test_size: 200, train_eval_size: 40}", 1)
+	yaml := strings.Replace(onArch(dpYAML, arch), "data: {train_size: 640, test_size: 200, train_eval_size: 200}", "data: {train_size: 40, test_size: 200, train_eval_size: 40}", 1)
 	yaml = strings.Replace(yaml, "batch_size: 64", "batch_size: 1", 1)
 	cfg := func(train, clip string) string {
 		return strings.NewReplacer("TRAIN", train, "CLIP", clip).Replace(yaml)
 	}
-	_, a := run(t, context.Background(), parseConfig(t, cfg("optimizer: sgd", "{method: norm, threshold: 1.4}")), dir)
-	_, b := run(t, context.Background(), parseConfig(t, cfg("noise_multiplier: 0", "{method: dp_flat, threshold: 1.4}")), dir)
+	_, a := run(t, context.Background(), parseConfig(t, cfg("optimizer: sgd", "{method: norm, threshold: "+c+"}")), dir)
+	_, b := run(t, context.Background(), parseConfig(t, cfg("noise_multiplier: 0", "{method: dp_flat, threshold: "+c+"}")), dir)
 	clipped := 0
 	for i := range a.steps {
 		sa, sb := a.steps[i], b.steps[i]

@@ -330,9 +330,6 @@ func TestEveryMethodTrains(t *testing.T) {
 			clip := "{method: " + m + ", threshold: 0.5}"
 			train := "{epochs: 1, batch_size: 64}"
 			if d, _ := clipalgo.Lookup(m); d.Needs == clipalgo.PerExampleGradients {
-				if strings.Contains(arch, "rnn") {
-					continue // no per-example gradients yet (grid refuses it)
-				}
 				train = "{epochs: 1, batch_size: 64, noise_multiplier: 1}"
 			}
 			if m == "none" {
