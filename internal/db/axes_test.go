@@ -158,7 +158,7 @@ func TestRunAxesColumns(t *testing.T) {
 	want := []string{"run_id", "experiment", "setting_key",
 		"train_size", "test_size", "train_eval_size", "seq_len", "vocab", "modulus", "operation", "train_fraction",
 		"arch_type", "hidden", "activation", "channels", "kernel", "pool", "cell",
-		"layers", "d_model", "heads", "d_ff", "context", "tied", "init", "approximate",
+		"layers", "d_model", "heads", "d_ff", "context", "tied", "init", "approximate", "trim",
 		"optimizer_momentum", "optimizer_nesterov", "optimizer_dampening", "optimizer_beta1", "optimizer_beta2",
 		"optimizer_eps", "optimizer_weight_decay", "optimizer_no_decay",
 		"lr_schedule_warmup", "lr_schedule_decay", "lr_schedule_min_lr",

@@ -143,6 +143,8 @@ ALTER TABLE runs ADD COLUMN effective_flops REAL;   -- inference FLOPs of one ex
 	// 9: run_axes gains vocab (issue 12's copy task, data.vocab); Open
 	// rebuilds the view after a migration; nothing else changes.
 	`-- 9: run_axes with vocab`,
+	// 10: run_axes gains trim (the transformer's arch_spec.trim).
+	`-- 10: run_axes with trim`,
 }
 
 // derived are the runs columns computed from a run's configuration, which

@@ -189,7 +189,10 @@
 //     d_ff (default 4·d_model), tied (the head is the token embedding's
 //     first rows; default false), init (torch, gpt2; default torch: gpt2 is
 //     N(0, 0.02) with the residual projections scaled by 1/√(2·layers)),
-//     approximate (GELU: none, the exact erf form, default; tanh). It reads
+//     approximate (GELU: none, the exact erf form, default; tanh), trim
+//     (true: the last block computes c_proj, ln_2 and the MLP only at the
+//     positions the head reads, the same model in fewer FLOPs, rounding
+//     differently; default false). It reads
 //     token datasets only (modular, copy: context at least 2·seq_len+1,
 //     logits at each of the last seq_len positions).
 //
