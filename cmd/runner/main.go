@@ -36,6 +36,7 @@ commands:
   status           counts by status per experiment (-failed: the failed runs)
   slurm FILE       write (and -submit) a Slurm job-array script, one shard per task
   merge SHARD...   fold shard databases into one (-db)
+  migrate          bring a database of an older cliplab to this one's schema
   export           one row per run, every axis and metric, as CSV or JSON lines
   bench            steps per second of cliplab and PyTorch on this machine
   privacy          ε that DP-SGD spends (-noise σ), or σ for a target ε (-epsilon)

@@ -30,6 +30,18 @@ var (
 	ErrForeign = errors.New("db: not a cliplab database")
 	// ErrNewerSchema is returned for a database written by a newer cliplab.
 	ErrNewerSchema = errors.New("db: database schema is newer than this cliplab")
+	// ErrOlderSchema is returned by a read-only Open of a database that
+	// needs a migration (which only a writable Open does).
+	ErrOlderSchema = errors.New("db: database schema is older than this cliplab's")
+)
+
+// olderSchemaError is ErrOlderSchema with the database's name and versions.
+type olderSchemaError string
+
+func (e olderSchemaError) Error() string        { return string(e) }
+func (e olderSchemaError) Is(target error) bool { return target == ErrOlderSchema }
+
+var (
 	// ErrMissing is returned by Open with ReadOnly for a file that does not exist.
 	ErrMissing = errors.New("db: no such database")
 )
@@ -212,7 +224,7 @@ func (d *DB) checkAndMigrate(readOnly bool) (err error) {
 		if appID == 0 {
 			return fmt.Errorf("%w: %s is an empty database", ErrMissing, d.path)
 		}
-		return fmt.Errorf("database %s has schema version %d; open it once with runner to migrate it to %d", d.path, version, SchemaVersion)
+		return olderSchemaError(fmt.Sprintf("database %s has schema version %d, older than this cliplab's %d: runner migrate -db %s brings it up to date (as any runner run on it does)", d.path, version, SchemaVersion, d.path))
 	}
 	for i := version; i < SchemaVersion; i++ {
 		if _, err := conn.ExecContext(ctx, migrations[i]); err != nil {

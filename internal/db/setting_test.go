@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -119,7 +120,7 @@ func TestMigrationFillsSettingKey(t *testing.T) {
 	raw.Close()
 
 	// A reader refuses the old file until a writer has migrated it.
-	if _, err := Open(path, Options{ReadOnly: true}); err == nil || !strings.Contains(err.Error(), "open it once with runner") {
+	if _, err := Open(path, Options{ReadOnly: true}); err == nil || !errors.Is(err, ErrOlderSchema) || !strings.Contains(err.Error(), "runner migrate -db") {
 		t.Fatalf("read-only open of version 1: %v", err)
 	}
 	d, err := Open(path, Options{})
