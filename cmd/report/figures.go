@@ -361,6 +361,19 @@ func (rep *paper) curveFigure(w int, cs report.CurveSet, nLRs int) *figure {
 	logAxis(&norm.Y)
 	li := panelInfo{Title: loss.Title.Text, Series: map[string]int{}}
 	ni := panelInfo{Title: norm.Title.Text, Series: map[string]int{}}
+	// A second row, train-sample and test accuracy at each evaluation,
+	// when the runs were evaluated more than once (grokking is seen there:
+	// test accuracy leaving chance long after train accuracy reached 1).
+	var accs []*plot.Plot
+	var accInfo []panelInfo
+	if cs.Evaluated() {
+		for _, sp := range []struct{ split, what string }{{"train", "train-sample accuracy"}, {"test", "test accuracy"}} {
+			p := newPlot(fmt.Sprintf("%s, lr=%s: %s", wl.Name, lr, sp.what), "step", sp.what)
+			p.Y.Min, p.Y.Max = 0, 1
+			accs = append(accs, p)
+			accInfo = append(accInfo, panelInfo{Title: p.Title.Text, Series: map[string]int{}})
+		}
+	}
 	l := newLegend()
 	anyDiverged, capped := false, false
 	var spikeZ []float64 // spike_z of each setting with marks
@@ -417,6 +430,28 @@ func (rep *paper) curveFigure(w int, cs report.CurveSet, nLRs int) *figure {
 				anyDiverged = true
 			}
 		}
+		for k, split := range []string{"train", "test"}[:len(accs)] {
+			p, info := accs[k], accInfo[k]
+			mean, lo, hi := report.SeedAccuracy(s, split)
+			if band := bandPolygon(mean.X, lo, hi); band != nil {
+				band.Color = withAlpha(st.Color, 0x30)
+				band.LineStyle.Width = 0
+				p.Add(band)
+			}
+			addLine(p, info.Series, name, st, xy{mean.X, mean.Y}, max(1, mean.Len()/10))
+			for _, c := range report.DivergedAccuracy(s, split) {
+				thin := st.line(vg.Points(0.7))
+				if c.Len() > 1 {
+					ln, _ := plotter.NewLine(xy{c.X, c.Y})
+					ln.LineStyle = thin
+					p.Add(ln)
+				}
+				sc, _ := plotter.NewScatter(xy{c.X[c.Len()-1:], c.Y[c.Len()-1:]})
+				sc.GlyphStyle = draw.GlyphStyle{Color: st.Color, Radius: vg.Points(5), Shape: draw.CrossGlyph{}}
+				p.Add(sc)
+				info.Series["diverged: "+name]++
+			}
+		}
 		ln, _ := plotter.NewLine(xy{[]float64{0, 1}, []float64{0, 0}})
 		ln.LineStyle = st.line(vg.Points(1.3))
 		sc, _ := plotter.NewScatter(xy{[]float64{0}, []float64{0}})
@@ -440,6 +475,24 @@ func (rep *paper) curveFigure(w int, cs report.CurveSet, nLRs int) *figure {
 	f.Legend = l
 	f.Width, f.Height = vg.Points(900), vg.Points(320)
 	f.Caption = fmt.Sprintf("Training loss and gradient norm before clipping against step (logged steps averaged into at most %d points a run) for each method at its best threshold by train-sample accuracy: mean over the seeds that finished with a band from the lowest to the highest; each diverged seed as a thin line ending in ×.", report.CurveBins) + spikeText
+	if len(accs) > 0 {
+		for _, p := range accs {
+			p.X.Min, p.X.Max = loss.X.Min, loss.X.Max // steps line up with the row above
+			if wl.ChanceKnown {
+				ch, _ := plotter.NewLine(xy{[]float64{p.X.Min, p.X.Max}, []float64{wl.Chance, wl.Chance}})
+				ch.LineStyle = draw.LineStyle{Color: color.Gray{0x80}, Width: vg.Points(0.8), Dashes: []vg.Length{vg.Points(4), vg.Points(3)}}
+				p.Add(ch)
+			}
+		}
+		f.Panels = append(f.Panels, accs)
+		f.Info = append(f.Info, accInfo...)
+		f.Height = vg.Points(620)
+		f.Caption += " Below: train-sample accuracy (the fixed training sample) and test accuracy at each evaluation, the same seeds, mean and band"
+		if wl.ChanceKnown {
+			f.Caption += fmt.Sprintf("; dashed: chance (%s)", fmtNum(wl.Chance))
+		}
+		f.Caption += "."
+	}
 	if capped {
 		f.Caption += fmt.Sprintf(" A setting with more than %d seeds is drawn from its first %[1]d (by seed); the tables use them all.", report.MaxCurveSeeds)
 	}

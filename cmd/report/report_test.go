@@ -241,9 +241,16 @@ func TestFigureContent(t *testing.T) {
 	}
 	// Curves at lr 3, where runs diverge: loss and norm panels, a line per
 	// method and crosses for the diverged seeds; at lr 0.1 none diverge.
+	// Below them, train-sample and test accuracy at each evaluation.
 	cur := byName["fig-curves-mlp2-lr3"]
-	if len(cur.Info) != 2 {
+	if len(cur.Info) != 4 || !strings.HasSuffix(cur.Info[2].Title, "train-sample accuracy") || !strings.HasSuffix(cur.Info[3].Title, "test accuracy") {
 		t.Fatalf("curve panels %+v", cur.Info)
+	}
+	if n := cur.Info[3].Series["norm c=0.5"]; n != 5 {
+		t.Errorf("test accuracy of norm c=0.5: %d points, want its 5 evaluations", n)
+	}
+	if p := cur.Panels[1][0]; p.X.Min != cur.Panels[0][0].X.Min || p.X.Max != cur.Panels[0][0].X.Max {
+		t.Errorf("accuracy steps [%v, %v], loss steps [%v, %v]", p.X.Min, p.X.Max, cur.Panels[0][0].X.Min, cur.Panels[0][0].X.Max)
 	}
 	div := 0
 	for name, n := range cur.Info[0].Series {

@@ -134,6 +134,9 @@ type Run struct {
 	StepsToTarget   float64
 	SecondsToTarget float64
 	Curve           []db.CurvePoint
+	// Evals are the run's evaluations, ordered by split (test, then train)
+	// and step.
+	Evals []db.EvalPoint
 }
 
 // Ended reports whether the run counts in statistics (done or diverged).
@@ -290,6 +293,16 @@ func Build(experiment string, target float64, metric Metric, rs []db.RunSummary,
 		rep.Runs = append(rep.Runs, r)
 		byID[r.ID] = r
 		rep.ByStatus[r.Status]++
+	}
+	for i := 0; i < len(evals); {
+		j := i
+		for j < len(evals) && evals[j].RunID == evals[i].RunID {
+			j++
+		}
+		if r := byID[evals[i].RunID]; r != nil {
+			r.Evals = evals[i:j:j]
+		}
+		i = j
 	}
 	firstAt := map[int64][2]float64{} // run → step, seconds of the first test eval ≥ target
 	for _, e := range evals {

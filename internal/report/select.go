@@ -596,3 +596,90 @@ func (rep *Report) LargestStable(w, si int) (lr, th float64) {
 }
 
 func isFinite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// SeedAccuracy is SeedCurve for the accuracy of split (test, or train for
+// the fixed training sample) at each evaluation step: the mean, lowest
+// and highest over the seeds of s among CurveSeeds that finished (done,
+// trained or at chance), at each step where any of them was evaluated.
+// Evaluations are few (one every eval_every steps), so they are drawn as
+// they are, without buckets.
+func SeedAccuracy(s *Setting, split string) (mean XY, lo, hi []float64) {
+	type acc struct {
+		sum, lo, hi float64
+		n           int
+	}
+	at := map[int]*acc{}
+	var steps []int
+	for _, r := range CurveSeeds(s) {
+		if r.Outcome < AtChance {
+			continue
+		}
+		for _, e := range r.Evals {
+			if e.Split != split || !isFinite(e.Acc) {
+				continue
+			}
+			a := at[e.Step]
+			if a == nil {
+				a = &acc{lo: math.Inf(1), hi: math.Inf(-1)}
+				at[e.Step] = a
+				steps = append(steps, e.Step)
+			}
+			a.sum += e.Acc
+			a.n++
+			a.lo, a.hi = math.Min(a.lo, e.Acc), math.Max(a.hi, e.Acc)
+		}
+	}
+	slices.Sort(steps)
+	for _, st := range steps {
+		a := at[st]
+		mean.X = append(mean.X, float64(st))
+		mean.Y = append(mean.Y, a.sum/float64(a.n))
+		lo, hi = append(lo, a.lo), append(hi, a.hi)
+	}
+	return mean, lo, hi
+}
+
+// DivergedAccuracy returns the accuracy of split at each evaluation of each
+// diverged seed of s among CurveSeeds, in seed order; seeds with none are
+// left out.
+func DivergedAccuracy(s *Setting, split string) []XY {
+	var out []XY
+	for _, r := range CurveSeeds(s) {
+		if r.Outcome != Diverged {
+			continue
+		}
+		var c XY
+		for _, e := range r.Evals {
+			if e.Split == split && isFinite(e.Acc) {
+				c.X, c.Y = append(c.X, float64(e.Step)), append(c.Y, e.Acc)
+			}
+		}
+		if c.Len() > 0 {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Evaluated reports whether some run of cs's settings was evaluated at
+// more than one step (train.eval_every > 0 and shorter than the run), so
+// that accuracy has a curve to draw.
+func (cs CurveSet) Evaluated() bool {
+	for _, s := range cs.Best {
+		if s == nil {
+			continue
+		}
+		for _, r := range CurveSeeds(s) {
+			n := 0
+			for _, e := range r.Evals {
+				if e.Split == "test" {
+					n++
+				}
+			}
+			if n > 1 {
+				return true
+			}
+		}
+	}
+	return false
+}
