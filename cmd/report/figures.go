@@ -401,56 +401,15 @@ func (rep *paper) curveFigure(w int, cs report.CurveSet, nLRs int) *figure {
 				get = func(c report.CurvePoint) float64 { return c.GradNorm }
 			}
 			mean, lo, hi := report.SeedCurve(s, get)
-			if band := bandPolygon(mean.X, lo, hi); band != nil {
-				band.Color = withAlpha(st.Color, 0x30)
-				band.LineStyle.Width = 0
-				p.Add(band)
-			}
-			addLine(p, info.Series, name, st, xy{mean.X, mean.Y}, max(1, mean.Len()/10))
+			addSeedLines(p, info, name, st, mean, lo, hi, report.DivergedCurves(s, get))
 			if k == 0 && addSpikeMarks(p, info.Series, name, st, s) > 0 {
 				spikeZ = append(spikeZ, s.Config.Spike())
 			}
-			// Diverged seeds: each its own thin line, ending in a cross.
-			var ends xy
-			for _, c := range report.DivergedCurves(s, get) {
-				thin := st.line(vg.Points(0.7))
-				if c.Len() > 1 {
-					ln, _ := plotter.NewLine(xy{c.X, c.Y})
-					ln.LineStyle = thin
-					p.Add(ln)
-				}
-				ends.x = append(ends.x, c.X[c.Len()-1])
-				ends.y = append(ends.y, c.Y[c.Len()-1])
-			}
-			if ends.Len() > 0 {
-				sc, _ := plotter.NewScatter(ends)
-				sc.GlyphStyle = draw.GlyphStyle{Color: st.Color, Radius: vg.Points(5), Shape: draw.CrossGlyph{}}
-				p.Add(sc)
-				info.Series["diverged: "+name] = ends.Len()
-				anyDiverged = true
-			}
+			anyDiverged = anyDiverged || info.Series["diverged: "+name] > 0
 		}
 		for k, split := range []string{"train", "test"}[:len(accs)] {
-			p, info := accs[k], accInfo[k]
 			mean, lo, hi := report.SeedAccuracy(s, split)
-			if band := bandPolygon(mean.X, lo, hi); band != nil {
-				band.Color = withAlpha(st.Color, 0x30)
-				band.LineStyle.Width = 0
-				p.Add(band)
-			}
-			addLine(p, info.Series, name, st, xy{mean.X, mean.Y}, max(1, mean.Len()/10))
-			for _, c := range report.DivergedAccuracy(s, split) {
-				thin := st.line(vg.Points(0.7))
-				if c.Len() > 1 {
-					ln, _ := plotter.NewLine(xy{c.X, c.Y})
-					ln.LineStyle = thin
-					p.Add(ln)
-				}
-				sc, _ := plotter.NewScatter(xy{c.X[c.Len()-1:], c.Y[c.Len()-1:]})
-				sc.GlyphStyle = draw.GlyphStyle{Color: st.Color, Radius: vg.Points(5), Shape: draw.CrossGlyph{}}
-				p.Add(sc)
-				info.Series["diverged: "+name]++
-			}
+			addSeedLines(accs[k], accInfo[k], name, st, mean, lo, hi, report.DivergedAccuracy(s, split))
 		}
 		ln, _ := plotter.NewLine(xy{[]float64{0, 1}, []float64{0, 0}})
 		ln.LineStyle = st.line(vg.Points(1.3))
@@ -501,6 +460,34 @@ func (rep *paper) curveFigure(w int, cs report.CurveSet, nLRs int) *figure {
 			wl.Name, nLRs, report.MaxLRs, len(cs.Bin.Values), fmtNum(cs.Bin.Lo()), fmtNum(cs.Bin.Hi()))
 	}
 	return f
+}
+
+// addSeedLines draws a setting's seeds on p: their mean with a band from
+// lo to hi, and each diverged seed its own thin line ending in a cross
+// (counted in info as "diverged: name").
+func addSeedLines(p *plot.Plot, info panelInfo, name string, st style, mean report.XY, lo, hi []float64, diverged []report.XY) {
+	if band := bandPolygon(mean.X, lo, hi); band != nil {
+		band.Color = withAlpha(st.Color, 0x30)
+		band.LineStyle.Width = 0
+		p.Add(band)
+	}
+	addLine(p, info.Series, name, st, xy{mean.X, mean.Y}, max(1, mean.Len()/10))
+	var ends xy
+	for _, c := range diverged {
+		if c.Len() > 1 {
+			ln, _ := plotter.NewLine(xy{c.X, c.Y})
+			ln.LineStyle = st.line(vg.Points(0.7))
+			p.Add(ln)
+		}
+		ends.x = append(ends.x, c.X[c.Len()-1])
+		ends.y = append(ends.y, c.Y[c.Len()-1])
+	}
+	if ends.Len() > 0 {
+		sc, _ := plotter.NewScatter(ends)
+		sc.GlyphStyle = draw.GlyphStyle{Color: st.Color, Radius: vg.Points(5), Shape: draw.CrossGlyph{}}
+		p.Add(sc)
+		info.Series["diverged: "+name] = ends.Len()
+	}
 }
 
 // costAxis sets p's x axis to the costs of panel pn (1 to 10 for a panel

@@ -294,16 +294,11 @@ func Build(experiment string, target float64, metric Metric, rs []db.RunSummary,
 		byID[r.ID] = r
 		rep.ByStatus[r.Status]++
 	}
-	for i := 0; i < len(evals); {
-		j := i
-		for j < len(evals) && evals[j].RunID == evals[i].RunID {
-			j++
+	byRun(evals, func(e db.EvalPoint) int64 { return e.RunID }, func(id int64, es []db.EvalPoint) {
+		if r := byID[id]; r != nil {
+			r.Evals = es
 		}
-		if r := byID[evals[i].RunID]; r != nil {
-			r.Evals = evals[i:j:j]
-		}
-		i = j
-	}
+	})
 	firstAt := map[int64][2]float64{} // run → step, seconds of the first test eval ≥ target
 	for _, e := range evals {
 		if e.Split != "test" || !(e.Acc >= target) {
@@ -378,14 +373,22 @@ func (rep *Report) attachCurves(curves []CurvePoint) {
 	for _, r := range rep.Runs {
 		byID[r.ID] = r
 	}
-	for i := 0; i < len(curves); {
+	byRun(curves, func(c CurvePoint) int64 { return c.RunID }, func(id int64, cs []CurvePoint) {
+		if r := byID[id]; r != nil {
+			r.Curve = cs
+		}
+	})
+}
+
+// byRun calls f with each run's points of ps (ordered by run), a slice of
+// ps with no room to grow.
+func byRun[P any](ps []P, run func(P) int64, f func(id int64, points []P)) {
+	for i := 0; i < len(ps); {
 		j := i
-		for j < len(curves) && curves[j].RunID == curves[i].RunID {
+		for j < len(ps) && run(ps[j]) == run(ps[i]) {
 			j++
 		}
-		if r := byID[curves[i].RunID]; r != nil {
-			r.Curve = curves[i:j:j]
-		}
+		f(run(ps[i]), ps[i:j:j])
 		i = j
 	}
 }
