@@ -194,7 +194,8 @@ func (l *conv2d) backwardNorms(dy []float32, b int, needDx bool, sq []float64, p
 	}
 	l.dwi = grow(l.dwi, l.o*ckk)
 	l.dbi = grow(l.dbi, l.o)
-	var s [1]float64
+	l.sq1 = growF64(l.sq1, 1)
+	s := l.sq1
 	for i := 0; i < b; i++ {
 		dzi := l.dz[i*out : (i+1)*out]
 		dwi := l.dwi
@@ -203,11 +204,11 @@ func (l *conv2d) backwardNorms(dy []float32, b int, needDx bool, sq []float64, p
 		}
 		l.im2col(l.cols, l.x[i*in:(i+1)*in])
 		sgemm(false, true, l.o, ckk, hw, 1, dzi, hw, l.cols, hw, 0, dwi, ckk)
-		rowSumSq(s[:], dwi, len(dwi))
+		rowSumSq(s, dwi, len(dwi))
 		sq[i*P+p0] += s[0]
 		clear(l.dbi)
 		rowSumAdd(l.dbi, dzi, hw)
-		rowSumSq(s[:], l.dbi, len(l.dbi))
+		rowSumSq(s, l.dbi, len(l.dbi))
 		sq[i*P+p0+1] += s[0]
 	}
 	if !needDx {
