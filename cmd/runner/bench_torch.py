@@ -45,7 +45,10 @@ writing JSON on stdout:
           L2 norm of each example's gradient of each parameter (b rows in
           state_dict order), and "clipped", Σ_i min(1, clip/(‖g_i‖ + 1e-6))·g_i
           per parameter, Opacus's flat clipping; "fast_clipped" (mlp and cnn), the same
-          sum as fast_dp_step (runner bench -dp's PyTorch step) forms it.
+          sum as fast_dp_step (runner bench -dp's PyTorch step) forms it. A
+          transformer reads "x" as b sequences of input Steps token ids, and
+          "labels" as b·k class ids for its last k = OutSteps (at least 1)
+          positions; an example's loss is the mean over its k positions.
 
 Run with Debian's /usr/bin/python3 (python3-torch).
 """
@@ -472,9 +475,23 @@ def dpcheck(req):
     state = model.state_dict()
     model.load_state_dict({k: torch.tensor(v, dtype=torch.float32).reshape(state[k].shape)
                            for k, v in req["params"].items()})
-    x = prepare(torch.tensor(req["x"], dtype=torch.float32), b, 0)
+    steps = 0
+    if req["arch"]["type"] == "transformer":
+        steps = inp["Steps"]
+    x = prepare(torch.tensor(req["x"], dtype=torch.float32), b, steps)
     y = torch.tensor(req["labels"])
     loss_fn = nn.CrossEntropyLoss()
+    k = max(1, inp.get("OutSteps") or 0)
+    if steps:
+        # Logits at the last k positions, labels (b, k); an example's loss is
+        # the mean cross-entropy over its k positions (cliplab's mean over
+        # b·k rows is the mean of those).
+        model.all_positions = True
+        y = y.reshape(b, k)
+
+        def loss_fn(logits, targets):
+            logits = logits[:, -k:]
+            return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
     names = list(state)
     params = dict(model.named_parameters())
     sq, grads = [], []

@@ -77,6 +77,15 @@ func TestDPExpand(t *testing.T) {
 		t.Errorf("axis values %q", got)
 	}
 
+	// Every arch type has per-example gradients: a transformer (tied,
+	// several output positions) takes DP methods.
+	gpt := mustLoad(t, "name: t\ndataset: copy\ndata: {seq_len: 3, vocab: 4}\ntrain: {batch_size: 50, noise_multiplier: 1.0, lr: 0.1}\n"+
+		"archs:\n  gpt: {type: transformer, layers: 1, d_model: 8, heads: 2, context: 8, tied: true, trim: true}\n"+
+		"grid:\n  arch: [gpt]\n  seed: [1]\n  clip: [{method: dp_flat, threshold: 1}, {method: dp_per_layer, threshold: 1}]\n")
+	if len(gpt) != 2 || gpt[0].DP == nil {
+		t.Errorf("transformer with DP: %+v", gpt)
+	}
+
 	// σ = 0 is allowed (clipping alone).
 	if c := mustLoad(t, dpEdit("noise_multiplier: 1.0", "noise_multiplier: 0")); c[0].DP.NoiseMultiplier != 0 {
 		t.Errorf("σ = 0: %+v", c[0].DP)
@@ -110,10 +119,6 @@ func TestDPErrors(t *testing.T) {
 			`train.sampling: "uniform" is not allowed (allowed: shuffle, poisson)`},
 		{"no sigma", dpEdit("train: {batch_size: 50, noise_multiplier: 1.0, lr: 0.1}", "train: {batch_size: 50, lr: 0.1}"),
 			""},
-		{"arch without per-example gradients", "name: t\ndataset: modular\ntrain: {batch_size: 50, noise_multiplier: 1.0, lr: 0.1}\n" +
-			"archs:\n  gpt: {type: transformer, layers: 1, d_model: 8, heads: 2, context: 4}\n" +
-			"grid:\n  arch: [" + mark + "gpt]\n  seed: [1]\n  clip: [{method: dp_flat, threshold: [0.5, 1]}]\n",
-			"grid.arch[0]: arch gpt: method dp_flat needs per-example gradients: type: transformer has no per-example gradients yet"},
 		{"quantile with too much sigma", strings.Replace(dpEdit("clip: [{method: dp_flat, threshold: [0.5, 1]}]", "clip: [{method: dp_quantile, threshold: 1, count_noise: 0.4}]"), "noise_multiplier: 1.0", "noise_multiplier: "+mark+"1.0", 1),
 			"train.noise_multiplier: method dp_quantile: count_noise: dp_quantile needs noise_multiplier σ < 2·count_noise (Andrew et al. 2021, Thm 1), got σ = 1 and count_noise = 0.4"},
 		{"none repeats over sigma", strings.Replace(strings.Replace(dpBase, "noise_multiplier: 1.0, ", "", 1), "  seed: [1]\n", "  seed: [1]\n  noise_multiplier: [1, "+mark+"2]\n", 1),
@@ -122,8 +127,8 @@ func TestDPErrors(t *testing.T) {
 	// Cases whose mark is computed here: the clip entry of a method without σ.
 	cases[8].src = strings.Replace(cases[8].src, "threshold: [0.5", "threshold: ["+mark+"0.5", 1)
 	cases[8].want = "grid.clip: method dp_flat needs train.noise_multiplier (σ, 0 for no noise) or train.target_epsilon (σ solved for it)"
-	cases[11].src = strings.Replace(cases[11].src, "clip: [{method: dp_flat, threshold: [0.5, 1]}]", "clip: [none, {method: dp_flat, threshold: 1}]", 1)
-	cases[11].want = "grid.noise_multiplier[1]: method none adds no noise, so its configurations repeat for each value of noise_multiplier; exclude them, e.g. exclude: [{method: none, noise_multiplier: 2}]"
+	cases[10].src = strings.Replace(cases[10].src, "clip: [{method: dp_flat, threshold: [0.5, 1]}]", "clip: [none, {method: dp_flat, threshold: 1}]", 1)
+	cases[10].want = "grid.noise_multiplier[1]: method none adds no noise, so its configurations repeat for each value of noise_multiplier; exclude them, e.g. exclude: [{method: none, noise_multiplier: 2}]"
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			checkError(t, tc.src, tc.want)

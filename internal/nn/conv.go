@@ -26,6 +26,7 @@ type conv2d struct {
 	cols, y       []float32 // one example's columns; the output
 	dz, dcols, dx []float32
 	dwi, dbi      []float32 // one example's gradients (backwardNorms)
+	sq1           []float64 // one squared norm (backwardNorms; an array would escape to cgo)
 	// dws holds every example's weight gradient from backwardNorms, b rows
 	// of O·C·k·k, for backwardWeighted; nil when that would pass
 	// maxKeptGrads.

@@ -11,6 +11,7 @@ type dense struct {
 	dz, dx  []float32
 	dzw     []float32 // dz with rows reweighted (BackwardWeighted)
 	x2      []float64 // ‖x_i‖² then ‖dz_i‖² (BackwardNorms)
+	keep    bool      // backward keeps dz in l.dz and forms no gradients
 }
 
 func newDense(ps *paramSet, name string, in, out int, act activation) *dense {
@@ -38,8 +39,16 @@ func (l *dense) backward(dy []float32, b int, needDx bool) []float32 {
 		actBackward(l.dz, dz, l.y, l.act)
 		dz = l.dz
 	}
-	sgemm(true, false, l.out, l.in, b, 1, dz, l.out, l.x, l.in, 0, l.w.G, l.in)
-	colSum(l.b.G, dz)
+	switch {
+	case !l.keep:
+		sgemm(true, false, l.out, l.in, b, 1, dz, l.out, l.x, l.in, 0, l.w.G, l.in)
+		colSum(l.b.G, dz)
+	case l.act == actNone:
+		// A transformer's BackwardNorms: dz is dy, which belongs to the
+		// caller; weightedRows reweights the copy.
+		l.dz = grow(l.dz, b*l.out)
+		copy(l.dz, dz)
+	}
 	if !needDx {
 		return nil
 	}

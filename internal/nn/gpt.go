@@ -30,6 +30,11 @@ type gpt struct {
 	lastBuf      []float32 // last's storage when not trimmed
 	dlast, dh    []float32 // (B·k, D), (N, D)
 	B, T         int
+
+	// BackwardNorms, BackwardWeighted (gptexample.go)
+	dout  []float32   // kept dL/dlogits (B·k, Outputs)
+	parts []gptPart   // the layers with parameters but the embedding
+	ex    gptExamples // scratch
 }
 
 // buildTransformer: parameters in the order of nanoGPT's state_dict
@@ -138,13 +143,21 @@ func (m *gpt) Forward(x []float32, b, steps int) []float32 {
 }
 
 // Backward takes dL/dlogits, (B, k, Outputs).
-func (m *gpt) Backward(dout []float32) {
+func (m *gpt) Backward(dout []float32) { m.backward(dout, false) }
+
+// backward is Backward, or with keep (BackwardNorms) the propagation alone:
+// every layer keeps its output gradient and forms no parameter gradients
+// (setKeep), and dout is kept in m.dout.
+func (m *gpt) backward(dout []float32, keep bool) {
 	B, T, D, k := m.B, m.T, m.d, m.k
 	rows := B * k
 	m.dlast = grow(m.dlast, rows*D)
 	sgemm(false, false, rows, D, m.out, 1, dout, m.out, m.head.W, D, 0, m.dlast, D)
 	headG := m.head.G[:m.out*D]
-	if !m.tied {
+	if keep {
+		m.dout = grow(m.dout, rows*m.out)
+		copy(m.dout, dout[:rows*m.out])
+	} else if !m.tied {
 		sgemm(true, false, m.out, D, rows, 1, dout, m.out, m.lnF.y, D, 0, headG, D)
 	}
 	d := m.lnF.backward(m.dlast)
@@ -160,7 +173,7 @@ func (m *gpt) Backward(dout []float32) {
 		d = m.blocks[i].backward(d)
 	}
 	m.emb.backward(d)
-	if m.tied {
+	if m.tied && !keep {
 		// The head's gradient adds to the embedding's, after it.
 		sgemm(true, false, m.out, D, rows, 1, dout, m.out, m.lnF.y, D, 1, headG, D)
 	}

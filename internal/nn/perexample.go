@@ -8,9 +8,10 @@ import "fmt"
 // PerExample is a Model that gives, for a batch, each example's gradient
 // norms and any reweighted sum of the examples' gradients, without forming
 // the b gradients. "Row i's gradient" of a parameter is what Backward would
-// write for a dout whose rows other than i are zero; Backward's gradient is
-// their sum. For the mean loss over a batch of b that is 1/b of example i's
-// own loss gradient.
+// write for a dout whose rows other than example i's are zero (a
+// transformer's example has k = OutSteps rows); Backward's gradient is
+// their sum. For the mean loss over a batch of b (over its b·k rows) that
+// is 1/b of example i's own loss gradient (its mean over its k rows).
 //
 // A dense layer's row gradients are outer products, dW_i = dz_iᵀ·x_i, so
 // ‖dW_i‖² = ‖x_i‖²·‖dz_i‖² and ‖db_i‖² = ‖dz_i‖² (Goodfellow 2015), and a
@@ -20,13 +21,16 @@ import "fmt"
 // and no propagation: a per-example step costs a plain step plus O(b·(D+O))
 // per layer. A convolution forms each example's weight gradient once more
 // (conv2d.backwardNorms says why not ghost clipping), and so does a
-// recurrent layer (recurrentCore.norms).
+// recurrent layer (recurrentCore.norms). A transformer's example owns T
+// rows of each layer, so its dense gradients are sums of T outer products
+// (gpt.BackwardNorms).
 type PerExample interface {
 	Model
-	// BackwardNorms takes dL/dout of the last Forward (b×Outputs), like
-	// Backward, and writes into sq[i·P + p] the squared L2 norm of row i's
-	// gradient of Params()[p] (P = len(Params())), accumulated in float64.
-	// It leaves every Param.G as it was. It panics if sq is shorter than b·P.
+	// BackwardNorms takes dL/dout of the last Forward (b×Outputs; a
+	// transformer's b·k×Outputs), like Backward, and writes into sq[i·P + p]
+	// the squared L2 norm of row i's gradient of Params()[p] (P =
+	// len(Params())), accumulated in float64. It leaves every Param.G as it
+	// was. It panics if sq is shorter than b·P.
 	BackwardNorms(dout []float32, sq []float64)
 	// BackwardWeighted overwrites every Param.G with Σ_i w[i·P + p]·(row i's
 	// gradient of Params()[p]) for the dout of the last BackwardNorms, which
@@ -36,14 +40,14 @@ type PerExample interface {
 }
 
 // PerExampleSupport reports whether architecture a (normalized) gives
-// per-example gradients (is a PerExample): an mlp, a cnn and an rnn (tanh
-// or lstm) do; a transformer does not yet.
+// per-example gradients (is a PerExample): every type does, an mlp, a cnn,
+// an rnn (tanh or lstm) and a transformer (tied or not, trimmed or not).
 func (a ArchSpec) PerExampleSupport() error {
 	switch a.Type {
-	case "mlp", "cnn", "rnn":
+	case "mlp", "cnn", "rnn", "transformer":
 		return nil
 	}
-	return fmt.Errorf("type: %s has no per-example gradients yet; DP-SGD runs on mlp, cnn and rnn", a.Type)
+	return fmt.Errorf("type: %s has no per-example gradients; DP-SGD runs on mlp, cnn, rnn and transformer", a.Type)
 }
 
 // exampleLayer is a layer of a sequential model with per-example support.
@@ -121,22 +125,40 @@ func (l *dense) backwardNorms(dy []float32, b int, needDx bool, sq []float64, p0
 }
 
 // backwardWeighted: dW = (diag(w_W)·dz)ᵀ·x, db = Σ_i w_b,i·dz_i.
-func (l *dense) backwardWeighted(w []float32, b, p0, P int) {
-	l.dzw = grow(l.dzw, b*l.out)
-	for i := 0; i < b; i++ {
-		scaleInto(l.dzw[i*l.out:(i+1)*l.out], l.dz[i*l.out:(i+1)*l.out], w[i*P+p0])
-	}
-	sgemm(true, false, l.out, l.in, b, 1, l.dzw, l.out, l.x, l.in, 0, l.w.G, l.in)
-	sameBias := true
-	for i := 0; i < b && sameBias; i++ {
-		sameBias = w[i*P+p0] == w[i*P+p0+1]
-	}
-	if !sameBias {
-		for i := 0; i < b; i++ {
-			scaleInto(l.dzw[i*l.out:(i+1)*l.out], l.dz[i*l.out:(i+1)*l.out], w[i*P+p0+1])
-		}
+func (l *dense) backwardWeighted(w []float32, b, p0, P int) { l.weightedRows(w, b, 1, p0, P) }
+
+// weightedRows writes W's and b's gradients from the kept dz and x, example
+// i owning r rows of each, its rows of dz scaled by its weights: backward's
+// sgemm and colSum on the scaled copy (by 1: backward's gradients bit for
+// bit).
+func (l *dense) weightedRows(w []float32, b, r, p0, P int) {
+	n := b * r * l.out
+	l.dzw = grow(l.dzw, n)
+	scaleRows(l.dzw, l.dz[:n], w, r*l.out, p0, P)
+	sgemm(true, false, l.out, l.in, b*r, 1, l.dzw, l.out, l.x, l.in, 0, l.w.G, l.in)
+	if !sameWeights(w, b, p0, p0+1, P) {
+		scaleRows(l.dzw, l.dz[:n], w, r*l.out, p0+1, P)
 	}
 	colSum(l.b.G, l.dzw)
+}
+
+// scaleRows sets dst = src with example i's n values, i·n … (i+1)·n−1,
+// scaled by w[i·P + p].
+func scaleRows(dst, src, w []float32, n, p, P int) {
+	for i := 0; i < len(dst)/n; i++ {
+		scaleInto(dst[i*n:(i+1)*n], src[i*n:(i+1)*n], w[i*P+p])
+	}
+}
+
+// sameWeights reports whether parameters p and q have the same weight in
+// each of the b rows of w.
+func sameWeights(w []float32, b, p, q, P int) bool {
+	for i := 0; i < b; i++ {
+		if w[i*P+p] != w[i*P+q] {
+			return false
+		}
+	}
+	return true
 }
 
 func growF64(buf []float64, n int) []float64 {
@@ -194,7 +216,8 @@ func (l *conv2d) backwardNorms(dy []float32, b int, needDx bool, sq []float64, p
 	}
 	l.dwi = grow(l.dwi, l.o*ckk)
 	l.dbi = grow(l.dbi, l.o)
-	var s [1]float64
+	l.sq1 = growF64(l.sq1, 1)
+	s := l.sq1
 	for i := 0; i < b; i++ {
 		dzi := l.dz[i*out : (i+1)*out]
 		dwi := l.dwi
@@ -203,11 +226,11 @@ func (l *conv2d) backwardNorms(dy []float32, b int, needDx bool, sq []float64, p
 		}
 		l.im2col(l.cols, l.x[i*in:(i+1)*in])
 		sgemm(false, true, l.o, ckk, hw, 1, dzi, hw, l.cols, hw, 0, dwi, ckk)
-		rowSumSq(s[:], dwi, len(dwi))
+		rowSumSq(s, dwi, len(dwi))
 		sq[i*P+p0] += s[0]
 		clear(l.dbi)
 		rowSumAdd(l.dbi, dzi, hw)
-		rowSumSq(s[:], l.dbi, len(l.dbi))
+		rowSumSq(s, l.dbi, len(l.dbi))
 		sq[i*P+p0+1] += s[0]
 	}
 	if !needDx {

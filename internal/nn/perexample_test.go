@@ -26,6 +26,30 @@ var perExampleCases = []struct {
 	{"rnn-one-step", ArchSpec{Type: "rnn", Hidden: []int{4}}, Input{C: 2, H: 1, W: 3, Outputs: 3}, 3},
 	{"lstm", ArchSpec{Type: "rnn", Hidden: []int{5}, Cell: "lstm"}, Input{C: 2, H: 5, W: 2, Outputs: 4}, 4},
 	{"rnn-mnist", ArchSpec{Type: "rnn", Hidden: []int{16}}, mnist, 3},
+	// Transformers: few tokens, so that an example repeats some (wte's
+	// rows sum several positions) and, tied, uses the head's rows; a
+	// context beyond the steps (rows of wpe no example reaches). Ghost norms
+	// at 4 positions of d_model 16, formed gradients at 12 of d_model 8.
+	{"gpt-2layer", ArchSpec{Type: "transformer", Layers: 2, DModel: 16, Heads: 2, Context: 6},
+		Input{Steps: 4, Feature: 1, Vocab: 5, Outputs: 7}, 5},
+	{"gpt-k3-long", ArchSpec{Type: "transformer", Layers: 2, DModel: 8, Heads: 2, DFF: 16, Context: 12, Approximate: "tanh"},
+		Input{Steps: 12, Feature: 1, Vocab: 6, Outputs: 5, OutSteps: 3}, 4},
+	{"gpt-trim-k3", ArchSpec{Type: "transformer", Layers: 2, DModel: 16, Heads: 4, DFF: 24, Context: 8, Trim: true},
+		Input{Steps: 6, Feature: 1, Vocab: 7, Outputs: 4, OutSteps: 3}, 4},
+	{"gpt-tied-k2", ArchSpec{Type: "transformer", Layers: 2, DModel: 16, Heads: 2, Context: 6, Tied: true},
+		Input{Steps: 5, Feature: 1, Vocab: 6, Outputs: 4, OutSteps: 2}, 4},
+	{"gpt-tied-trim-1layer", ArchSpec{Type: "transformer", Layers: 1, DModel: 8, Heads: 1, Context: 9, Tied: true, Trim: true, Init: "gpt2"},
+		Input{Steps: 9, Feature: 1, Vocab: 4, Outputs: 3}, 3},
+}
+
+// exampleShape is what Forward takes as steps for input in (its sequence
+// length for token inputs, 0 for images) and the number of output rows of
+// an example (OutSteps, at least 1).
+func exampleShape(in Input) (steps, k int) {
+	if in.Vocab > 0 {
+		steps = in.Steps
+	}
+	return steps, max(1, in.OutSteps)
 }
 
 // perExampleBatch builds case tc's model from a fixed seed and a batch with
@@ -41,16 +65,22 @@ func perExampleBatch(t *testing.T, spec ArchSpec, in Input, b int) (PerExample, 
 	if !ok {
 		t.Fatalf("%T is not a PerExample", m)
 	}
-	x := randu(rng, b*in.C*in.H*in.W, 1)
-	for i := range x {
-		x[i] = (x[i] + 1) / 2
+	steps, k := exampleShape(in)
+	var x []float32
+	if in.Vocab > 0 {
+		x = randTokens(rng, b*steps, in.Vocab)
+	} else {
+		x = randu(rng, b*in.C*in.H*in.W, 1)
+		for i := range x {
+			x[i] = (x[i] + 1) / 2
+		}
 	}
-	labels := make([]int, b)
+	labels := make([]int, b*k)
 	for i := range labels {
 		labels[i] = rng.IntN(in.Outputs)
 	}
-	d := make([]float32, b*in.Outputs)
-	SoftmaxCrossEntropy(d, m.Forward(x, b, 0), labels, b, in.Outputs)
+	d := make([]float32, b*k*in.Outputs)
+	SoftmaxCrossEntropy(d, m.Forward(x, b, steps), labels, b*k, in.Outputs)
 	return pe, x, labels, d
 }
 
@@ -62,26 +92,27 @@ func TestPerExampleRows(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m, x, _, d := perExampleBatch(t, tc.spec, tc.in, tc.b)
 			ps := m.Params()
-			P, b, O := len(ps), tc.b, tc.in.Outputs
-			// Row gradients, one Backward per row.
+			steps, k := exampleShape(tc.in)
+			P, b, O := len(ps), tc.b, k*tc.in.Outputs
+			// Row gradients, one Backward per example's rows.
 			rows := make([][][]float32, b)
 			for i := range b {
 				di := make([]float32, len(d))
 				copy(di[i*O:(i+1)*O], d[i*O:(i+1)*O])
-				m.Forward(x, b, 0)
+				m.Forward(x, b, steps)
 				m.Backward(di)
 				for _, p := range ps {
 					rows[i] = append(rows[i], append([]float32(nil), p.G...))
 				}
 			}
-			m.Forward(x, b, 0)
+			m.Forward(x, b, steps)
 			m.Backward(d)
 			full := make([][]float32, P)
 			for k, p := range ps {
 				full[k] = append([]float32(nil), p.G...)
 			}
 
-			m.Forward(x, b, 0)
+			m.Forward(x, b, steps)
 			sq := make([]float64, b*P)
 			for i := range sq {
 				sq[i] = math.NaN() // must be overwritten
@@ -137,6 +168,32 @@ func TestPerExampleRows(t *testing.T) {
 					diff, scale := maxDiff(p.G, widen(full[k]))
 					t.Errorf("%s: weights 1 give another gradient than Backward (max diff %g, scale %g)", p.Name, diff, scale)
 				}
+			}
+		})
+	}
+}
+
+// TestPerExampleAllocs: a per-example step (Forward, BackwardNorms,
+// BackwardWeighted) allocates nothing after the first.
+func TestPerExampleAllocs(t *testing.T) {
+	for _, tc := range perExampleCases {
+		t.Run(tc.name, func(t *testing.T) {
+			m, x, _, d := perExampleBatch(t, tc.spec, tc.in, tc.b)
+			steps, _ := exampleShape(tc.in)
+			P := len(m.Params())
+			sq := make([]float64, tc.b*P)
+			w := make([]float32, tc.b*P)
+			for i := range w {
+				w[i] = float32(i%3) / 2
+			}
+			step := func() {
+				m.Forward(x, tc.b, steps)
+				m.BackwardNorms(d, sq)
+				m.BackwardWeighted(w)
+			}
+			step()
+			if n := testing.AllocsPerRun(3, step); n != 0 {
+				t.Errorf("%v allocations per step", n)
 			}
 		})
 	}
@@ -283,33 +340,48 @@ func TestPerExampleAgainstPyTorch(t *testing.T) {
 }
 
 // BenchmarkPerExampleStep is one SGD step of mlp2, the cnn, the rnn and the
-// LSTM (128 hidden, MNIST rows as steps) at batch 256, plain
-// (Forward, Backward) and per-example (Forward, BackwardNorms, flat clip
-// factors, BackwardWeighted): DP-SGD's step without its noise.
+// LSTM (128 hidden, MNIST rows as steps) and of grokking.yaml's trimmed
+// one-layer transformer (gpt1, on 4 tokens of the modular task) at batch
+// 256, plain (Forward, Backward) and per-example (Forward, BackwardNorms,
+// flat clip factors, BackwardWeighted): DP-SGD's step without its noise.
 func BenchmarkPerExampleStep(b *testing.B) {
 	const batch = 256
+	gpt1 := ArchSpec{Type: "transformer", Layers: 1, DModel: 128, Heads: 4, Context: 4, Trim: true}
 	for _, arch := range []struct {
 		name string
 		spec ArchSpec
-	}{{"mlp2", mlp2}, {"cnn", cnn}, {"rnn", rnn}, {"lstm", lstmRNN}} {
+		in   Input
+	}{{"mlp2", mlp2, mnist}, {"cnn", cnn, mnist}, {"rnn", rnn, mnist}, {"lstm", lstmRNN, mnist}, {"gpt1", gpt1, tokens}} {
 		for _, private := range []bool{false, true} {
 			name := "plain"
 			if private {
 				name = "per-example"
 			}
-			b.Run(arch.name+"/"+name, func(b *testing.B) { perExampleStep(b, arch.spec, batch, private) })
+			b.Run(arch.name+"/"+name, func(b *testing.B) { perExampleStep(b, arch.spec, arch.in, batch, private) })
 		}
 	}
 }
 
 // perExampleStep runs BenchmarkPerExampleStep's steps of one arch.
-func perExampleStep(b *testing.B, spec ArchSpec, batch int, private bool) {
+func perExampleStep(b *testing.B, spec ArchSpec, in Input, batch int, private bool) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	m, _ := Build(spec, mnist, rng)
+	m, err := Build(spec, in, rng)
+	if err != nil {
+		b.Fatal(err)
+	}
 	pe := m.(PerExample)
 	P := len(m.Params())
 	opt, _ := NewOptimizer(OptimSpec{Name: "sgd"}, m.Params())
+	steps, k := exampleShape(in)
 	x, labels, d := benchBatch(rng, batch)
+	if in.Vocab > 0 {
+		x = randTokens(rng, batch*steps, in.Vocab)
+		labels = make([]int, batch*k)
+		for i := range labels {
+			labels[i] = rng.IntN(in.Outputs)
+		}
+		d = make([]float32, batch*k*in.Outputs)
+	}
 	sq := make([]float64, batch*P)
 	w := make([]float32, batch*P)
 	b.ReportAllocs()
@@ -317,8 +389,8 @@ func perExampleStep(b *testing.B, spec ArchSpec, batch int, private bool) {
 	defer runtime.UnlockOSThread()
 	cpu0 := threadCPU()
 	for b.Loop() {
-		out := m.Forward(x, batch, 0)
-		SoftmaxCrossEntropy(d, out, labels, batch, 10)
+		out := m.Forward(x, batch, steps)
+		SoftmaxCrossEntropy(d, out, labels, batch*k, in.Outputs)
 		if !private {
 			m.Backward(d)
 		} else {

@@ -28,6 +28,8 @@ type embedding struct {
 	tok           []int32
 	y             []float32
 	B, T          int
+	keep          bool      // backward keeps dy in dy and forms no gradients
+	dy            []float32 // kept dy (N, D)
 }
 
 func newEmbedding(ps *paramSet, name string, vocab, ctx, d int) *embedding {
@@ -62,7 +64,19 @@ func (l *embedding) forward(x []float32, B, T int) []float32 {
 // backward overwrites the gradients of wte and wpe from dy (N, D).
 func (l *embedding) backward(dy []float32) {
 	_ = dy[l.B*l.T*l.d-1]
-	C.nn_embed_backward(fptr(l.wte.G), fptr(l.wpe.G), fptr(dy), (*C.int)(unsafe.Pointer(&l.tok[0])),
+	if l.keep {
+		l.dy = grow(l.dy, l.B*l.T*l.d)
+		copy(l.dy, dy)
+		return
+	}
+	l.kernelBackward(l.wte.G, l.wpe.G, dy)
+}
+
+// kernelBackward is nn_embed_backward: it overwrites dwte and dwpe (the
+// tables' sizes) from dy of the last forward's tokens.
+func (l *embedding) kernelBackward(dwte, dwpe, dy []float32) {
+	_, _, _ = dwte[l.vocab*l.d-1], dwpe[l.ctx*l.d-1], dy[l.B*l.T*l.d-1]
+	C.nn_embed_backward(fptr(dwte), fptr(dwpe), fptr(dy), (*C.int)(unsafe.Pointer(&l.tok[0])),
 		C.long(l.B), C.long(l.T), C.long(l.d), C.long(l.vocab), C.long(l.ctx))
 }
 
@@ -81,6 +95,8 @@ type layerNorm struct {
 	y, dx      []float32
 	mean, rstd []float32
 	rows       int
+	keep       bool      // backward keeps dy in dy, gradients in dw and db
+	dy, dw, db []float32 // kept dy (rows, D); scratch gradients (D each)
 }
 
 func newLayerNorm(ps *paramSet, name string, d int) *layerNorm {
@@ -110,9 +126,23 @@ func (l *layerNorm) backward(dy []float32) []float32 {
 	n := l.rows * l.d
 	_ = dy[n-1]
 	l.dx = grow(l.dx, n)
-	C.nn_layernorm_backward(fptr(l.dx), fptr(l.w.G), fptr(l.b.G), fptr(dy), fptr(l.x), fptr(l.w.W),
-		fptr(l.mean), fptr(l.rstd), C.long(l.rows), C.long(l.d))
+	dw, db := l.w.G, l.b.G
+	if l.keep {
+		l.dy = grow(l.dy, n)
+		copy(l.dy, dy[:n])
+		l.dw, l.db = grow(l.dw, l.d), grow(l.db, l.d)
+		dw, db = l.dw, l.db
+	}
+	l.kernelBackward(l.dx, dw, db, dy)
 	return l.dx
+}
+
+// kernelBackward is nn_layernorm_backward on the rows of the last forward.
+func (l *layerNorm) kernelBackward(dx, dw, db, dy []float32) {
+	n := l.rows * l.d
+	_, _, _, _ = dx[n-1], dw[l.d-1], db[l.d-1], dy[n-1]
+	C.nn_layernorm_backward(fptr(dx), fptr(dw), fptr(db), fptr(dy), fptr(l.x), fptr(l.w.W),
+		fptr(l.mean), fptr(l.rstd), C.long(l.rows), C.long(l.d))
 }
 
 // flops: about 8 per value forward (mean, variance, normalise, scale,

@@ -84,7 +84,10 @@ func (p *private) batch(dst *data.Batch, n, trainSize int) {
 // clipped, the clipped gradients summed, N(0, σ²C²) added to every
 // coordinate (σ_Δ for dp_quantile, clipalgo.Sigmas), and the sum divided by the expected batch size B (Opacus's
 // DPOptimizer: add_noise then scale_grad). dout is the mean loss's gradient
-// of b examples, b ≥ 0. The step's noise is drawn at step n.
+// of b examples, b ≥ 0 (b·k rows for a task with k output positions: the
+// loss is their mean, so an example's rows are still 1/b of its own loss's
+// gradient, the mean over its k positions). The step's noise is drawn at
+// step n.
 func (p *private) backward(dout []float32, b, n int) (clipalgo.Stats, error) {
 	ps := p.model.Params()
 	nt := len(ps)

@@ -44,8 +44,43 @@ func TestDPNoNoiseNoClipIsPlain(t *testing.T) {
 		plain := parseConfig(t, onArch(dpConfigYAML("optimizer: sgd", "none"), arch))
 		_, a := run(t, context.Background(), plain, dir)
 		for _, m := range []string{"dp_flat", "dp_per_layer", "dp_quantile"} {
-			t.Run(arch+"/"+m, func(t *testing.T) { samePlain(t, dir, a, m, arch) })
+			t.Run(arch+"/"+m, func(t *testing.T) {
+				samePlain(t, dir, a, onArch(dpConfigYAML("noise_multiplier: 0", "{method: "+m+", threshold: 1.0e6}"), arch))
+			})
 		}
+	}
+}
+
+// dpCopyYAML is dpYAML's grid on the copy task (4 output positions per
+// example) with transformers: two layers, and one tied and trimmed.
+const dpCopyYAML = `
+name: t
+dataset: copy
+data: {seq_len: 4, vocab: 6, train_size: 320, test_size: 100, train_eval_size: 100}
+train: {epochs: 2, batch_size: 32, eval_every: 5, TRAIN}
+archs:
+  gpt: {type: transformer, layers: 2, d_model: 16, heads: 2, context: 9}
+  tied: {type: transformer, layers: 1, d_model: 16, heads: 4, context: 9, tied: true, trim: true}
+grid:
+  arch: [gpt]
+  lr: [0.1]
+  seed: [3]
+  clip: [CLIP]
+`
+
+// TestDPNoNoiseNoClipIsPlainTransformer is TestDPNoNoiseNoClipIsPlain for
+// transformers on the copy task, whose examples have several rows of
+// logits.
+func TestDPNoNoiseNoClipIsPlainTransformer(t *testing.T) {
+	for _, arch := range []string{"gpt", "tied"} {
+		cfg := func(train, clip string) string {
+			y := strings.NewReplacer("TRAIN", train, "CLIP", clip).Replace(dpCopyYAML)
+			return strings.Replace(y, "arch: [gpt]", "arch: ["+arch+"]", 1)
+		}
+		_, a := run(t, context.Background(), parseConfig(t, cfg("optimizer: sgd", "none")), "")
+		t.Run(arch, func(t *testing.T) {
+			samePlain(t, "", a, cfg("noise_multiplier: 0", "{method: dp_flat, threshold: 1.0e6}"))
+		})
 	}
 }
 
@@ -54,8 +89,10 @@ func onArch(yaml, arch string) string {
 	return strings.Replace(yaml, "arch: [mlp2]", "arch: ["+arch+"]", 1)
 }
 
-func samePlain(t *testing.T, dir string, a *recorder, method, arch string) {
-	dp := parseConfig(t, onArch(dpConfigYAML("noise_multiplier: 0", "{method: "+method+", threshold: 1.0e6}"), arch))
+// samePlain runs the DP configuration src and checks that it gives the
+// plain run a's losses, accuracies and evaluations bit for bit.
+func samePlain(t *testing.T, dir string, a *recorder, src string) {
+	dp := parseConfig(t, src)
 	res, b := run(t, context.Background(), dp, dir)
 	if res.Status != record.Done || !math.IsInf(res.Epsilon, 1) {
 		t.Fatalf("dp run: %+v, want done with ε = +Inf", res)
