@@ -276,7 +276,7 @@ func (rep *paper) index(figs []*figure, tabs []*table, files map[string][]byte) 
 	list([]string{
 		"A setting is a configuration without its seed: architecture × method (with its options) × threshold × learning rate × any other field of the grid. Statistics are over its seeds.",
 		rep.metricNote() + " One step at a high learning rate can swing a run's last evaluation by several points (issue 17); the tail mean is what every table and figure shows unless the report is made with -metric last.",
-		"Chance level: mnist 0.1, temporal-order 0.25, addition 0.64 (predicting 0.5 always solves 64% of sequences). A done run trains when its final test accuracy is above chance + 10% of the way to 1; otherwise it collapsed to chance.",
+		"Chance level: mnist 0.1, temporal-order 0.25, addition 0.64 (predicting 0.5 always solves 64% of sequences), modular 1/modulus, copy vocab^−seq_len (a whole sequence guessed). A done run trains when its final test accuracy is above chance + 10% of the way to 1; otherwise it collapsed to chance.",
 		"Accuracy statistics are over the seeds that ended (done or diverged); a diverged seed counts as chance accuracy. Failed and unfinished runs are left out and counted above.",
 		fmt.Sprintf("Steps to target: the first test evaluation at or above %.3g (as AlgoPerf counts it); a setting's value is the median over its seeds, ∞ when at least half never reach it.", rep.Target),
 		"Best setting of a method: the highest mean final accuracy on the fixed training sample, the stand-in for validation accuracy (the datasets have no separate validation split), so that the test accuracy reported is not the one it was chosen on.",
