@@ -22,7 +22,6 @@ type gpt struct {
 	lnF    *layerNorm
 	head   *Param // lm_head.weight (Outputs, D), or wte when tied
 	tied   bool
-	trim   bool // the last block works on the last k positions only
 	d, out int
 	k      int // output positions per sequence, the last k
 
@@ -46,7 +45,6 @@ func buildTransformer(spec ArchSpec, in Input, rng *rand.Rand) Model {
 		m.blocks = append(m.blocks, newBlock(&m.ps, "transformer.h."+strconv.Itoa(i), spec.DModel, spec.Heads, spec.DFF, spec.Approximate == "tanh"))
 	}
 	if spec.Trim {
-		m.trim = true
 		m.blocks[len(m.blocks)-1].k = m.k
 	}
 	m.lnF = newLayerNorm(&m.ps, "transformer.ln_f", spec.DModel)
@@ -130,7 +128,7 @@ func (m *gpt) Forward(x []float32, b, steps int) []float32 {
 		h = l.forward(h, b, T)
 	}
 	rows := b * k
-	if m.trim {
+	if m.trimmed() {
 		m.last = h[:rows*D] // the last block returned the last k positions
 	} else {
 		m.last = lastRows(m.lastBuf, h, b, T, k, D)
@@ -141,6 +139,10 @@ func (m *gpt) Forward(x []float32, b, steps int) []float32 {
 	sgemm(false, true, rows, m.out, D, 1, f, D, m.head.W, D, 0, m.logits, m.out)
 	return m.logits
 }
+
+// trimmed reports whether the last block works on the last k positions
+// only (ArchSpec.Trim).
+func (m *gpt) trimmed() bool { return m.blocks[len(m.blocks)-1].k > 0 }
 
 // Backward takes dL/dlogits, (B, k, Outputs).
 func (m *gpt) Backward(dout []float32) { m.backward(dout, false) }
@@ -161,12 +163,8 @@ func (m *gpt) backward(dout []float32, keep bool) {
 		sgemm(true, false, m.out, D, rows, 1, dout, m.out, m.lnF.y, D, 0, headG, D)
 	}
 	d := m.lnF.backward(m.dlast)
-	if !m.trim {
-		m.dh = grow(m.dh, B*T*D)
-		clear(m.dh)
-		for i := 0; i < B; i++ {
-			copy(m.dh[((i+1)*T-k)*D:(i+1)*T*D], d[i*k*D:(i+1)*k*D])
-		}
+	if !m.trimmed() {
+		m.dh = toLastRows(m.dh, d, B, T, k, D)
 		d = m.dh
 	}
 	for i := len(m.blocks) - 1; i >= 0; i-- {

@@ -154,13 +154,7 @@ func (m *gpt) BackwardWeighted(w []float32) {
 func (s *gptExamples) weightNorms(sq []float64, p, P int, dz, x []float32, B, r, out, in int) {
 	s.s1 = growF64(s.s1, 1)
 	if r == 1 { // the head's and the trimmed block's rows at k = 1
-		s.col = growF64(s.col, 2*B)
-		x2, z2 := s.col[:B], s.col[B:]
-		rowSumSq(x2, x, in)
-		rowSumSq(z2, dz, out)
-		for i := range B {
-			sq[i*P+p] += x2[i] * z2[i]
-		}
+		s.col, _ = outerNorms(s.col, sq, p, P, x, dz, B, in, out)
 		return
 	}
 	if r*(in+out) < in*out {

@@ -108,12 +108,9 @@ func (l *dense) backwardNorms(dy []float32, b int, needDx bool, sq []float64, p0
 	} else {
 		copy(l.dz, dz)
 	}
-	l.x2 = growF64(l.x2, 2*b)
-	x2, z2 := l.x2[:b], l.x2[b:]
-	rowSumSq(x2, l.x, l.in)
-	rowSumSq(z2, l.dz, l.out)
+	var z2 []float64
+	l.x2, z2 = outerNorms(l.x2, sq, p0, P, l.x, l.dz, b, l.in, l.out)
 	for i := 0; i < b; i++ {
-		sq[i*P+p0] += x2[i] * z2[i]
 		sq[i*P+p0+1] += z2[i]
 	}
 	if !needDx {
@@ -159,6 +156,21 @@ func sameWeights(w []float32, b, p, q, P int) bool {
 		}
 	}
 	return true
+}
+
+// outerNorms adds to sq[i·P + p] the squared norm of the outer product
+// dz_iᵀ·x_i of each of the b rows of x (b, in) and dz (b, out), as
+// ‖x_i‖²·‖dz_i‖² (Goodfellow 2015), with buf (grown to 2b) as scratch; it
+// returns buf and the ‖dz_i‖², a bias's squared norms.
+func outerNorms(buf, sq []float64, p, P int, x, dz []float32, b, in, out int) ([]float64, []float64) {
+	buf = growF64(buf, 2*b)
+	x2, z2 := buf[:b], buf[b:]
+	rowSumSq(x2, x, in)
+	rowSumSq(z2, dz, out)
+	for i := 0; i < b; i++ {
+		sq[i*P+p] += x2[i] * z2[i]
+	}
+	return buf, z2
 }
 
 func growF64(buf []float64, n int) []float64 {
@@ -363,35 +375,22 @@ func (l *recurrentCore) norms(sq []float64, p0, P int) {
 // weight for each parameter (by 1: paramGrads of da, bit for bit).
 func (l *recurrentCore) weighted(w []float32, p0, P int) {
 	G, b, T := l.g, l.b, l.T
-	l.daw = grow(l.daw, T*b*G)
+	bg := b * G
+	l.daw = grow(l.daw, T*bg)
 	scaled := -1 // the parameter whose weights l.daw holds
 	scale := func(p int) {
-		if scaled >= 0 {
-			same := true
-			for i := 0; i < b && same; i++ {
-				same = w[i*P+p0+p] == w[i*P+p0+scaled]
-			}
-			if same {
-				return
-			}
+		if scaled >= 0 && sameWeights(w, b, p0+p, p0+scaled, P) {
+			return
 		}
-		for t := 0; t < T; t++ {
-			for i := 0; i < b; i++ {
-				r := (t*b + i) * G
-				scaleInto(l.daw[r:r+G], l.da[r:r+G], w[i*P+p0+p])
-			}
+		for t := 0; t < T; t++ { // time-major: each step's b rows
+			scaleRows(l.daw[t*bg:(t+1)*bg], l.da[t*bg:(t+1)*bg], w, G, p0+p, P)
 		}
 		scaled = p
 	}
-	H, D := l.h, l.d
 	scale(0)
-	sgemm(true, false, G, D, T*b, 1, l.daw, G, l.x, D, 0, l.wih.G, D)
+	l.wihGrad(l.daw)
 	scale(1)
-	if T > 1 {
-		sgemm(true, false, G, H, (T-1)*b, 1, l.daw[b*G:], G, l.hs, H, 0, l.whh.G, H)
-	} else {
-		clear(l.whh.G)
-	}
+	l.whhGrad(l.daw)
 	scale(2)
 	colSum(l.bih.G, l.daw)
 	scale(3)

@@ -55,15 +55,27 @@ func newRecurrentCore(ps *paramSet, name string, d, h, gates int) recurrentCore 
 // pre-activations of every step, (T·B, G): the recurrent weight sees
 // h_1 … h_{T−1} (h_0 is zero), both biases the same column sums.
 func (l *recurrentCore) paramGrads(da []float32) {
-	H, G, b, T := l.h, l.g, l.b, l.T
+	l.whhGrad(da)
+	l.wihGrad(da)
+	colSum(l.bih.G, da[:l.T*l.b*l.g])
+	copy(l.bhh.G, l.bih.G)
+}
+
+// wihGrad sets W_ih's gradient from da (T·B, G): Σ over every step and row
+// of daᵀ·x.
+func (l *recurrentCore) wihGrad(da []float32) {
+	sgemm(true, false, l.g, l.d, l.T*l.b, 1, da, l.g, l.x, l.d, 0, l.wih.G, l.d)
+}
+
+// whhGrad sets W_hh's gradient from da (T·B, G): steps 2 … T against
+// h_1 … h_{T−1}; zero for one step (h_0 is zero).
+func (l *recurrentCore) whhGrad(da []float32) {
+	G, b, T := l.g, l.b, l.T
 	if T > 1 {
-		sgemm(true, false, G, H, (T-1)*b, 1, da[b*G:], G, l.hs, H, 0, l.whh.G, H)
+		sgemm(true, false, G, l.h, (T-1)*b, 1, da[b*G:], G, l.hs, l.h, 0, l.whh.G, l.h)
 	} else {
 		clear(l.whh.G)
 	}
-	sgemm(true, false, G, l.d, T*b, 1, da, G, l.x, l.d, 0, l.wih.G, l.d)
-	colSum(l.bih.G, da[:T*b*G])
-	copy(l.bhh.G, l.bih.G)
 }
 
 // rnnTanh is torch.nn.RNN(D, H, nonlinearity='tanh'):

@@ -175,7 +175,7 @@ func (l *attention) forward(x []float32, B, T int) []float32 {
 	return l.proj.forward(l.core(x, B, T), B*T)
 }
 
-// heads_ is the attention before c_proj: the heads side by side, (N, D).
+// core is the attention before c_proj: the heads side by side, (N, D).
 func (l *attention) core(x []float32, B, T int) []float32 {
 	D, H := l.d, l.heads
 	hd := D / H
@@ -324,6 +324,17 @@ func lastRows(dst, src []float32, B, T, k, d int) []float32 {
 	return dst
 }
 
+// toLastRows is lastRows' adjoint: dst (B·T rows of d values) gets src's
+// B·k rows as the last k of every T, zeros elsewhere.
+func toLastRows(dst, src []float32, B, T, k, d int) []float32 {
+	dst = grow(dst, B*T*d)
+	clear(dst)
+	for i := 0; i < B; i++ {
+		copy(dst[((i+1)*T-k)*d:(i+1)*T*d], src[i*k*d:(i+1)*k*d])
+	}
+	return dst
+}
+
 func (l *block) forward(x []float32, B, T int) []float32 {
 	n, d := B*T, l.ln1.d
 	l.B, l.T = B, T
@@ -364,12 +375,7 @@ func (l *block) backward(dy []float32) []float32 {
 		return l.dx
 	}
 	k := l.k
-	dyk := l.attn.proj.backward(l.dx1, rows, true)
-	l.dyh = grow(l.dyh, n*d)
-	clear(l.dyh)
-	for i := 0; i < B; i++ {
-		copy(l.dyh[((i+1)*T-k)*d:(i+1)*T*d], dyk[i*k*d:(i+1)*k*d])
-	}
+	l.dyh = toLastRows(l.dyh, l.attn.proj.backward(l.dx1, rows, true), B, T, k, d)
 	copy(l.dx, l.ln1.backward(l.attn.headsBackward(l.dyh, true)))
 	for i := 0; i < B; i++ {
 		last := l.dx[((i+1)*T-k)*d : (i+1)*T*d]

@@ -327,11 +327,7 @@ func SeedCurve(s *Setting, get func(CurvePoint) float64) (mean XY, lo, hi []floa
 // positive values of get), in seed order; seeds with no such value are left
 // out.
 func DivergedCurves(s *Setting, get func(CurvePoint) float64) []XY {
-	var out []XY
-	for _, r := range CurveSeeds(s) {
-		if r.Outcome != Diverged {
-			continue
-		}
+	return divergedSeeds(s, func(r *Run) XY {
 		var c XY
 		for _, pt := range r.Curve {
 			if v := get(pt); isFinite(v) && v > 0 {
@@ -339,7 +335,19 @@ func DivergedCurves(s *Setting, get func(CurvePoint) float64) []XY {
 				c.Y = append(c.Y, v)
 			}
 		}
-		if c.Len() > 0 {
+		return c
+	})
+}
+
+// divergedSeeds returns points(r) of each diverged seed r of s among
+// CurveSeeds, in seed order, leaving out those with none.
+func divergedSeeds(s *Setting, points func(*Run) XY) []XY {
+	var out []XY
+	for _, r := range CurveSeeds(s) {
+		if r.Outcome != Diverged {
+			continue
+		}
+		if c := points(r); c.Len() > 0 {
 			out = append(out, c)
 		}
 	}
@@ -614,19 +622,18 @@ func SeedAccuracy(s *Setting, split string) (mean XY, lo, hi []float64) {
 		if r.Outcome < AtChance {
 			continue
 		}
-		for _, e := range r.Evals {
-			if e.Split != split || !isFinite(e.Acc) {
-				continue
-			}
-			a := at[e.Step]
+		c := evalAccuracy(r, split)
+		for j, x := range c.X {
+			st, v := int(x), c.Y[j]
+			a := at[st]
 			if a == nil {
 				a = &acc{lo: math.Inf(1), hi: math.Inf(-1)}
-				at[e.Step] = a
-				steps = append(steps, e.Step)
+				at[st] = a
+				steps = append(steps, st)
 			}
-			a.sum += e.Acc
+			a.sum += v
 			a.n++
-			a.lo, a.hi = math.Min(a.lo, e.Acc), math.Max(a.hi, e.Acc)
+			a.lo, a.hi = math.Min(a.lo, v), math.Max(a.hi, v)
 		}
 	}
 	slices.Sort(steps)
@@ -643,22 +650,18 @@ func SeedAccuracy(s *Setting, split string) (mean XY, lo, hi []float64) {
 // diverged seed of s among CurveSeeds, in seed order; seeds with none are
 // left out.
 func DivergedAccuracy(s *Setting, split string) []XY {
-	var out []XY
-	for _, r := range CurveSeeds(s) {
-		if r.Outcome != Diverged {
-			continue
-		}
-		var c XY
-		for _, e := range r.Evals {
-			if e.Split == split && isFinite(e.Acc) {
-				c.X, c.Y = append(c.X, float64(e.Step)), append(c.Y, e.Acc)
-			}
-		}
-		if c.Len() > 0 {
-			out = append(out, c)
+	return divergedSeeds(s, func(r *Run) XY { return evalAccuracy(r, split) })
+}
+
+// evalAccuracy is r's finite accuracy of split at each evaluation, by step.
+func evalAccuracy(r *Run, split string) XY {
+	var c XY
+	for _, e := range r.Evals {
+		if e.Split == split && isFinite(e.Acc) {
+			c.X, c.Y = append(c.X, float64(e.Step)), append(c.Y, e.Acc)
 		}
 	}
-	return out
+	return c
 }
 
 // Evaluated reports whether some run of cs's settings was evaluated at
@@ -670,13 +673,7 @@ func (cs CurveSet) Evaluated() bool {
 			continue
 		}
 		for _, r := range CurveSeeds(s) {
-			n := 0
-			for _, e := range r.Evals {
-				if e.Split == "test" {
-					n++
-				}
-			}
-			if n > 1 {
+			if evalAccuracy(r, "test").Len() > 1 {
 				return true
 			}
 		}
