@@ -186,9 +186,10 @@ func trainProcs(ctx context.Context, d *db.DB, experiment string, f runFlags, ob
 		// child has exited.
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		// The MNIST copy is written here, not before the worker of this
-		// process starts: writing it (55 MB) and starting the children
-		// overlap that worker's first run instead of delaying it.
+		// The MNIST copy is shared here, not before the worker of this
+		// process starts: writing it (55 MB, unless shareEarly has) and
+		// starting the children overlap that worker's first run instead
+		// of delaying it.
 		var extra []*os.File
 		args := args
 		if m, ok := data.CachedMNIST(f.dataDir); ok {
@@ -219,6 +220,7 @@ func startAndWait(ctx context.Context, exe string, args []string, extra []*os.Fi
 	for i := range n {
 		cmd := exec.Command(exe, args...)
 		cmd.Stderr = stderr
+		cmd.Env = workerEnv()
 		cmd.ExtraFiles = extra
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		out, err := cmd.StdoutPipe()
@@ -263,6 +265,34 @@ func startAndWait(ctx context.Context, exe string, args []string, extra []*os.Fi
 	}
 	close(exited)
 	return errors.Join(errs...)
+}
+
+// workerEnv is a worker process's environment: this one's, with
+// OPENBLAS_NUM_THREADS=1 when it is unset. The worker trains on one thread
+// anyway (nn.EnsureBLAS), but OpenBLAS starts its other threads when it
+// loads, before that, and they spin for about 0.1 s of CPU before they
+// sleep: time the other workers' first runs lose on a machine with no
+// core to spare.
+func workerEnv() []string {
+	env := os.Environ()
+	if os.Getenv("OPENBLAS_NUM_THREADS") == "" {
+		env = append(env, "OPENBLAS_NUM_THREADS=1")
+	}
+	return env
+}
+
+// shareEarly writes, in the background, the copy of the MNIST database of
+// dir that trainProcs gives its worker processes, if this process has
+// parsed it: run calls it as soon as it has, so that the writing overlaps
+// the database's set-up instead of delaying the processes' start.
+func shareEarly(dir string) {
+	if m, ok := data.CachedMNIST(dir); ok {
+		go func() {
+			if f, err := m.Share(); err == nil {
+				f.Close()
+			}
+		}()
+	}
 }
 
 // canceled is a context that is done.

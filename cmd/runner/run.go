@@ -109,6 +109,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := checkData(cfgs, f.dataDir); err != nil {
 		return usageError{dataHint(err, f.dataDir, flagGiven(fs, "data"))}
 	}
+	if f.workers > 1 {
+		shareEarly(f.dataDir)
+	}
 	d, err := openDB(f.db)
 	if err != nil {
 		return err

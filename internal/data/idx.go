@@ -48,6 +48,8 @@ type MNIST struct {
 	TrainLabels []uint8 // NumTrain digits 0–9
 	TestImages  []uint8 // NumTest×28×28
 	TestLabels  []uint8 // NumTest digits 0–9
+
+	share shareFile // Share's memfd, written on its first call
 }
 
 // NumTrain returns the number of training examples (60,000 for MNIST).

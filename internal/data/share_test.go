@@ -50,6 +50,31 @@ func TestShareAttach(t *testing.T) {
 		t.Errorf("attached: %d train, %d test, dir %q", got.NumTrain(), got.NumTest(), got.Dir)
 	}
 
+	// A second Share is a new descriptor of the same file, written once:
+	// it outlives the first one's closing and attaches as well.
+	f2, err := m.Share()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f2.Close()
+	fd1 := f.Fd()
+	st1, err1 := f.Stat()
+	f.Close()
+	st2, err2 := f2.Stat()
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	if f2.Fd() == fd1 || !os.SameFile(st1, st2) {
+		t.Errorf("second Share: descriptor %d (first %d), same file %v: want a new descriptor of the same file", f2.Fd(), fd1, os.SameFile(st1, st2))
+	}
+	dir2 := t.TempDir()
+	if err := AttachMNIST(f2, dir2); err != nil {
+		t.Fatal(err)
+	}
+	if got2, err := LoadMNIST(dir2); err != nil || !bytes.Equal(got2.TrainImages, m.TrainImages) {
+		t.Errorf("second Share attached: %v", err)
+	}
+
 	bad := filepath.Join(t.TempDir(), "bad")
 	os.WriteFile(bad, bytes.Repeat([]byte("x"), 100), 0o644)
 	bf, err := os.Open(bad)
