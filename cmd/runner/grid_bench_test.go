@@ -12,7 +12,6 @@ import (
 	"cliplab/internal/data"
 	"cliplab/internal/db"
 	"cliplab/internal/grid"
-	"cliplab/internal/worker"
 )
 
 // benchGrid is a small grid: 8 runs of about 0.15 s each (mlp2, 94 steps
@@ -57,12 +56,12 @@ func benchConfigs(b *testing.B, src string) (*grid.Experiment, []config.Config) 
 	return exp, cfgs
 }
 
-// BenchmarkGrid trains benchGrid on 1 worker, on 2 workers as runner run
-// trains them (one worker process each), and on 2 workers as goroutines of
-// this process (worker.Run, runner run's way before issue 13 section 6),
-// each iteration on a fresh database (issue 4: the goal is a speed-up of
-// at least 1.9 on two cores). Compare them with benchstat or by their
-// ns/op, from one run on one machine.
+// BenchmarkGrid trains benchGrid as runner run does (trainAll) on 1 worker,
+// on 2 workers (workers of this process, runner run's default), and on 2
+// with -worker-procs (the runner's worker and one worker process), each
+// iteration on a fresh database (issue 4 and issue 13 section 6: the goal
+// is a speed-up of at least 1.9 on two cores). Compare them with benchstat
+// or by their ns/op, from one run on one machine.
 func BenchmarkGrid(b *testing.B) { benchmarkGrid(b, benchGrid) }
 
 // BenchmarkGridLong is BenchmarkGrid on benchGridLong: runs ten times as
@@ -75,10 +74,10 @@ func benchmarkGrid(b *testing.B, src string) {
 	dir := benchMNIST(b)
 	exp, cfgs := benchConfigs(b, src)
 	for _, v := range []struct {
-		name       string
-		workers    int
-		goroutines bool
-	}{{"workers=1", 1, false}, {"workers=2", 2, false}, {"goroutines=2", 2, true}} {
+		name    string
+		workers int
+		procs   bool
+	}{{"workers=1", 1, false}, {"workers=2", 2, false}, {"procs=2", 2, true}} {
 		b.Run(v.name, func(b *testing.B) {
 			// worker.Run raises GOMAXPROCS for its workers; each variant
 			// starts from the same.
@@ -93,13 +92,8 @@ func benchmarkGrid(b *testing.B, src string) {
 					b.Fatal(err)
 				}
 				b.StartTimer()
-				if v.goroutines {
-					err = worker.Run(context.Background(), d, exp.Name, worker.Options{Workers: v.workers, DataDir: dir})
-				} else {
-					f := runFlags{workers: v.workers, dataDir: dir, progress: "none"}
-					err = trainAll(context.Background(), d, exp.Name, f, io.Discard, io.Discard)
-				}
-				if err != nil {
+				f := runFlags{workers: v.workers, procs: v.procs, dataDir: dir, progress: "none"}
+				if err := trainAll(context.Background(), d, exp.Name, f, io.Discard, io.Discard); err != nil {
 					b.Fatal(err)
 				}
 				b.StopTimer()

@@ -41,7 +41,7 @@ commands:
   bench            steps per second of cliplab and PyTorch on this machine
   privacy          ε that DP-SGD spends (-noise σ), or σ for a target ε (-epsilon)
   version          cliplab's version, VCS revision and Go version
-  worker           (internal) one worker process of run -workers N
+  worker           (internal) one worker process of run -workers N -worker-procs
 
 Flags go before or after the arguments. runner <command> -h lists a
 command's flags.
@@ -50,7 +50,7 @@ command's flags.
 func main() {
 	// First: it may re-execute the process with OpenBLAS told the CPU's
 	// kernels (internal/nn/ensure.go).
-	// A worker process (run -workers N) is started by a runner that said it already.
+	// A worker process (run -workers N -worker-procs) is started by a runner that said it already.
 	if err := nn.EnsureBLAS(); err != nil && !(len(os.Args) > 1 && os.Args[1] == workerCommand) {
 		fmt.Fprintf(os.Stderr, "runner: WARNING: %v; training runs slower than this CPU allows (Haswell kernels about 1.7×, Prescott 2.5–4.6×)\n", err)
 	}

@@ -1,6 +1,6 @@
-// runner run -workers N with N ≥ 2: one worker in the runner and one in
-// each of N-1 child processes, the runner itself as "runner worker",
-// reporting their runs on stdout.
+// runner run -workers N -worker-procs with N ≥ 2: one worker in the runner
+// and one in each of N-1 child processes, the runner itself as "runner
+// worker", reporting their runs on stdout.
 
 package main
 
@@ -31,7 +31,7 @@ const workerCommand = "worker"
 
 const workerUsage = `usage: runner worker -db F -experiment NAME [-stale D] [-data DIR] [-exclusive] [-mnist-fd N]
 
-One worker process of runner run -workers N (which starts N of them): it
+One worker process of runner run -workers N -worker-procs (which starts N-1 of them): it
 trains the runs of an experiment already in the database, one at a time,
 until none is left, and reports each run it starts and ends on stdout, one
 JSON object a line. Not meant to be started by hand; runner run is.
@@ -158,12 +158,11 @@ func readEvents(r io.Reader, obs worker.Observer) error {
 // interrupted, and exits. A worker process that fails is an error once all
 // have exited.
 //
-// Processes rather than goroutines: two goroutines of one process reached
-// 1.81× one on two cores (BenchmarkGrid), as they share one heap, garbage
-// collector and scheduler. One worker stays here: it trains while the
-// others start (a process's start, about 0.05 s on a loaded machine, is
-// the price of the rest), and a grid of one worker's worth never waits
-// for a process at all.
+// Processes were tried as the default (issue 13 section 6) in the hope
+// that separate heaps, collectors and schedulers scale better; measured
+// side by side they did not (see trainAll), and they stay an option that
+// isolates the workers' memory. One worker stays here: it trains while the
+// others start, and a grid of one worker's worth never waits for a process.
 func trainProcs(ctx context.Context, d *db.DB, experiment string, f runFlags, obs worker.Observer, stderr io.Writer) error {
 	exe, err := os.Executable()
 	if err != nil {

@@ -32,7 +32,7 @@ func workerPID(t *testing.T, name string) int {
 	return pid
 }
 
-// TestWorkerProcesses: runner run -workers 2 -exclusive trains in two
+// TestWorkerProcesses: runner run -workers 2 -worker-procs -exclusive trains in two
 // processes, the runner and one worker process, its child; kill -9 of the
 // runner kills the child too; the same command then takes their runs over
 // at once, and never a run of the other, live process of its own
@@ -47,7 +47,7 @@ func TestWorkerProcesses(t *testing.T) {
 		t.Fatalf("one worker: %s", res)
 	}
 	path := filepath.Join(dir, "two.db")
-	args := []string{"run", "-db", path, "-workers", "2", "-exclusive", "-progress", "lines", faultFile}
+	args := []string{"run", "-db", path, "-workers", "2", "-worker-procs", "-exclusive", "-progress", "lines", faultFile}
 	p := start(t, runner, args...)
 	waitUntil(t, p, "two runs were running, one with metrics written", func() bool {
 		return queryInt(t, path, "SELECT count(*) FROM runs WHERE status = 'running'") == 2 &&

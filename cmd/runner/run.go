@@ -39,6 +39,7 @@ type runFlags struct {
 	dataDir     string
 	progress    string
 	exclusive   bool
+	procs       bool         // -worker-procs: workers in processes (trainProcs)
 	shard       worker.Shard // zero: the whole grid
 	sets        setList      // -set overrides of the experiment file
 }
@@ -53,7 +54,8 @@ const minStale = 10 * time.Second
 func runFlagSet(f *runFlags, stderr io.Writer) *flag.FlagSet {
 	fs := newFlagSet("run", runUsage, stderr)
 	fs.StringVar(&f.db, "db", "runs.db", "SQLite `file` of results (created if missing)")
-	fs.IntVar(&f.workers, "workers", runtime.NumCPU(), "runs trained at once; two or more: one worker process each")
+	fs.IntVar(&f.workers, "workers", runtime.NumCPU(), "runs trained at once, by as many workers of this process")
+	fs.BoolVar(&f.procs, "worker-procs", false, "with -workers N ≥ 2: one worker in the runner and one in each of N-1 worker processes it starts, instead of N workers in the runner (measured slower on two cores; isolates the workers' memory)")
 	fs.BoolVar(&f.retryFailed, "retry-failed", false, "train again the runs that failed")
 	fs.BoolVar(&f.extend, "extend", false, "add this grid's new configurations to an experiment stored with another grid")
 	fs.DurationVar(&f.stale, "stale", 2*time.Minute, "take over a running run of another process whose heartbeat is older than this (at least 10s)")
@@ -109,7 +111,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := checkData(cfgs, f.dataDir); err != nil {
 		return usageError{dataHint(err, f.dataDir, flagGiven(fs, "data"))}
 	}
-	if f.workers > 1 {
+	if f.workers > 1 && f.procs {
 		shareEarly(f.dataDir)
 	}
 	d, err := openDB(f.db)
@@ -211,18 +213,25 @@ func gridOf(exp *grid.Experiment, cfgs []config.Config) db.Grid {
 }
 
 // trainAll trains the runs of experiment with f.workers workers (package
-// worker): one in this process, or, for two or more, one worker process
-// each (trainProcs); it shows progress on stderr, then prints where the
-// experiment stands on stdout.
+// worker): all in this process (worker.Run), or with -worker-procs one here
+// and one in each of f.workers-1 worker processes (trainProcs); it shows
+// progress on stderr, then prints where the experiment stands on stdout.
+//
+// Workers of one process are the default: measured side by side they were
+// faster than worker processes on every grid tried (issue 13 section 6:
+// BenchmarkGrid 1.90× one worker against 1.81×, the demo 1.95× and 1.90×
+// against 1.82× and 1.87×, on two cores), as a process's start and first
+// run cost more than sharing one heap and scheduler does, once worker.Run
+// gives each worker two scheduler slots.
 func trainAll(ctx context.Context, d *db.DB, experiment string, f runFlags, stdout, stderr io.Writer) error {
 	prog, err := newProgress(ctx, d, experiment, f.progress, stderr)
 	if err != nil {
 		return err
 	}
-	if f.workers > 1 {
+	if f.workers > 1 && f.procs {
 		err = trainProcs(ctx, d, experiment, f, prog, stderr)
 	} else {
-		err = worker.Run(ctx, d, experiment, worker.Options{Workers: 1, Stale: f.stale,
+		err = worker.Run(ctx, d, experiment, worker.Options{Workers: f.workers, Stale: f.stale,
 			Exclusive: f.exclusive, DataDir: f.dataDir, Observer: prog})
 	}
 	prog.close()
