@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"syscall"
 	"testing"
@@ -215,6 +216,50 @@ func BenchmarkConvKernels(b *testing.B) {
 			for b.Loop() {
 				l.col2im(x, cols)
 			}
+		})
+	}
+}
+
+// BenchmarkSGEMMPeak is OpenBLAS's sgemm rate on this core (one thread),
+// in GFLOP/s: on a large square product, its best, and on each product of
+// mlp2's training step at batch 256 (forward x·Wᵀ, weight gradient δᵀ·x,
+// input gradient δ·W). No step's GEMMs run faster than this; issue 11
+// compares it with the rate a DP-SGD step would need to be some multiple
+// of PyTorch's.
+func BenchmarkSGEMMPeak(b *testing.B) {
+	type shape struct {
+		name    string
+		ta, tb  bool
+		m, n, k int
+	}
+	shapes := []shape{{"square-1024", false, true, 1024, 1024, 1024}}
+	dims := []int{784, 256, 256, 10}
+	for l := 0; l+1 < len(dims); l++ {
+		in, out := dims[l], dims[l+1]
+		shapes = append(shapes,
+			shape{fmt.Sprintf("mlp2-b256-fwd-%dx%d", in, out), false, true, 256, out, in},
+			shape{fmt.Sprintf("mlp2-b256-wgrad-%dx%d", in, out), true, false, out, in, 256})
+		if l > 0 {
+			shapes = append(shapes, shape{fmt.Sprintf("mlp2-b256-xgrad-%dx%d", in, out), false, false, 256, in, out})
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, s := range shapes {
+		b.Run(s.name, func(b *testing.B) {
+			a := randu(rng, s.m*s.k, 1)
+			x := randu(rng, s.k*s.n, 1)
+			c := make([]float32, s.m*s.n)
+			lda, ldb := s.k, s.n
+			if s.ta {
+				lda = s.m
+			}
+			if s.tb {
+				ldb = s.k
+			}
+			for b.Loop() {
+				sgemm(s.ta, s.tb, s.m, s.n, s.k, 1, a, lda, x, ldb, 0, c, s.n)
+			}
+			b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
 	}
 }
