@@ -106,6 +106,7 @@ func (e *evaluator) run(split string) (loss, acc float64) {
 	var sum float64
 	right, total := 0, 0
 	for i := 0; i < nb; i++ {
+		yield()
 		e.ds.EvalBatch(&e.batch, split, i, EvalBatch)
 		out := e.model.Forward(e.batch.X, e.batch.B, e.batch.Steps)
 		l, r := e.loss.score(out, &e.batch)
