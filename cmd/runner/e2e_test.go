@@ -32,8 +32,8 @@ import (
 var binDir string
 
 // testMainEnv makes this test binary the runner: runner run -workers N
-// starts N worker processes of os.Executable(), which in a test is this
-// binary.
+// -worker-procs starts N-1 worker processes of os.Executable(), which in a
+// test (BenchmarkGrid's procs=2, say) is this binary.
 const testMainEnv = "CLIPLAB_RUNNER_TEST_MAIN"
 
 func TestMain(m *testing.M) {

@@ -81,10 +81,26 @@ func checkOnce(t *testing.T, path, experiment string, want int) {
 // byte of their rows, the killed ones are taken over at once (their worker
 // is a dead process of this host) and start again from step 0, and the
 // results are a clean run's bit for bit.
+//
+// Both ways runner run trains: workers of its own process, and with
+// -worker-procs one worker there and one in each of two worker processes.
 func TestKillResume(t *testing.T) {
+	for _, m := range workerModes {
+		t.Run(m.name, func(t *testing.T) { testKillResume(t, m.flags) })
+	}
+}
+
+// workerModes are runner run's two ways to train with several workers: the
+// flags that choose each.
+var workerModes = []struct {
+	name  string
+	flags []string
+}{{"goroutines", nil}, {"procs", []string{"-worker-procs"}}}
+
+func testKillResume(t *testing.T, flags []string) {
 	runner := runnerBin(t)
 	path := filepath.Join(t.TempDir(), "runs.db")
-	args := []string{"run", "-db", path, "-workers", "3", "-progress", "lines", faultFile}
+	args := append([]string{"run", "-db", path, "-workers", "3", "-progress", "lines"}, append(flags, faultFile)...)
 
 	p := start(t, runner, args...)
 	waitUntil(t, p, "a run was done and another had metrics written", func() bool {
@@ -283,11 +299,18 @@ func TestReportWhileWriting(t *testing.T) {
 // flight finish, the runs in flight are marked interrupted with their
 // metrics so far, runner exits 1 saying how to resume, and the same command
 // trains them again from step 0, leaving no row of the earlier attempt:
-// the results are a clean run's bit for bit.
+// the results are a clean run's bit for bit. Both ways runner run trains
+// (workerModes): with -worker-procs, Ctrl-C reaches the worker process too.
 func TestInterruptResume(t *testing.T) {
+	for _, m := range workerModes {
+		t.Run(m.name, func(t *testing.T) { testInterruptResume(t, m.flags) })
+	}
+}
+
+func testInterruptResume(t *testing.T, flags []string) {
 	runner := runnerBin(t)
 	path := filepath.Join(t.TempDir(), "runs.db")
-	args := []string{"run", "-db", path, "-workers", "2", "-progress", "lines", faultFile}
+	args := append([]string{"run", "-db", path, "-workers", "2", "-progress", "lines"}, append(flags, faultFile)...)
 	p := start(t, runner, args...)
 	waitUntil(t, p, "a run was done and another had metrics written", func() bool {
 		return queryInt(t, path, "SELECT count(*) FROM runs WHERE status = 'done'") >= 1 &&

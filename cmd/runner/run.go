@@ -54,7 +54,7 @@ const minStale = 10 * time.Second
 func runFlagSet(f *runFlags, stderr io.Writer) *flag.FlagSet {
 	fs := newFlagSet("run", runUsage, stderr)
 	fs.StringVar(&f.db, "db", "runs.db", "SQLite `file` of results (created if missing)")
-	fs.IntVar(&f.workers, "workers", runtime.NumCPU(), "runs trained at once, by as many workers of this process")
+	fs.IntVar(&f.workers, "workers", runtime.NumCPU(), "runs trained at once (by workers of this process; see -worker-procs)")
 	fs.BoolVar(&f.procs, "worker-procs", false, "with -workers N ≥ 2: one worker in the runner and one in each of N-1 worker processes it starts, instead of N workers in the runner (measured slower on two cores; isolates the workers' memory)")
 	fs.BoolVar(&f.retryFailed, "retry-failed", false, "train again the runs that failed")
 	fs.BoolVar(&f.extend, "extend", false, "add this grid's new configurations to an experiment stored with another grid")
@@ -219,7 +219,7 @@ func gridOf(exp *grid.Experiment, cfgs []config.Config) db.Grid {
 //
 // Workers of one process are the default: measured side by side they were
 // faster than worker processes on every grid tried (issue 13 section 6:
-// BenchmarkGrid 1.90× one worker against 1.81×, the demo 1.95× and 1.90×
+// BenchmarkGrid 1.91× one worker against 1.73×, the demo 1.95× and 1.90×
 // against 1.82× and 1.87×, on two cores), as a process's start and first
 // run cost more than sharing one heap and scheduler does, once worker.Run
 // gives each worker two scheduler slots.

@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"runtime"
 	"fmt"
 	"math/rand/v2"
 	"syscall"
@@ -40,6 +41,7 @@ func BenchmarkStep(b *testing.B) {
 				SoftmaxCrossEntropy(d, out, labels, batch, 10)
 				m.Backward(d)
 				opt.Step(0.01)
+				runtime.Gosched() // as train.Run yields at every step
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "steps/s")
 			b.ReportMetric(float64(m.FLOPs(batch, 0))*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")

@@ -112,7 +112,7 @@ func Run(ctx context.Context, c config.Config, ds data.Dataset, sink Sink) (reco
 // time slice the runtime's monitor thread takes its P away in the middle of
 // such a call, and then polls every 20 µs for a while; on a cnn step that
 // cost 32,000 context switches and 13,000 wake-ups a 3.4 s benchmark
-// against 2,700 and 450 with a yield per step, and 5–10% more CPU than the
+// against 2,727 and 472 with a yield per step, and 5–10% more CPU than the
 // step's own, taken from the other workers' cores (`perf stat` on
 // BenchmarkStep/cnn). Scheduling changes no result.
 func yield() { runtime.Gosched() }

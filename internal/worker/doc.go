@@ -13,8 +13,8 @@
 // once; one held by another host's worker waits until its heartbeat is
 // older than Options.Stale; with Options.Exclusive (runner slurm's tasks),
 // any other holder is taken over at once unless its process is Related
-// (runner run -workers N: the runner and the N-1 worker processes it
-// starts, a zombie counting as dead). Every metric write checks, in its
+// (runner run -workers N -worker-procs: the runner and the N-1 worker
+// processes it starts, a zombie counting as dead). Every metric write checks, in its
 // transaction, that the run is still held by the same attempt
 // (db.ErrLostClaim), so a worker presumed dead cannot mix its rows into a
 // newer attempt.

@@ -80,8 +80,8 @@ func parseID(worker string) (pid int, start string, ok bool) {
 
 // Related reports whether worker is a live process of this host that is
 // this process's parent, one of its children, or a child of the same
-// parent: runner run -workers N trains in itself and in N-1 worker
-// processes it starts (runner worker), which are related so.
+// parent: runner run -workers N -worker-procs trains in itself and in N-1
+// worker processes it starts (runner worker), which are related so.
 func Related(worker string) bool {
 	pid, start, ok := parseID(worker)
 	if !ok || pid == os.Getpid() {
