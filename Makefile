@@ -99,5 +99,7 @@ fuzz: sysdeps
 deps:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenblas-dev sqlite3
 
+# clean: what make builds. The committed reports (reports/*/ but demo) and
+# the fetched MNIST (data/) stay.
 clean:
-	rm -rf $(BIN) data reports/*/ demo.db demo.db-wal demo.db-shm
+	rm -rf $(BIN) reports/demo demo.db demo.db-wal demo.db-shm

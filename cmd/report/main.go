@@ -86,7 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dbPaths := &listFlag{vals: []string{"runs.db"}}
-	fs.Var(dbPaths, "db", "the cliplab database to read; several (-db a.db -db b.db, or -db a.db,b.db) are compared in one report (default runs.db)")
+	fs.Var(dbPaths, "db", "the cliplab database to read; several (-db a.db -db b.db, or -db a.db,b.db) are compared in one report")
 	experiments := &listFlag{}
 	fs.Var(experiments, "experiment", "experiment to report (default: the only one, or each of them); several (-experiment a,b) are compared in one report")
 	out := fs.String("out", "", "output folder (default reports/<experiment>, reports/<a>-vs-<b> for a comparison; with several experiments, <out>/<experiment>)")

@@ -257,7 +257,7 @@ func TestBadInput(t *testing.T) {
 		{"report on an empty file", true, func(t *testing.T, dir, db string) []string {
 			os.WriteFile(db, nil, 0o644)
 			return []string{"-db", db, "-out", filepath.Join(dir, "out")}
-		}, 2, []string{"DB is an empty database"}},
+		}, 2, []string{"DB is empty, not yet a cliplab database"}},
 		{"report on a database with no runs", true, func(t *testing.T, dir, db string) []string {
 			d, err := cdb.Open(db, cdb.Options{}) // a cliplab database, schema and all, that no grid was added to
 			if err != nil {

@@ -194,3 +194,17 @@ func TestWorkerEnv(t *testing.T) {
 		t.Errorf("OPENBLAS_NUM_THREADS=3: worker gets %s, want 3", got)
 	}
 }
+
+// TestWorkerProcsOneWorker: -worker-procs with one worker trains as usual
+// in the runner and says the flag had no effect; the header names the
+// worker processes only when there are some.
+func TestWorkerProcsOneWorker(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "runs.db")
+	code, stdout, stderr := runCode(t, "run", "-db", path, "-workers", "1", "-worker-procs", "-progress", "none", filepath.Join("testdata", "e2e.yaml"))
+	if code != 0 {
+		t.Fatalf("runner run -workers 1 -worker-procs: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "-worker-procs has no effect with -workers 1") || strings.Contains(stderr, "worker process") {
+		t.Errorf("stderr of -workers 1 -worker-procs:\n%s\nwant the no-effect warning and no worker processes named", stderr)
+	}
+}

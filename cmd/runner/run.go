@@ -59,7 +59,7 @@ func runFlagSet(f *runFlags, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&f.retryFailed, "retry-failed", false, "train again the runs that failed")
 	fs.BoolVar(&f.extend, "extend", false, "add this grid's new configurations to an experiment stored with another grid")
 	fs.DurationVar(&f.stale, "stale", 2*time.Minute, "take over a running run of another process whose heartbeat is older than this (at least 10s)")
-	fs.StringVar(&f.dataDir, "data", defaultDataDir(), "`folder` of the MNIST files (default $CLIPLAB_DATA, or data/mnist; make data fetches them)")
+	fs.StringVar(&f.dataDir, "data", defaultDataDir(), "`folder` of the MNIST files: $CLIPLAB_DATA if set, else data/mnist (make data fetches them there)")
 	fs.BoolVar(&f.exclusive, "exclusive", false, "no other runner uses this database: take over every run another process left running at once (runner slurm's tasks pass it)")
 	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto (a bar on a terminal, lines otherwise), bar, lines, none")
 	fs.Var(&f.sets, "set", setUsage)
@@ -137,7 +137,17 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if f.shard.N > 0 {
 		of = fmt.Sprintf(" (shard %s of a grid of %d)", f.shard, len(all))
 	}
-	fmt.Fprintf(stderr, "runner: experiment %s: %d configurations%s, %d new, database %s, %d workers\n", exp.Name, len(cfgs), of, added, f.db, f.workers)
+	procs := ""
+	if f.procs && f.workers > 1 {
+		procs = " (the runner and 1 worker process)"
+		if f.workers > 2 {
+			procs = fmt.Sprintf(" (the runner and %d worker processes)", f.workers-1)
+		}
+	}
+	fmt.Fprintf(stderr, "runner: experiment %s: %d configurations%s, %d new, database %s, %d workers%s\n", exp.Name, len(cfgs), of, added, f.db, f.workers, procs)
+	if f.procs && f.workers == 1 {
+		fmt.Fprintf(stderr, "runner: warning: -worker-procs has no effect with -workers 1: the one worker trains in the runner\n")
+	}
 	if w := revisionWarning(db.CurrentProvenance()); w != "" {
 		fmt.Fprintf(stderr, "runner: warning: %s\n", w)
 	}

@@ -222,7 +222,7 @@ func (d *DB) checkAndMigrate(readOnly bool) (err error) {
 		return nil
 	case readOnly:
 		if appID == 0 {
-			return fmt.Errorf("%w: %s is an empty database", ErrMissing, d.path)
+			return fmt.Errorf("%w: %s is empty, not yet a cliplab database (runner run makes it one)", ErrMissing, d.path)
 		}
 		return olderSchemaError(fmt.Sprintf("database %s has schema version %d, older than this cliplab's %d: runner migrate -db %s brings it up to date (as any runner run on it does)", d.path, version, SchemaVersion, d.path))
 	}

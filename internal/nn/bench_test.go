@@ -1,9 +1,9 @@
 package nn
 
 import (
-	"runtime"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
