@@ -143,9 +143,7 @@ func (rep *paper) costFigure(kind string) *figure {
 		}
 		// Chance level, as a faint line under the data.
 		if wl.ChanceKnown {
-			ln, _ := plotter.NewLine(xy{[]float64{p.X.Min, p.X.Max}, []float64{wl.Chance, wl.Chance}})
-			ln.LineStyle = draw.LineStyle{Color: lightGrey, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(2), vg.Points(2)}}
-			p.Add(ln)
+			addChance(p, wl.Chance, chanceStyle)
 		}
 		// The frontier: rings on the settings no other beats by more
 		// than the seeds' spread.
@@ -264,7 +262,7 @@ func (rep *paper) costFigure(kind string) *figure {
 	ring.GlyphStyle = draw.GlyphStyle{Color: frontStyle.Color, Radius: vg.Points(5), Shape: draw.CircleGlyph{}}
 	l.Add("frontier (beyond noise)", ring)
 	ch, _ := plotter.NewLine(xy{[]float64{0, 1}, []float64{0, 0}})
-	ch.LineStyle = draw.LineStyle{Color: lightGrey, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(2), vg.Points(2)}}
+	ch.LineStyle = chanceStyle
 	l.Add("chance", ch)
 	f.Legend = l
 	f.Panels = panelGrid(panels, 3)
@@ -438,9 +436,7 @@ func (rep *paper) curveFigure(w int, cs report.CurveSet, nLRs int) *figure {
 		for _, p := range accs {
 			p.X.Min, p.X.Max = loss.X.Min, loss.X.Max // steps line up with the row above
 			if wl.ChanceKnown {
-				ch, _ := plotter.NewLine(xy{[]float64{p.X.Min, p.X.Max}, []float64{wl.Chance, wl.Chance}})
-				ch.LineStyle = draw.LineStyle{Color: color.Gray{0x80}, Width: vg.Points(0.8), Dashes: []vg.Length{vg.Points(4), vg.Points(3)}}
-				p.Add(ch)
+				addChance(p, wl.Chance, draw.LineStyle{Color: color.Gray{0x80}, Width: vg.Points(0.8), Dashes: []vg.Length{vg.Points(4), vg.Points(3)}})
 			}
 		}
 		f.Panels = append(f.Panels, accs)
@@ -966,4 +962,15 @@ func mapName(s, keep string, repl byte) string {
 		}
 	}
 	return b.String()
+}
+
+// chanceStyle draws the chance level of the accuracy-against-cost figures
+// (a faint line under the data) and its legend entry.
+var chanceStyle = draw.LineStyle{Color: lightGrey, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(2), vg.Points(2)}}
+
+// addChance draws the chance level at y = chance across p's x range.
+func addChance(p *plot.Plot, chance float64, style draw.LineStyle) {
+	ln, _ := plotter.NewLine(xy{[]float64{p.X.Min, p.X.Max}, []float64{chance, chance}})
+	ln.LineStyle = style
+	p.Add(ln)
 }

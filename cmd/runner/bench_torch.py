@@ -481,16 +481,16 @@ def dpcheck(req):
     x = prepare(torch.tensor(req["x"], dtype=torch.float32), b, steps)
     y = torch.tensor(req["labels"])
     loss_fn = nn.CrossEntropyLoss()
-    k = max(1, inp.get("OutSteps") or 0)
+    out_k = max(1, inp.get("OutSteps") or 0)
     if steps:
-        # Logits at the last k positions, labels (b, k); an example's loss is
-        # the mean cross-entropy over its k positions (cliplab's mean over
-        # b·k rows is the mean of those).
+        # Logits at the last out_k positions, labels (b, out_k); an example's
+        # loss is the mean cross-entropy over its out_k positions (cliplab's
+        # mean over b·out_k rows is the mean of those).
         model.all_positions = True
-        y = y.reshape(b, k)
+        y = y.reshape(b, out_k)
 
         def loss_fn(logits, targets):
-            logits = logits[:, -k:]
+            logits = logits[:, -out_k:]
             return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
     names = list(state)
     params = dict(model.named_parameters())

@@ -47,8 +47,8 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if !errors.Is(err, db.ErrOlderSchema) {
 		return usageError{err}
 	}
-	if d, err = db.Open(*path, db.Options{}); err != nil {
-		return usageError{err}
+	if d, err = openDB(*path); err != nil {
+		return err
 	}
 	if err := d.Close(); err != nil {
 		return err

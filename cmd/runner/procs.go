@@ -219,7 +219,6 @@ func startAndWait(ctx context.Context, exe string, args []string, extra []*os.Fi
 	for i := range n {
 		cmd := exec.Command(exe, args...)
 		cmd.Stderr = stderr
-		cmd.Env = workerEnv()
 		cmd.ExtraFiles = extra
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		out, err := cmd.StdoutPipe()
@@ -264,20 +263,6 @@ func startAndWait(ctx context.Context, exe string, args []string, extra []*os.Fi
 	}
 	close(exited)
 	return errors.Join(errs...)
-}
-
-// workerEnv is a worker process's environment: this one's, with
-// OPENBLAS_NUM_THREADS=1 when it is unset. The worker trains on one thread
-// anyway (nn.EnsureBLAS), but OpenBLAS starts its other threads when it
-// loads, before that, and they spin for about 0.1 s of CPU before they
-// sleep: time the other workers' first runs lose on a machine with no
-// core to spare.
-func workerEnv() []string {
-	env := os.Environ()
-	if os.Getenv("OPENBLAS_NUM_THREADS") == "" {
-		env = append(env, "OPENBLAS_NUM_THREADS=1")
-	}
-	return env
 }
 
 // shareEarly writes, in the background, the copy of the MNIST database of

@@ -171,30 +171,6 @@ func TestEvents(t *testing.T) {
 	}
 }
 
-// TestWorkerEnv: worker processes get OPENBLAS_NUM_THREADS=1 when it is
-// unset (OpenBLAS would start threads that only spin), and keep a value
-// set by hand.
-func TestWorkerEnv(t *testing.T) {
-	last := func(env []string) string {
-		v := "(unset)"
-		for _, kv := range env {
-			if k, val, _ := strings.Cut(kv, "="); k == "OPENBLAS_NUM_THREADS" {
-				v = val
-			}
-		}
-		return v
-	}
-	t.Setenv("OPENBLAS_NUM_THREADS", "")
-	os.Unsetenv("OPENBLAS_NUM_THREADS")
-	if got := last(workerEnv()); got != "1" {
-		t.Errorf("OPENBLAS_NUM_THREADS unset: worker gets %s, want 1", got)
-	}
-	t.Setenv("OPENBLAS_NUM_THREADS", "3")
-	if got := last(workerEnv()); got != "3" {
-		t.Errorf("OPENBLAS_NUM_THREADS=3: worker gets %s, want 3", got)
-	}
-}
-
 // TestWorkerProcsOneWorker: -worker-procs with one worker trains as usual
 // in the runner and says the flag had no effect; the header names the
 // worker processes only when there are some.

@@ -44,6 +44,10 @@ type runFlags struct {
 	sets        setList      // -set overrides of the experiment file
 }
 
+// inProcs reports whether the workers train in worker processes
+// (-worker-procs with two or more workers; trainProcs).
+func (f runFlags) inProcs() bool { return f.procs && f.workers > 1 }
+
 // minStale is the smallest -stale: the heartbeat is written every -stale/8,
 // and a write can wait seconds for a busy database; a shorter window would
 // take over runs whose process is alive.
@@ -111,7 +115,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := checkData(cfgs, f.dataDir); err != nil {
 		return usageError{dataHint(err, f.dataDir, flagGiven(fs, "data"))}
 	}
-	if f.workers > 1 && f.procs {
+	if f.inProcs() {
 		shareEarly(f.dataDir)
 	}
 	d, err := openDB(f.db)
@@ -138,14 +142,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		of = fmt.Sprintf(" (shard %s of a grid of %d)", f.shard, len(all))
 	}
 	procs := ""
-	if f.procs && f.workers > 1 {
+	if f.inProcs() {
 		procs = " (the runner and 1 worker process)"
 		if f.workers > 2 {
 			procs = fmt.Sprintf(" (the runner and %d worker processes)", f.workers-1)
 		}
 	}
 	fmt.Fprintf(stderr, "runner: experiment %s: %d configurations%s, %d new, database %s, %d workers%s\n", exp.Name, len(cfgs), of, added, f.db, f.workers, procs)
-	if f.procs && f.workers == 1 {
+	if f.procs && !f.inProcs() {
 		fmt.Fprintf(stderr, "runner: warning: -worker-procs has no effect with -workers 1: the one worker trains in the runner\n")
 	}
 	if w := revisionWarning(db.CurrentProvenance()); w != "" {
@@ -238,7 +242,7 @@ func trainAll(ctx context.Context, d *db.DB, experiment string, f runFlags, stdo
 	if err != nil {
 		return err
 	}
-	if f.workers > 1 && f.procs {
+	if f.inProcs() {
 		err = trainProcs(ctx, d, experiment, f, prog, stderr)
 	} else {
 		err = worker.Run(ctx, d, experiment, worker.Options{Workers: f.workers, Stale: f.stale,

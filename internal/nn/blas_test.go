@@ -3,6 +3,7 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 )
@@ -81,5 +82,26 @@ func TestSgemm(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestEnsureBLASChildThreads: after EnsureBLAS, child processes get
+// OPENBLAS_NUM_THREADS=1 when it was unset (OpenBLAS would start threads
+// at load that only spin), and keep a value set by hand. TestMain's
+// EnsureBLAS set OPENBLAS_CORETYPE, so calling it again never re-executes.
+func TestEnsureBLASChildThreads(t *testing.T) {
+	if os.Getenv("OPENBLAS_CORETYPE") == "" {
+		t.Skip("OPENBLAS_CORETYPE unset after TestMain: EnsureBLAS could re-execute the test")
+	}
+	t.Setenv("OPENBLAS_NUM_THREADS", "")
+	os.Unsetenv("OPENBLAS_NUM_THREADS")
+	EnsureBLAS()
+	if got := os.Getenv("OPENBLAS_NUM_THREADS"); got != "1" {
+		t.Errorf("OPENBLAS_NUM_THREADS unset: children get %q, want 1", got)
+	}
+	t.Setenv("OPENBLAS_NUM_THREADS", "3")
+	EnsureBLAS()
+	if got := os.Getenv("OPENBLAS_NUM_THREADS"); got != "3" {
+		t.Errorf("OPENBLAS_NUM_THREADS=3: children get %q, want 3", got)
 	}
 }

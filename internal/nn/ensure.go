@@ -52,6 +52,13 @@ func EnsureBLAS() error {
 		// Children (the PyTorch benchmark, say) get the same kernels.
 		os.Setenv("OPENBLAS_CORETYPE", BLASCore())
 	}
+	if os.Getenv("OPENBLAS_NUM_THREADS") == "" {
+		// And children of this binary (runner run -worker-procs's worker
+		// processes, runner bench's) load OpenBLAS without the threads it
+		// would start before their EnsureBLAS pins it to one: those spin for
+		// about 0.1 s of CPU, which the other workers' first runs lose.
+		os.Setenv("OPENBLAS_NUM_THREADS", "1")
+	}
 	setBLASThreads(1)
 	if coreLevel(BLASCore()) < coreLevel(want) {
 		return fmt.Errorf("%w: %s on a CPU that supports %s (OPENBLAS_CORETYPE=%q; unset it or set %s)", ErrSlowBLAS, BLASCore(), want, env, want)

@@ -3,7 +3,10 @@
 
 package nn
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // PerExample is a Model that gives, for a batch, each example's gradient
 // norms and any reweighted sum of the examples' gradients, without forming
@@ -43,8 +46,7 @@ type PerExample interface {
 // per-example gradients (is a PerExample): every type does, an mlp, a cnn,
 // an rnn (tanh or lstm) and a transformer (tied or not, trimmed or not).
 func (a ArchSpec) PerExampleSupport() error {
-	switch a.Type {
-	case "mlp", "cnn", "rnn", "transformer":
+	if slices.Contains(ArchTypes, a.Type) {
 		return nil
 	}
 	return fmt.Errorf("type: %s has no per-example gradients; DP-SGD runs on mlp, cnn, rnn and transformer", a.Type)

@@ -139,6 +139,23 @@ type Run struct {
 	Evals []db.EvalPoint
 }
 
+// firstTestAt returns the step and the seconds of r's first test
+// evaluation at or above target (seconds pro rata to the steps where none
+// were recorded).
+func (r *Run) firstTestAt(target float64) (step, secs float64, ok bool) {
+	for _, e := range r.Evals {
+		if e.Split != "test" || !(e.Acc >= target) {
+			continue
+		}
+		secs = e.ElapsedS
+		if math.IsNaN(secs) && r.Steps > 0 {
+			secs = r.WallSeconds * float64(e.Step) / float64(r.Steps)
+		}
+		return float64(e.Step), secs, true
+	}
+	return 0, 0, false
+}
+
 // Ended reports whether the run counts in statistics (done or diverged).
 func (r *Run) Ended() bool { return r.Outcome >= Diverged }
 
@@ -299,20 +316,6 @@ func Build(experiment string, target float64, metric Metric, rs []db.RunSummary,
 			r.Evals = es
 		}
 	})
-	firstAt := map[int64][2]float64{} // run → step, seconds of the first test eval ≥ target
-	for _, e := range evals {
-		if e.Split != "test" || !(e.Acc >= target) {
-			continue
-		}
-		if _, ok := firstAt[e.RunID]; ok {
-			continue
-		}
-		secs := e.ElapsedS
-		if r := byID[e.RunID]; math.IsNaN(secs) && r != nil && r.Steps > 0 {
-			secs = r.WallSeconds * float64(e.Step) / float64(r.Steps) // no time recorded: pro rata
-		}
-		firstAt[e.RunID] = [2]float64{float64(e.Step), secs}
-	}
 	unknown := map[string]bool{}
 	for _, r := range rep.Runs {
 		ch, ok := Chance(r.Dataset, cfgs[r.SettingKey].Data)
@@ -343,8 +346,8 @@ func Build(experiment string, target float64, metric Metric, rs []db.RunSummary,
 		rep.Outcomes[r.Outcome]++
 		if r.Ended() {
 			r.StepsToTarget, r.SecondsToTarget = math.Inf(1), math.Inf(1)
-			if f, ok := firstAt[r.ID]; ok {
-				r.StepsToTarget, r.SecondsToTarget = f[0], f[1]
+			if step, secs, ok := r.firstTestAt(target); ok {
+				r.StepsToTarget, r.SecondsToTarget = step, secs
 			}
 		}
 	}

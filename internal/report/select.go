@@ -286,11 +286,11 @@ func NoisyPareto(ps []CostPoint, cand []int) []int {
 // finite positive value there, the lowest and the highest; x is the largest
 // step of the bucket among the seeds.
 func SeedCurve(s *Setting, get func(CurvePoint) float64) (mean XY, lo, hi []float64) {
-	type acc struct {
-		sum, lo, hi float64
-		n, step     int
+	type bucket struct {
+		spread
+		step int
 	}
-	var buckets []acc
+	var buckets []bucket
 	for _, r := range CurveSeeds(s) {
 		if r.Outcome < AtChance {
 			continue
@@ -301,25 +301,41 @@ func SeedCurve(s *Setting, get func(CurvePoint) float64) (mean XY, lo, hi []floa
 				continue
 			}
 			for len(buckets) <= c.Bucket {
-				buckets = append(buckets, acc{lo: math.Inf(1), hi: math.Inf(-1)})
+				buckets = append(buckets, bucket{spread: newSpread()})
 			}
 			b := &buckets[c.Bucket]
-			b.sum += v
-			b.n++
-			b.lo, b.hi = math.Min(b.lo, v), math.Max(b.hi, v)
+			b.add(v)
 			b.step = max(b.step, c.Step)
 		}
 	}
 	for _, b := range buckets {
-		if b.n == 0 {
-			continue
+		if b.n > 0 {
+			mean, lo, hi = b.appendTo(float64(b.step), mean, lo, hi)
 		}
-		mean.X = append(mean.X, float64(b.step))
-		mean.Y = append(mean.Y, b.sum/float64(b.n))
-		lo = append(lo, b.lo)
-		hi = append(hi, b.hi)
 	}
 	return mean, lo, hi
+}
+
+// spread accumulates values: their sum and count, the lowest and the
+// highest (SeedCurve, SeedAccuracy).
+type spread struct {
+	sum, lo, hi float64
+	n           int
+}
+
+func newSpread() spread { return spread{lo: math.Inf(1), hi: math.Inf(-1)} }
+
+func (a *spread) add(v float64) {
+	a.sum += v
+	a.n++
+	a.lo, a.hi = math.Min(a.lo, v), math.Max(a.hi, v)
+}
+
+// appendTo appends the point (x, mean) and the band's ends.
+func (a *spread) appendTo(x float64, mean XY, lo, hi []float64) (XY, []float64, []float64) {
+	mean.X = append(mean.X, x)
+	mean.Y = append(mean.Y, a.sum/float64(a.n))
+	return mean, append(lo, a.lo), append(hi, a.hi)
 }
 
 // DivergedCurves returns the curve of each diverged seed of s among
@@ -612,11 +628,7 @@ func isFinite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 // Evaluations are few (one every eval_every steps), so they are drawn as
 // they are, without buckets.
 func SeedAccuracy(s *Setting, split string) (mean XY, lo, hi []float64) {
-	type acc struct {
-		sum, lo, hi float64
-		n           int
-	}
-	at := map[int]*acc{}
+	at := map[int]*spread{}
 	var steps []int
 	for _, r := range CurveSeeds(s) {
 		if r.Outcome < AtChance {
@@ -624,24 +636,20 @@ func SeedAccuracy(s *Setting, split string) (mean XY, lo, hi []float64) {
 		}
 		c := evalAccuracy(r, split)
 		for j, x := range c.X {
-			st, v := int(x), c.Y[j]
+			st := int(x)
 			a := at[st]
 			if a == nil {
-				a = &acc{lo: math.Inf(1), hi: math.Inf(-1)}
+				sp := newSpread()
+				a = &sp
 				at[st] = a
 				steps = append(steps, st)
 			}
-			a.sum += v
-			a.n++
-			a.lo, a.hi = math.Min(a.lo, v), math.Max(a.hi, v)
+			a.add(c.Y[j])
 		}
 	}
 	slices.Sort(steps)
 	for _, st := range steps {
-		a := at[st]
-		mean.X = append(mean.X, float64(st))
-		mean.Y = append(mean.Y, a.sum/float64(a.n))
-		lo, hi = append(lo, a.lo), append(hi, a.hi)
+		mean, lo, hi = at[st].appendTo(float64(st), mean, lo, hi)
 	}
 	return mean, lo, hi
 }
