@@ -139,7 +139,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, p := range paths {
 		d, err := db.Open(p, db.Options{ReadOnly: true})
 		if err != nil {
-			if errors.Is(err, db.ErrMissing) || errors.Is(err, db.ErrNotSQLite) || errors.Is(err, db.ErrForeign) || errors.Is(err, db.ErrNewerSchema) {
+			if errors.Is(err, db.ErrMissing) || errors.Is(err, db.ErrNotSQLite) || errors.Is(err, db.ErrForeign) || errors.Is(err, db.ErrNewerSchema) || errors.Is(err, db.ErrOlderSchema) {
 				return usageError{err}
 			}
 			return err

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
+	"fmt"
 	"flag"
 	"math"
 	"os"
@@ -487,6 +489,16 @@ func TestInputErrors(t *testing.T) {
 	reporttest.WriteDB(t, two, "beta", []reporttest.Run{{Arch: "mlp2", Dataset: "mnist", Method: "none", LR: 0.1, Seed: 1, Pending: true}})
 	notDB := filepath.Join(dir, "x.txt")
 	os.WriteFile(notDB, []byte("hello, this is not a database"), 0o644)
+	old := filepath.Join(dir, "old.db") // one schema version behind
+	reporttest.WriteDB(t, old, "alpha", []reporttest.Run{{Arch: "mlp2", Dataset: "mnist", Method: "none", LR: 0.1, Seed: 1, Pending: true}})
+	sq, err := sql.Open("sqlite3", old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sq.Exec(fmt.Sprintf("PRAGMA user_version = %d", db.SchemaVersion-1)); err != nil {
+		t.Fatal(err)
+	}
+	sq.Close()
 	tests := []struct {
 		name string
 		args []string
@@ -497,6 +509,7 @@ func TestInputErrors(t *testing.T) {
 		{"empty database", []string{"-db", empty}, 2, "holds no experiments"},
 		{"missing file", []string{"-db", filepath.Join(dir, "nope.db")}, 2, "no such database"},
 		{"not a database", []string{"-db", notDB}, 2, "not a SQLite database"},
+		{"older schema", []string{"-db", old}, 2, "runner migrate -db " + old},
 		{"bad flag", []string{"-bogus"}, 2, "flag provided but not defined"},
 		{"bad target", []string{"-db", two, "-target", "1.5"}, 2, "-target 1.5: must be in (0, 1]"},
 		{"extra argument", []string{"-db", two, "more"}, 2, "unexpected arguments"},
