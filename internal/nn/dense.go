@@ -31,24 +31,39 @@ func (l *dense) forward(x []float32, b int) []float32 {
 }
 
 // backward overwrites the gradients of W and b from dy (B, O) and returns
-// dx (B, D), or nil when needDx is false.
+// dx (B, D), or nil when needDx is false. In keep mode (a transformer's
+// BackwardNorms) it forms no gradients and keeps dz in l.dz instead.
 func (l *dense) backward(dy []float32, b int, needDx bool) []float32 {
+	if l.keep {
+		return l.dxOf(l.keptDz(dy, b), b, needDx)
+	}
 	dz := dy[:b*l.out]
 	if l.act != actNone {
 		l.dz = grow(l.dz, b*l.out)
 		actBackward(l.dz, dz, l.y, l.act)
 		dz = l.dz
 	}
-	switch {
-	case !l.keep:
-		sgemm(true, false, l.out, l.in, b, 1, dz, l.out, l.x, l.in, 0, l.w.G, l.in)
-		colSum(l.b.G, dz)
-	case l.act == actNone:
-		// A transformer's BackwardNorms: dz is dy, which belongs to the
-		// caller; weightedRows reweights the copy.
-		l.dz = grow(l.dz, b*l.out)
+	sgemm(true, false, l.out, l.in, b, 1, dz, l.out, l.x, l.in, 0, l.w.G, l.in)
+	colSum(l.b.G, dz)
+	return l.dxOf(dz, b, needDx)
+}
+
+// keptDz writes dz (B, O) into l.dz and returns it: the activation's
+// derivative applied to dy, or a copy of dy without one (dy belongs to the
+// caller, and the per-example reweighting rewrites l.dz).
+func (l *dense) keptDz(dy []float32, b int) []float32 {
+	dz := dy[:b*l.out]
+	l.dz = grow(l.dz, b*l.out)
+	if l.act != actNone {
+		actBackward(l.dz, dz, l.y, l.act)
+	} else {
 		copy(l.dz, dz)
 	}
+	return l.dz
+}
+
+// dxOf returns dx (B, D) = dz·W into l.dx, or nil when needDx is false.
+func (l *dense) dxOf(dz []float32, b int, needDx bool) []float32 {
 	if !needDx {
 		return nil
 	}

@@ -103,24 +103,13 @@ func (l *dense) nparams() int { return 2 }
 // backwardNorms keeps dz (B, O) in l.dz, a copy even without activation:
 // dy belongs to the caller, and backwardWeighted reweights it.
 func (l *dense) backwardNorms(dy []float32, b int, needDx bool, sq []float64, p0, P int) []float32 {
-	dz := dy[:b*l.out]
-	l.dz = grow(l.dz, b*l.out)
-	if l.act != actNone {
-		actBackward(l.dz, dz, l.y, l.act)
-	} else {
-		copy(l.dz, dz)
-	}
+	dz := l.keptDz(dy, b)
 	var z2 []float64
-	l.x2, z2 = outerNorms(l.x2, sq, p0, P, l.x, l.dz, b, l.in, l.out)
+	l.x2, z2 = outerNorms(l.x2, sq, p0, P, l.x, dz, b, l.in, l.out)
 	for i := 0; i < b; i++ {
 		sq[i*P+p0+1] += z2[i]
 	}
-	if !needDx {
-		return nil
-	}
-	l.dx = grow(l.dx, b*l.in)
-	sgemm(false, false, b, l.in, l.out, 1, l.dz, l.out, l.w.W, l.in, 0, l.dx, l.in)
-	return l.dx
+	return l.dxOf(dz, b, needDx)
 }
 
 // backwardWeighted: dW = (diag(w_W)·dz)ᵀ·x, db = Σ_i w_b,i·dz_i.
