@@ -384,6 +384,10 @@ func (l *recurrentCore) weighted(w []float32, p0, P int) {
 	l.whhGrad(l.daw)
 	scale(2)
 	colSum(l.bih.G, l.daw)
+	if sameWeights(w, b, p0+2, p0+3, P) {
+		copy(l.bhh.G, l.bih.G) // the same sum, as paramGrads has it
+		return
+	}
 	scale(3)
 	colSum(l.bhh.G, l.daw)
 }
